@@ -1,0 +1,443 @@
+"""Smart constructors: the only way nodes are made.
+
+They keep every tree in a canonical form: sums and products flattened,
+numbers folded into one coefficient, zeros and identities dropped, like
+terms merged, transposes pushed to the leaves. Callers pass operands whose
+shapes already agree (the type checker guarantees it for user input); a
+mismatch here is a bug and raises ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .expr import (
+    SCALAR,
+    Add,
+    Apply,
+    Call,
+    Dim,
+    EProd,
+    Expr,
+    Eye,
+    Frob,
+    Mul,
+    Num,
+    Ones,
+    Shape,
+    Transpose,
+    Var,
+    Zero,
+)
+
+ONE = Num(Fraction(1))
+ZERO = Num(Fraction(0))
+
+
+def num(value: int | Fraction) -> Num:
+    """A scalar constant."""
+    return Num(Fraction(value))
+
+
+def zero(shape: Shape) -> Expr:
+    """The zero of a shape (``0`` for scalars)."""
+    return ZERO if shape == SCALAR else Zero(shape)
+
+
+def ones(shape: Shape) -> Expr:
+    """The all-ones matrix of a shape (``1`` for scalars)."""
+    return ONE if shape == SCALAR else Ones(shape)
+
+
+def eye(n: Dim) -> Expr:
+    """The identity of size ``n``."""
+    return ONE if n == 1 else Eye((n, n))
+
+
+def is_zero(e: Expr) -> bool:
+    return isinstance(e, Zero) or (isinstance(e, Num) and e.value == 0)
+
+
+def dim_mul(a: Dim, b: Dim) -> Dim:
+    """The product of two dimensions (``m*n`` when symbolic)."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a * b
+    if a == 1:
+        return b
+    if b == 1:
+        return a
+    return f"{a}*{b}"
+
+
+# ---------------------------------------------------------------- products
+
+
+def split_coef(e: Expr) -> tuple[Fraction, Expr]:
+    """``e == coef * rest`` with the numeric coefficient taken out."""
+    if isinstance(e, Num):
+        return e.value, ONE
+    if isinstance(e, Mul):
+        return e.coef, _mul_raw(Fraction(1), e.scalars, e.chain)
+    return Fraction(1), e
+
+
+def split_scalars(e: Expr) -> tuple[list[Expr], Expr]:
+    """``e == prod(scalars) * rest`` with the scalar factors of a product taken out."""
+    if isinstance(e, Mul) and e.chain and (e.coef != 1 or e.scalars):
+        return [Num(e.coef), *e.scalars], _mul_raw(Fraction(1), (), e.chain)
+    return [], e
+
+
+def _chain_shape(chain: tuple[Expr, ...]) -> Shape:
+    for a, b in zip(chain, chain[1:]):
+        if a.shape[1] != b.shape[0]:
+            raise ValueError(f"matrix product of {a.shape} and {b.shape}")
+    return (chain[0].shape[0], chain[-1].shape[1])
+
+
+def _mul_raw(coef: Fraction, scalars: tuple[Expr, ...], chain: tuple[Expr, ...]) -> Expr:
+    if coef == 0:
+        return zero(_chain_shape(chain) if chain else SCALAR)
+    items = len(scalars) + len(chain)
+    if items == 0:
+        return Num(coef)
+    if coef == 1 and items == 1:
+        return (scalars + chain)[0]
+    shape = _chain_shape(chain) if chain else SCALAR
+    return Mul(coef, scalars, chain, shape)
+
+
+def mul(*factors: Expr) -> Expr:
+    """The product of factors: 1x1 factors scale, the others form a matrix chain."""
+    coef = Fraction(1)
+    scalars: list[Expr] = []
+    chain: list[Expr] = []
+    zero_seen = False
+    for f in factors:
+        if isinstance(f, Num):
+            coef *= f.value
+        elif isinstance(f, Zero):
+            zero_seen = True
+            chain.append(f)
+        elif isinstance(f, Mul):
+            coef *= f.coef
+            scalars.extend(f.scalars)
+            if f.chain:
+                if f.shape == SCALAR:
+                    scalars.append(_mul_raw(Fraction(1), (), f.chain))
+                else:
+                    chain.extend(f.chain)
+        elif f.shape == SCALAR:
+            scalars.append(f)
+        else:
+            chain.append(f)
+    shape = _chain_shape(tuple(chain)) if chain else SCALAR
+    if zero_seen or coef == 0:
+        return zero(shape)
+    if len(chain) > 1:
+        chain = [f for f in chain if not isinstance(f, Eye)] or [chain[0]]
+    scalars.sort(key=lambda s: s.key)
+    scalars = _merge_scalar_powers(scalars)
+    if any(is_zero(s) for s in scalars):
+        return zero(shape)
+    coef2, scalars = _fold_numbers(scalars)
+    return _mul_raw(coef * coef2, tuple(scalars), tuple(chain))
+
+
+def _merge_scalar_powers(scalars: list[Expr]) -> list[Expr]:
+    """``a * a^-1 = 1``, ``a * a = a^2`` among scalar factors."""
+    if len(scalars) < 2:
+        return scalars
+    merged: dict[Expr, Fraction] = {}
+    for s in scalars:
+        base, k = (s.factors[0] if isinstance(s, EProd) and len(s.factors) == 1 else (s, Fraction(1)))
+        merged[base] = merged.get(base, Fraction(0)) + k
+    out = []
+    for base, k in merged.items():
+        if k == 0:
+            continue
+        out.append(base if k == 1 else EProd(((base, k),), SCALAR))
+    out.sort(key=lambda s: s.key)
+    return out
+
+
+def _fold_numbers(scalars: list[Expr]) -> tuple[Fraction, list[Expr]]:
+    coef = Fraction(1)
+    rest = []
+    for s in scalars:
+        if isinstance(s, Num):
+            coef *= s.value
+        else:
+            rest.append(s)
+    return coef, rest
+
+
+def neg(e: Expr) -> Expr:
+    """``-e``."""
+    return mul(num(-1), e)
+
+
+def scale(c: int | Fraction, e: Expr) -> Expr:
+    """``c * e`` for a number ``c``."""
+    return mul(num(c), e)
+
+
+# ---------------------------------------------------------------- sums
+
+
+def add(*terms: Expr) -> Expr:
+    """The sum of terms of one shape; like terms (equal up to a number) merge."""
+    flat: list[Expr] = []
+    for t in terms:
+        if isinstance(t, Add):
+            flat.extend(t.terms)
+        else:
+            flat.append(t)
+    shape = None
+    groups: dict[Expr, Fraction] = {}
+    for t in flat:
+        if shape is None:
+            shape = t.shape
+        elif t.shape != shape:
+            raise ValueError(f"sum of {shape} and {t.shape}")
+        if is_zero(t):
+            continue
+        c, rest = split_coef(t)
+        groups[rest] = groups.get(rest, Fraction(0)) + c
+    if shape is None:
+        raise ValueError("empty sum")
+    out = [mul(Num(c), rest) for rest, c in groups.items() if c != 0]
+    nums = [t for t in out if isinstance(t, Num)]
+    if len(nums) > 1:
+        out = [t for t in out if not isinstance(t, Num)] + [Num(sum(n.value for n in nums))]
+    if not out:
+        return zero(shape)
+    if len(out) == 1:
+        return out[0]
+    return Add(tuple(out), shape)
+
+
+def sub(a: Expr, b: Expr) -> Expr:
+    """``a - b``."""
+    return add(a, neg(b))
+
+
+# ---------------------------------------------------------------- entry-wise
+
+
+def eprod(*factors: Expr | tuple[Expr, Fraction | int]) -> Expr:
+    """Entry-wise product of factors, each ``expr`` or ``(expr, exponent)``.
+
+    Scalar factors and numeric coefficients move out into a :class:`Mul`.
+    """
+    pairs: list[tuple[Expr, Fraction]] = []
+    for f in factors:
+        e, k = f if isinstance(f, tuple) else (f, 1)
+        pairs.append((e, Fraction(k)))
+    outer: list[Expr] = []
+    powers: dict[Expr, Fraction] = {}
+    shape: Shape | None = None
+
+    def put(e: Expr, k: Fraction) -> None:
+        nonlocal shape
+        if k == 0:
+            return
+        if isinstance(e, EProd):
+            for b, j in e.factors:
+                put(b, j * k)
+            return
+        if isinstance(e, Mul) and (e.coef != 1 or e.scalars) and (k.denominator == 1 or e.coef > 0):
+            c = e.coef**k if k.denominator == 1 else Fraction(float(e.coef) ** float(k))
+            outer.append(Num(c))
+            for s in e.scalars:
+                outer.append(power(s, k))
+            if e.chain:
+                put(_mul_raw(Fraction(1), (), e.chain), k)
+            return
+        if e.shape == SCALAR:
+            outer.append(power(e, k))
+            return
+        if shape is None:
+            shape = e.shape
+        elif e.shape != shape:
+            raise ValueError(f"entry-wise product of {shape} and {e.shape}")
+        powers[e] = powers.get(e, Fraction(0)) + k
+
+    for e, k in pairs:
+        put(e, k)
+    if shape is None:
+        return mul(*outer) if outer else ONE
+    if any(isinstance(b, Zero) and k > 0 for b, k in powers.items()):
+        return zero(shape)
+    kept = tuple((b, k) for b, k in powers.items() if k != 0 and not isinstance(b, Ones))
+    if not kept:
+        body: Expr = Ones(shape)
+    elif len(kept) == 1 and kept[0][1] == 1:
+        body = kept[0][0]
+    else:
+        body = EProd(kept, shape)
+    return mul(*outer, body) if outer else body
+
+
+def power(e: Expr, k: int | Fraction) -> Expr:
+    """Entry-wise power ``e.^k`` (for a scalar, its ordinary power)."""
+    k = Fraction(k)
+    if k == 1:
+        return e
+    if k == 0:
+        return ones(e.shape)
+    if isinstance(e, Num):
+        if e.value == 0 and k < 0:
+            raise ZeroDivisionError("0 to a negative power")
+        if k.denominator == 1:
+            return Num(e.value**k)
+        if e.value >= 0:
+            root = Fraction(e.value) ** k
+            if isinstance(root, Fraction):
+                return Num(root)
+    if e.shape == SCALAR and isinstance(e, EProd):
+        return eprod(*((b, j * k) for b, j in e.factors))
+    if e.shape == SCALAR and isinstance(e, Mul):
+        return eprod((e, k))
+    if e.shape == SCALAR:
+        return EProd(((e, k),), SCALAR)
+    return eprod((e, k))
+
+
+def div(a: Expr, b: Expr) -> Expr:
+    """Entry-wise ``a ./ b`` (ordinary division when ``b`` is a scalar)."""
+    return eprod(a, (b, -1))
+
+
+# ---------------------------------------------------------------- transpose
+
+
+def transpose(e: Expr) -> Expr:
+    """``eᵀ``, pushed through sums, products and entry-wise operations."""
+    if e.shape == SCALAR:
+        return e
+    if isinstance(e, Transpose):
+        return e.arg
+    if isinstance(e, Var) and e.symmetric:
+        return e
+    if isinstance(e, Eye):
+        return e
+    if isinstance(e, (Zero, Ones)):
+        return type(e)((e.shape[1], e.shape[0]))
+    if isinstance(e, Add):
+        return add(*(transpose(t) for t in e.terms))
+    if isinstance(e, Mul):
+        return mul(Num(e.coef), *e.scalars, *(transpose(f) for f in reversed(e.chain)))
+    if isinstance(e, EProd):
+        return eprod(*((transpose(b), k) for b, k in e.factors))
+    if isinstance(e, Apply):
+        return Apply(e.fn, transpose(e.arg), e.order)
+    if isinstance(e, Call) and e.fn == "Diag":
+        return e
+    return Transpose(e)
+
+
+# ---------------------------------------------------------------- others
+
+
+def frob(a: Expr, b: Expr) -> Expr:
+    """The Frobenius product ``a : b``."""
+    if a.shape != b.shape:
+        raise ValueError(f"Frobenius product of {a.shape} and {b.shape}")
+    if is_zero(a) or is_zero(b):
+        return ZERO
+    if a.shape == SCALAR:
+        return mul(a, b)
+    sa, ra = split_scalars(a)
+    sb, rb = split_scalars(b)
+    if sa or sb:
+        return mul(*sa, *sb, frob(ra, rb))
+    if isinstance(ra, Ones):
+        return call("sum", rb)
+    if isinstance(rb, Ones):
+        return call("sum", ra)
+    return Frob(ra, rb)
+
+
+def apply(fn: str, arg: Expr, order: int = 0) -> Expr:
+    """An entry-wise function applied to ``arg``."""
+    return Apply(fn, arg, order)
+
+
+def call(fn: str, *args: Expr) -> Expr:
+    """A structural function call, shape from the function table."""
+    from .functions import STRUCTURAL
+
+    spec = STRUCTURAL[fn]
+    shape = spec.result(args[0].shape)
+    if spec.simplify is not None:
+        quick = spec.simplify(*args)
+        if quick is not None:
+            return quick
+    return Call(fn, tuple(args), shape)
+
+
+def rebuild(e: Expr, kids: tuple[Expr, ...]) -> Expr:
+    """``e`` with its children replaced, re-canonicalised by the constructors."""
+    if isinstance(e, Add):
+        return add(*kids)
+    if isinstance(e, Mul):
+        return mul(Num(e.coef), *kids)
+    if isinstance(e, EProd):
+        return eprod(*zip(kids, (k for _, k in e.factors)))
+    if isinstance(e, Apply):
+        return apply(e.fn, kids[0], e.order)
+    if isinstance(e, Transpose):
+        return transpose(kids[0])
+    if isinstance(e, Call):
+        return call(e.fn, *kids) if e.fn != "unvec" else Call(e.fn, kids, e.shape)
+    if isinstance(e, Frob):
+        return frob(*kids)
+    return e
+
+
+def substitute(e: Expr, mapping: dict[Expr, Expr], memo: dict | None = None) -> Expr:
+    """Replace every sub-tree found in ``mapping`` (outermost first)."""
+    if memo is None:
+        memo = {}
+    if e in mapping:
+        return mapping[e]
+    hit = memo.get(e)
+    if hit is not None:
+        return hit
+    kids = e.children()
+    if not kids or isinstance(e, Var):
+        out = e
+    else:
+        new = tuple(substitute(k, mapping, memo) for k in kids)
+        out = e if all(a is b for a, b in zip(new, kids)) else rebuild(e, new)
+    memo[e] = out
+    return out
+
+
+__all__ = [
+    "ONE",
+    "ZERO",
+    "add",
+    "apply",
+    "call",
+    "div",
+    "dim_mul",
+    "eprod",
+    "eye",
+    "frob",
+    "is_zero",
+    "mul",
+    "neg",
+    "num",
+    "ones",
+    "power",
+    "rebuild",
+    "scale",
+    "split_coef",
+    "split_scalars",
+    "sub",
+    "substitute",
+    "transpose",
+    "zero",
+]

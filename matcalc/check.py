@@ -1,0 +1,195 @@
+"""Numerical proof of gradients: random sizes, random inputs, central differences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .evaluate import Evaluator, evaluate_model
+from .expr import Apply, Call, EProd, Var
+from .gradient import Derivation
+from .model import Model
+
+#: Functions whose argument should be positive (or positive definite) in random inputs.
+_POSITIVE_ARG = {"log", "sqrt", "log1p"}
+_SPD_ARG = {"logdet", "inv", "det"}
+_SMALL_ARG = {"arcsin", "arccos"}
+
+
+def _sin_derivative(k: int) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda x: np.sin(x + k * np.pi / 2)
+
+
+def abstract_functions(model: Model, orders: int = 4) -> dict[str, list[Callable]]:
+    """A concrete stand-in (``sin`` and its derivatives) for each abstract function."""
+    return {g: [_sin_derivative(k) for k in range(orders)] for g in model.elementwise}
+
+
+def _domains(model: Model) -> tuple[set[str], set[str], set[str]]:
+    """Names (inputs or definitions) that reach a positive / SPD / small-argument slot."""
+    positive: set[str] = set()
+    spd: set[str] = set()
+    small: set[str] = set()
+    for _, rhs in model.definitions:
+        for node in rhs.walk():
+            arg = None
+            if isinstance(node, Apply) and node.fn in _POSITIVE_ARG | _SMALL_ARG:
+                arg, bucket = node.arg, positive if node.fn in _POSITIVE_ARG else small
+            elif isinstance(node, Call) and node.fn in _SPD_ARG:
+                arg, bucket = node.args[0], spd
+            elif isinstance(node, EProd):
+                for f, k in node.factors:
+                    if k.denominator != 1 or k < 0:
+                        for v in f.walk():
+                            if isinstance(v, Var):
+                                positive.add(v.name)
+            if arg is not None:
+                for v in arg.walk():
+                    if isinstance(v, Var):
+                        bucket.add(v.name)
+    return positive, spd, small
+
+
+@dataclass
+class Instance:
+    """Random sizes, inputs and abstract functions for one model."""
+
+    dims: dict[str, int]
+    inputs: dict[str, np.ndarray]
+    functions: dict[str, list[Callable]]
+
+
+def random_instance(
+    model: Model,
+    rng: np.random.Generator,
+    positive: Iterable[str] = (),
+    spd: Iterable[str] = (),
+) -> Instance:
+    """Distinct random sizes for the dimension symbols and random inputs respecting domains."""
+    pool = list(range(2, 9 + len(model.dims)))
+    sizes = rng.choice(pool, size=len(model.dims), replace=False)
+    dims = {d: int(s) for d, s in zip(model.dims, sizes)}
+    auto_pos, auto_spd, small = _domains(model)
+    pos = auto_pos | set(positive)
+    spds = auto_spd | set(spd)
+    ev = Evaluator({}, dims)
+    inputs = {}
+    for v in model.inputs:
+        r, c = ev.shape(v)
+        if v.name in spds and r == c:
+            a = rng.normal(size=(r, r))
+            x = a @ a.T / r + np.eye(r)
+        elif v.name in pos:
+            x = rng.uniform(0.5, 1.5, size=(r, c))
+        elif v.name in small:
+            x = rng.uniform(-0.3, 0.3, size=(r, c))
+        else:
+            x = rng.normal(size=(r, c))
+        if v.symmetric:
+            x = (x + x.T) / 2
+        inputs[v.name] = x
+    return Instance(dims, inputs, abstract_functions(model))
+
+
+def value(model: Model, of: Var, inst: Instance, inputs: dict[str, np.ndarray]) -> float:
+    """The model's value of ``of`` at ``inputs`` (definitions recomputed)."""
+    env = evaluate_model(model, inputs, inst.dims, inst.functions)
+    return float(env[of.name][0, 0])
+
+
+def finite_difference(
+    model: Model,
+    of: Var,
+    var: Var,
+    inst: Instance,
+    h: float = 1e-6,
+) -> np.ndarray:
+    """Central differences of ``of`` w.r.t. every entry of ``var``.
+
+    For a definition, its value is perturbed and the later definitions recomputed.
+    """
+    env = evaluate_model(model, inst.inputs, inst.dims, inst.functions)
+    base = env[var.name]
+    defs = model.definitions
+    start = 0
+    if var.role == "def":
+        start = next(i for i, (v, _) in enumerate(defs) if v.name == var.name) + 1
+
+    def f(x: np.ndarray) -> float:
+        ev = Evaluator({**env, var.name: x}, inst.dims, inst.functions)
+        for v, rhs in defs[start:]:
+            ev.env[v.name] = ev(rhs)
+            if v.name == of.name:
+                break
+        return float(ev.env[of.name][0, 0])
+
+    grad = np.zeros_like(base, dtype=float)
+    if var.symmetric:
+        n = base.shape[0]
+        for i in range(n):
+            for j in range(i, n):
+                e = np.zeros_like(base)
+                e[i, j] = e[j, i] = 1.0
+                dfd = (f(base + h * e) - f(base - h * e)) / (2 * h)
+                if i == j:
+                    grad[i, i] = dfd
+                else:
+                    grad[i, j] = grad[j, i] = dfd / 2
+        return grad
+    for idx in np.ndindex(base.shape):
+        e = np.zeros_like(base, dtype=float)
+        e[idx] = h
+        grad[idx] = (f(base + e) - f(base - e)) / (2 * h)
+    return grad
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Relative error of each gradient against central differences."""
+
+    names: tuple[str, ...]
+    errors: tuple[float, ...]
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return all(np.isfinite(e) and e <= self.tolerance for e in self.errors)
+
+
+def relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    """``|a - b| / max(|a|, |b|, 1)`` in the Frobenius norm."""
+    scale = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)), 1.0)
+    return float(np.linalg.norm(a - b)) / scale
+
+
+def check(
+    derivation: Derivation,
+    seed: int = 0,
+    trials: int = 2,
+    tolerance: float = 1e-5,
+    positive: Iterable[str] = (),
+    spd: Iterable[str] = (),
+) -> CheckResult:
+    """Compare every gradient of ``derivation`` with central differences on random inputs."""
+    rng = np.random.default_rng(seed)
+    model = derivation.model
+    worst = [0.0] * len(derivation.wrt)
+    for _ in range(trials):
+        inst = random_instance(model, rng, positive, spd)
+        env = evaluate_model(model, inst.inputs, inst.dims, inst.functions)
+        ev = Evaluator(env, inst.dims, inst.functions)
+        for i, (var, g) in enumerate(zip(derivation.wrt, derivation.gradients)):
+            symbolic = np.broadcast_to(ev(g), ev.shape(var))
+            numeric = finite_difference(model, derivation.of, var, inst)
+            worst[i] = max(worst[i], relative_error(symbolic, numeric))
+    return CheckResult(tuple(v.name for v in derivation.wrt), tuple(worst), tolerance)
+
+
+def evaluate_gradient(derivation: Derivation, inst: Instance) -> list[np.ndarray]:
+    """Each gradient of ``derivation`` evaluated at ``inst``."""
+    env = evaluate_model(derivation.model, inst.inputs, inst.dims, inst.functions)
+    ev = Evaluator(env, inst.dims, inst.functions)
+    return [ev(g) for g in derivation.gradients]
+

@@ -1,0 +1,114 @@
+"""Gradient extraction: from a model to ``df = Σ G_X : dX`` and ``∂f/∂X = G_X``.
+
+The definitions are walked from the output back to the inputs (reverse
+mode), so each intermediate's differential is taken once and its
+coefficient ``G_V`` (``df = G_V : dV + …``) is the sum over its uses.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from . import build as b
+from .differential import Differentiator
+from .errors import DerivativeError
+from .expr import Expr, Var
+from .model import Model
+from .rules import Rule, separate
+from .simplify import simplify
+
+
+@dataclass(frozen=True)
+class ChainStep:
+    """``G : dV`` expanded by substituting the differential of ``V``'s definition."""
+
+    var: Var
+    coefficient: Expr
+    differential: Expr
+    moves: tuple[tuple[Rule, tuple[Expr, Expr], tuple[tuple[Expr, Expr], ...]], ...]
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """Gradients of ``of`` w.r.t. ``wrt``, and the chain-rule steps that gave them."""
+
+    model: Model
+    of: Var
+    wrt: tuple[Var, ...]
+    gradients: tuple[Expr, ...]
+    steps: tuple[ChainStep, ...] = field(default=(), repr=False)
+
+    def __getitem__(self, name: str) -> Expr:
+        for v, g in zip(self.wrt, self.gradients):
+            if v.name == name:
+                return g
+        raise KeyError(name)
+
+
+def _resolve(model: Model, name: str) -> Var:
+    var = model.lookup(name)
+    if var is None:
+        known = [v.name for v in model.inputs] + [v.name for v, _ in model.definitions]
+        hint = difflib.get_close_matches(name, known, n=1)
+        extra = f"; did you mean {hint[0]!r}?" if hint else f"; the model has {', '.join(known)}"
+        raise DerivativeError(f"{name!r} is not a name in the model{extra}")
+    return var
+
+
+def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None) -> Derivation:
+    """Gradients of the scalar ``of`` (default: the model's output) w.r.t. each of ``wrt``."""
+    if not wrt:
+        raise DerivativeError("nothing to differentiate with respect to: give at least one name")
+    target = _resolve(model, of) if of is not None else model.output
+    if target.role != "def":
+        raise DerivativeError(f"{target.name!r} is an input, not a definition to differentiate")
+    if target.shape != (1, 1):
+        r, c = target.shape
+        raise DerivativeError(
+            f"{target.name} is {r}×{c}, not a scalar: a gradient needs a scalar function "
+            f"(reduce it with sum(...), tr(...), a norm or ':')"
+        )
+    variables = tuple(_resolve(model, n) for n in wrt)
+    seen: set[str] = set()
+    for v in variables:
+        if v.name in seen:
+            raise DerivativeError(f"{v.name!r} is given twice in wrt")
+        seen.add(v.name)
+    sources = {v.name for v in variables}
+
+    defs = []
+    for var, rhs in model.definitions:
+        defs.append((var, rhs))
+        if var == target:
+            break
+    active: set[str] = set(sources)
+    for var, rhs in defs:
+        if var.name not in sources and any(
+            isinstance(n, Var) and n.name in active for n in rhs.walk()
+        ):
+            active.add(var.name)
+
+    diff = Differentiator(lambda v: v.name in active)
+    adjoint: dict[str, list[Expr]] = {target.name: [b.ONE]}
+    steps: list[ChainStep] = []
+    for var, rhs in reversed(defs):
+        terms = adjoint.get(var.name)
+        if not terms or var.name in sources or var.name not in active:
+            continue
+        g = b.add(*terms)
+        lin = diff(rhs, value=var)
+        trace: list = []
+        for gv, dv in separate(g, lin, trace):
+            adjoint.setdefault(dv.var.name, []).append(gv)
+        steps.append(ChainStep(var, g, lin, tuple((r, x, tuple(p)) for r, x, p in trace)))
+
+    names = {rhs: var for var, rhs in model.definitions if not isinstance(rhs, Var)}
+    grads = []
+    for v in variables:
+        terms = adjoint.get(v.name)
+        g = b.add(*terms) if terms else b.zero(v.shape)
+        if v.symmetric:
+            g = b.scale(b.Fraction(1, 2), b.add(g, b.transpose(g)))
+        grads.append(simplify(g, names))
+    return Derivation(model, target, variables, tuple(grads), tuple(steps))

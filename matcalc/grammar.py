@@ -1,0 +1,59 @@
+"""The lark grammar of the input language and the one LALR parser built from it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+
+from lark import Lark, Token
+from lark.lark import PostLex
+
+_HERE = Path(__file__).resolve().parent
+#: Where the grammar lives: next to the package in a wheel, in grammar/ in a checkout.
+GRAMMAR_PATHS: tuple[Path, ...] = (
+    _HERE / "matcalc.lark",
+    _HERE.parent / "grammar" / "matcalc.lark",
+)
+
+
+def grammar_text() -> str:
+    """The text of ``matcalc.lark``, from the installed package or the source tree."""
+    for path in GRAMMAR_PATHS:
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    tried = ", ".join(str(p) for p in GRAMMAR_PATHS)
+    raise FileNotFoundError(f"matcalc grammar not found (looked in {tried})")
+
+
+class NewlinesInParens(PostLex):
+    """Drops new-line tokens inside parentheses, so a bracketed expression may span lines."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        depth = 0
+        for tok in stream:
+            if tok.type == "LPAR":
+                depth += 1
+            elif tok.type == "RPAR":
+                depth = max(0, depth - 1)
+            elif tok.type == "_NL" and depth:
+                continue
+            yield tok
+
+
+@lru_cache(maxsize=1)
+def parser() -> Lark:
+    """The LALR parser; its callbacks build :mod:`matcalc.syntax` nodes while parsing."""
+    from .syntax import ToSyntax
+
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        postlex=NewlinesInParens(),
+        propagate_positions=True,
+        maybe_placeholders=True,
+        transformer=ToSyntax(),
+    )

@@ -1,0 +1,41 @@
+"""A parsed, typed model: its inputs, definitions and the value to differentiate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .expr import Expr, Var
+
+
+@dataclass(frozen=True)
+class Model:
+    """What :func:`matcalc.parse` returns.
+
+    ``inputs`` are the free variables in order of first appearance
+    (declarations first), ``definitions`` the ``NAME = EXPR`` lines in order
+    (a final bare expression becomes a definition named ``output``),
+    ``elementwise`` the declared abstract functions, ``dims`` every dimension
+    symbol in order of first appearance, ``source`` the text parsed.
+    """
+
+    inputs: tuple[Var, ...]
+    definitions: tuple[tuple[Var, Expr], ...]
+    output: Var
+    elementwise: tuple[str, ...] = ()
+    dims: tuple[str, ...] = ()
+    source: str = ""
+
+    def definition(self, name: str) -> tuple[Var, Expr] | None:
+        """The definition of ``name``, if the model has one."""
+        for var, rhs in self.definitions:
+            if var.name == name:
+                return var, rhs
+        return None
+
+    def lookup(self, name: str) -> Var | None:
+        """The input or definition called ``name``."""
+        for v in self.inputs:
+            if v.name == name:
+                return v
+        d = self.definition(name)
+        return d[0] if d else None

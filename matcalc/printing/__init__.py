@@ -1,0 +1,1 @@
+"""Printers, one per target: Unicode text, LaTeX, NumPy code."""

@@ -1,0 +1,221 @@
+"""What every printer shares: one method per node type and minimal parentheses.
+
+A printer returns ``(text, kind)`` for each node; ``kind`` says how the text
+binds (``frob`` loosest, then ``add``, ``neg``, ``mul``/``had``, ``atom``), so
+a parent adds parentheses only where they are needed. ``mul`` and ``had``
+are deliberately incomparable: a Hadamard product inside a matrix product
+(and the converse) is always parenthesised, as in the seed answers.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ..expr import (
+    Add,
+    Apply,
+    Call,
+    Diff,
+    EProd,
+    Expr,
+    Eye,
+    Frob,
+    Mul,
+    Num,
+    Ones,
+    Transpose,
+    Var,
+    Zero,
+)
+
+Printed = tuple[str, str]
+
+GREEK = (
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi "
+    "rho sigma tau upsilon phi chi psi omega"
+).split()
+
+
+def number_text(v: Fraction) -> str:
+    """A number as a user writes it: ``2``, ``1/2``, ``0.001``."""
+    if v.denominator == 1:
+        return str(v.numerator)
+    d = v.denominator
+    while d % 2 == 0:
+        d //= 2
+    while d % 5 == 0:
+        d //= 5
+    if d == 1 and v.denominator > 2:
+        return repr(float(v)) if abs(v) >= Fraction(1, 10**4) else f"{float(v):g}"
+    return f"{v.numerator}/{v.denominator}"
+
+
+class Printer:
+    """Base printer; subclasses supply the spellings."""
+
+    minus = "-"
+    hadamard = " ∘ "
+    divide_entries = " ⊘ "
+    divide = " / "
+    frob_sep = " : "
+    open_paren = "("
+
+    def __init__(self) -> None:
+        self._memo: dict[Expr, Printed] = {}
+
+    def __call__(self, e: Expr) -> str:
+        return self.print(e)[0]
+
+    def print(self, e: Expr) -> Printed:
+        hit = self._memo.get(e)
+        if hit is None:
+            method = getattr(self, "_print_" + type(e).__name__)
+            hit = method(e)
+            self._memo[e] = hit
+        return hit
+
+    # ------------------------------------------------------------ spellings
+    def name(self, name: str) -> str:
+        return name
+
+    def paren(self, text: str) -> str:
+        return f"({text})"
+
+    def transpose_of(self, text: str) -> str:
+        raise NotImplementedError
+
+    def power_of(self, text: str, k: Fraction, scalar: bool) -> str:
+        raise NotImplementedError
+
+    def function(self, fn: str, order: int, args: list[str]) -> str:
+        raise NotImplementedError
+
+    def ones(self, shape) -> Printed:
+        raise NotImplementedError
+
+    def identity(self) -> str:
+        return "I"
+
+    def differential(self, text: str) -> str:
+        return "d" + text
+
+    def number(self, v: Fraction) -> str:
+        return number_text(v)
+
+    def fraction(self, num: str, den: str) -> str:
+        return f"{num}{self.divide}{den}"
+
+    def join_factors(self, parts: list[str]) -> str:
+        out = parts[0]
+        for p in parts[1:]:
+            out += p if p.startswith(self.open_paren) else " " + p
+        return out
+
+    # ------------------------------------------------------------ helpers
+    def wrap(self, e: Expr, loose: tuple[str, ...]) -> str:
+        text, kind = self.print(e)
+        return self.paren(text) if kind in loose else text
+
+    def atom(self, e: Expr) -> str:
+        return self.wrap(e, ("frob", "add", "neg", "mul", "had"))
+
+    # ------------------------------------------------------------ nodes
+    def _print_Var(self, e: Var) -> Printed:
+        return self.name(e.name), "atom"
+
+    def _print_Diff(self, e: Diff) -> Printed:
+        return self.differential(self.name(e.var.name)), "atom"
+
+    def _print_Num(self, e: Num) -> Printed:
+        if e.value < 0:
+            return self.minus + self.number(-e.value), "neg"
+        return self.number(e.value), ("atom" if e.value.denominator == 1 else "mul")
+
+    def _print_Ones(self, e: Ones) -> Printed:
+        return self.ones(e.shape)
+
+    def _print_Eye(self, e: Eye) -> Printed:
+        return self.identity(), "atom"
+
+    def _print_Zero(self, e: Zero) -> Printed:
+        return "0", "atom"
+
+    def _print_Add(self, e: Add) -> Printed:
+        out = ""
+        for i, t in enumerate(e.terms):
+            text, kind = self.print(t)
+            if kind == "frob":
+                text = self.paren(text)
+            if i == 0:
+                out = text
+            elif kind == "neg":
+                out += f" {self.minus} " + text[len(self.minus) :]
+            else:
+                out += " + " + text
+        return out, "add"
+
+    def _print_Mul(self, e: Mul) -> Printed:
+        coef = e.coef
+        sign = ""
+        if coef < 0:
+            sign, coef = self.minus, -coef
+        top: list[str] = []
+        bottom: list[str] = []
+        for s in e.scalars:
+            if isinstance(s, EProd) and len(s.factors) == 1 and s.factors[0][1] < 0:
+                base, k = s.factors[0]
+                bottom.append(self.print_power(base, -k))
+            else:
+                top.append(self.wrap(s, ("frob", "add", "neg", "had", "mul")))
+        for f in e.chain:
+            top.append(self.wrap(f, ("frob", "add", "neg", "had")))
+        if coef.denominator != 1 and not bottom and top:
+            lead = self.number(coef)
+        elif coef.denominator != 1:
+            if coef.numerator != 1:
+                top.insert(0, str(coef.numerator))
+            bottom.insert(0, str(coef.denominator))
+            lead = ""
+        else:
+            lead = self.number(coef) if coef != 1 else ""
+        if lead:
+            top.insert(0, lead)
+        num = self.join_factors(top) if top else "1"
+        if bottom:
+            den = self.join_factors(bottom)
+            if len(bottom) > 1:
+                den = self.paren(den)
+            if len(top) > 1:
+                num = self.paren(num)
+            num = self.fraction(num, den)
+        return sign + num, ("neg" if sign else "mul")
+
+    def print_power(self, e: Expr, k: Fraction) -> str:
+        if k == 1:
+            return self.wrap(e, ("frob", "add", "neg", "mul", "had"))
+        return self.power_of(self.atom(e), k, e.is_scalar)
+
+    def _print_EProd(self, e: EProd) -> Printed:
+        top = [self.print_power(f, k) for f, k in e.factors if k > 0]
+        bottom = [self.print_power(f, -k) for f, k in e.factors if k < 0]
+        if len(top) == 1 and not bottom and e.factors[0][1] != 1:
+            return top[0], ("atom" if not e.is_scalar else "mul")
+        sep = " · " if e.is_scalar else self.hadamard
+        out = sep.join(top) if top else ("1" if e.is_scalar else self.ones(e.shape)[0])
+        for d in bottom:
+            out += (self.divide if e.is_scalar else self.divide_entries) + d
+        return out, ("mul" if e.is_scalar else "had")
+
+    def _print_Apply(self, e: Apply) -> Printed:
+        return self.function(e.fn, e.order, [self(e.arg)]), "atom"
+
+    def _print_Call(self, e: Call) -> Printed:
+        return self.function(e.fn, 0, [self(a) for a in e.args]), "atom"
+
+    def _print_Transpose(self, e: Transpose) -> Printed:
+        return self.transpose_of(self.atom(e.arg)), "atom"
+
+    def _print_Frob(self, e: Frob) -> Printed:
+        left = self.wrap(e.left, ("frob",))
+        right = self.wrap(e.right, ("frob",))
+        return left + self.frob_sep + right, "frob"

@@ -1,0 +1,130 @@
+"""LaTeX: ``\\frac{\\partial f}{\\partial W} = \\left(\\left(M^\\top (t - y)\\right) \\odot …``."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from ..expr import Call, Expr, Transpose
+from .base import GREEK, Printed, Printer, number_text
+
+#: Functions LaTeX has a command for; the rest are set with \operatorname.
+_COMMANDS = {"exp", "log", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "tanh", "det"}
+_SUB_COMMANDS = {"max", "min", "sup", "inf", "log", "exp", "det"}
+
+
+def latex_name(name: str) -> str:
+    """A user's name in LaTeX: ``alpha`` → ``\\alpha``, ``E_max`` → ``E_{\\max}``, ``W1`` → ``W_{1}``."""
+    base, sep, sub = name.partition("_")
+    if not sep:
+        m = re.fullmatch(r"(.*?[^\d])(\d+)", name)
+        if m:
+            base, sub = m.group(1), m.group(2)
+    if base.lower() in GREEK and base in (base.lower(), base.capitalize()):
+        head = "\\" + base
+    elif len(base) == 1:
+        head = base
+    else:
+        head = r"\mathit{" + base.replace("_", r"\_") + "}"
+    if not sub:
+        return head
+    if sub in _SUB_COMMANDS:
+        tail = "\\" + sub
+    elif sub.isdigit() or len(sub) == 1:
+        tail = sub
+    else:
+        tail = r"\mathrm{" + sub.replace("_", r"\_") + "}"
+    return f"{head}_{{{tail}}}"
+
+
+class LatexPrinter(Printer):
+    """LaTeX math, one method per node (see :class:`~matcalc.printing.base.Printer`)."""
+
+    minus = "-"
+    hadamard = r" \odot "
+    divide_entries = r" \oslash "
+    frob_sep = " : "
+    open_paren = r"\left("
+
+    def name(self, name: str) -> str:
+        return latex_name(name)
+
+    def paren(self, text: str) -> str:
+        return rf"\left({text}\right)"
+
+    def transpose_of(self, text: str) -> str:
+        return f"{{{text}}}^\\top"
+
+    def power_of(self, text: str, k: Fraction, scalar: bool) -> str:
+        exp = number_text(k) if k.denominator == 1 else rf"{k.numerator}/{k.denominator}"
+        return f"{{{text}}}^{{{exp}}}" if scalar else f"{{{text}}}^{{\\circ {exp}}}"
+
+    def function(self, fn: str, order: int, args: list[str]) -> str:
+        arg = ", ".join(args)
+        prime = "'" * order
+        if fn == "sqrt":
+            return rf"\sqrt{{{arg}}}"
+        if fn == "abs":
+            return rf"\left|{arg}\right|"
+        if fn in ("norm1", "norm2", "normF"):
+            return rf"\left\|{arg}\right\|_{{{fn[-1]}}}"
+        if fn == "inv":
+            return f"{{{arg}}}^{{-1}}" if _simple(arg) else rf"\left({arg}\right)^{{-1}}"
+        if fn in _COMMANDS:
+            head = "\\" + fn
+        elif fn in ("sum", "tr", "diag", "Diag", "vec", "unvec", "softmax", "logsumexp",
+                    "sigmoid", "relu", "step", "sq", "sign", "softplus", "log1p"):
+            head = rf"\operatorname{{{fn}}}"
+        else:
+            head = latex_name(fn)
+        return rf"{head}{prime}\left({arg}\right)"
+
+    def _print_Transpose(self, e: Transpose) -> Printed:
+        if isinstance(e.arg, Call) and e.arg.fn == "inv":
+            return f"{{{self(e.arg.args[0])}}}^{{-\\top}}" if _simple(self(e.arg.args[0])) else (
+                rf"\left({self(e.arg.args[0])}\right)^{{-\top}}"
+            ), "atom"
+        return super()._print_Transpose(e)
+
+    def ones(self, shape) -> Printed:
+        rows, cols = shape
+        if cols == 1:
+            return r"\mathbf{1}", "atom"
+        if rows == 1:
+            return r"\mathbf{1}^\top", "atom"
+        return r"\mathbf{1}\mathbf{1}^\top", "mul"
+
+    def differential(self, text: str) -> str:
+        return r"\mathrm{d}" + text
+
+    def number(self, v: Fraction) -> str:
+        if v.denominator != 1 and "." not in number_text(v):
+            return rf"\frac{{{v.numerator}}}{{{v.denominator}}}"
+        return number_text(v)
+
+    def fraction(self, num: str, den: str) -> str:
+        return rf"\frac{{{_unparen(num)}}}{{{_unparen(den)}}}"
+
+    def join_factors(self, parts: list[str]) -> str:
+        return " ".join(parts)
+
+
+def _simple(text: str) -> bool:
+    return re.fullmatch(r"\\?[A-Za-z]+(_\{[^{}]*\})?", text) is not None
+
+
+def _unparen(text: str) -> str:
+    """``text`` without one pair of outer ``\\left( … \\right)`` that encloses all of it."""
+    if not (text.startswith(r"\left(") and text.endswith(r"\right)")):
+        return text
+    depth = 0
+    for m in re.finditer(r"\\left\(|\\right\)", text):
+        depth += 1 if m.group() == r"\left(" else -1
+        if depth == 0 and m.end() != len(text):
+            return text
+    return text[6:-7]
+
+
+def to_latex(e: Expr) -> str:
+    """``e`` as LaTeX math."""
+    return LatexPrinter()(e)

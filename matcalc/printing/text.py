@@ -1,0 +1,56 @@
+"""Plain Unicode text: ``∂f/∂W = ((Mᵀ(t − y)) ∘ step(s)) xᵀ``."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ..expr import Expr
+from .base import GREEK, Printed, Printer, number_text
+
+_GREEK_LOWER = "αβγδεζηθικλμνξοπρστυφχψω"
+_GREEK_UPPER = "ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ"
+_SUPERSCRIPT = str.maketrans("0123456789-/", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ")
+
+
+def greek(name: str) -> str:
+    """``alpha`` → ``α``, ``Phi`` → ``Φ``; other names unchanged."""
+    low = name.lower()
+    if low in GREEK:
+        i = GREEK.index(low)
+        return _GREEK_LOWER[i] if name == low else (_GREEK_UPPER[i] if name == name.capitalize() else name)
+    return name
+
+
+class TextPrinter(Printer):
+    """Unicode text, one method per node (see :class:`~matcalc.printing.base.Printer`)."""
+
+    minus = "−"
+
+    def name(self, name: str) -> str:
+        return greek(name)
+
+    def transpose_of(self, text: str) -> str:
+        return text + "ᵀ"
+
+    def power_of(self, text: str, k: Fraction, scalar: bool) -> str:
+        if k.denominator == 1 and k > 0 and scalar:
+            return text + str(k.numerator).translate(_SUPERSCRIPT)
+        exp = number_text(k)
+        exp = exp if k.denominator == 1 and k > 0 else f"({exp})"
+        return f"{text}^{exp}" if scalar else f"{text}.^{exp}"
+
+    def function(self, fn: str, order: int, args: list[str]) -> str:
+        return f"{greek(fn)}{chr(39) * order}({', '.join(args)})"
+
+    def ones(self, shape) -> Printed:
+        rows, cols = shape
+        if cols == 1:
+            return "1", "atom"
+        if rows == 1:
+            return "1ᵀ", "atom"
+        return "1 1ᵀ", "mul"
+
+
+def to_text(e: Expr) -> str:
+    """``e`` as Unicode text."""
+    return TextPrinter()(e)

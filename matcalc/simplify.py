@@ -1,0 +1,126 @@
+"""Simplification beyond the canonical form kept by the constructors.
+
+A table of named rewrites applied bottom-up to a fixpoint, after the
+sub-expressions that equal a definition's right-hand side are replaced by
+the definition's name (so results keep the user's intermediates).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from . import build as b
+from .expr import Add, Call, Diff, Expr, Mul, Var
+
+
+def _parts(t: Expr) -> tuple[list[Expr], list[Expr]]:
+    """A term as (scalar factors incl. the coefficient, matrix chain)."""
+    if isinstance(t, Mul):
+        return [b.Num(t.coef), *t.scalars], list(t.chain)
+    if t.is_scalar:
+        return [t], []
+    return [], [t]
+
+
+def _factor(e: Expr, side: int) -> Expr | None:
+    """``A X + B X = (A + B) X`` (``side=-1``) or ``X A + X B = X (A + B)`` (``side=0``)."""
+    if not isinstance(e, Add):
+        return None
+    groups: dict[Expr, list[int]] = {}
+    for i, t in enumerate(e.terms):
+        _, chain = _parts(t)
+        if len(chain) >= 1:
+            groups.setdefault(chain[side], []).append(i)
+    for common, idx in groups.items():
+        if len(idx) < 2:
+            continue
+        rests = []
+        for i in idx:
+            scalars, chain = _parts(e.terms[i])
+            rest = chain[:-1] if side == -1 else chain[1:]
+            rests.append(b.mul(*scalars, *rest))
+        shapes = {r.shape for r in rests}
+        if len(shapes) != 1:
+            continue
+        inner = b.add(*rests)
+        merged = b.mul(inner, common) if side == -1 else b.mul(common, inner)
+        others = [t for i, t in enumerate(e.terms) if i not in idx]
+        return b.add(merged, *others)
+    return None
+
+
+def _is_difference(e: Expr) -> bool:
+    if not isinstance(e, Add) or len(e.terms) != 2:
+        return False
+    signs = [b.split_coef(t)[0] < 0 for t in e.terms]
+    return signs == [False, True]
+
+
+def _flip_difference(e: Expr) -> Expr | None:
+    """``-(a - b) = b - a``: a negated difference reads as the difference reversed."""
+    if not isinstance(e, Mul) or e.coef >= 0:
+        return None
+    factors = list(e.scalars + e.chain)
+    for i, f in enumerate(factors):
+        if _is_difference(f):
+            a, c = f.terms
+            factors[i] = b.add(b.neg(c), b.neg(a))
+            return b.mul(b.Num(-e.coef), *factors)
+    return None
+
+
+def _diag_times_vector(e: Expr) -> Expr | None:
+    """``Diag(h) x = h ∘ x``: never build a diagonal matrix to scale a vector."""
+    if not isinstance(e, Mul):
+        return None
+    chain = list(e.chain)
+    for i in range(len(chain) - 1):
+        d, x = chain[i], chain[i + 1]
+        if isinstance(d, Call) and d.fn == "Diag" and x.shape[1] == 1:
+            chain[i : i + 2] = [b.eprod(d.args[0], x)]
+            return b.mul(b.Num(e.coef), *e.scalars, *chain)
+    return None
+
+
+#: Named rewrites, tried in order at every node until none applies.
+RULES: tuple[tuple[str, Callable[[Expr], Expr | None]], ...] = (
+    ("AX + BX = (A + B)X", lambda e: _factor(e, -1)),
+    ("XA + XB = X(A + B)", lambda e: _factor(e, 0)),
+    ("−(a − b) = b − a", _flip_difference),
+    ("Diag(h)x = h∘x", _diag_times_vector),
+)
+
+
+def rewrite(e: Expr, memo: dict[Expr, Expr] | None = None) -> Expr:
+    """``e`` with every rule of :data:`RULES` applied bottom-up to a fixpoint."""
+    if memo is None:
+        memo = {}
+    hit = memo.get(e)
+    if hit is not None:
+        return hit
+    out = e
+    kids = e.children()
+    if kids and not isinstance(e, (Var, Diff)):
+        new = tuple(rewrite(k, memo) for k in kids)
+        if any(a is not c for a, c in zip(new, kids)):
+            out = b.rebuild(e, new)
+    for _ in range(100):
+        for _, rule in RULES:
+            res = rule(out)
+            if res is not None and res != out:
+                out = rewrite(res, memo)
+                break
+        else:
+            break
+    memo[e] = out
+    return out
+
+
+def simplify(e: Expr, names: dict[Expr, Var] | None = None) -> Expr:
+    """``e`` simplified, with sub-expressions equal to a definition replaced by its name."""
+    if names:
+        e = b.substitute(e, names)
+    e = rewrite(e)
+    if names:
+        e = b.substitute(e, names)
+    return e
