@@ -10,6 +10,7 @@ mismatch here is a bug and raises ``ValueError``.
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 
 from .expr import (
     SCALAR,
@@ -136,12 +137,19 @@ def mul(*factors: Expr) -> Expr:
         return zero(shape)
     if len(chain) > 1:
         chain = [f for f in chain if not isinstance(f, Eye)] or [chain[0]]
-    scalars.sort(key=lambda s: s.key)
+    scalars.sort(key=_scalar_order)
     scalars = _merge_scalar_powers(scalars)
     if any(is_zero(s) for s in scalars):
         return zero(shape)
     coef2, scalars = _fold_numbers(scalars)
     return _mul_raw(coef * coef2, tuple(scalars), tuple(chain))
+
+
+def _scalar_order(s: Expr) -> tuple[int, str]:
+    """Scalar factors print names first, then powers, then everything else."""
+    base = s.factors[0][0] if isinstance(s, EProd) and len(s.factors) == 1 else s
+    rank = 0 if isinstance(base, Var) else 1 if isinstance(base, Add) else 2
+    return rank, s.key
 
 
 def _merge_scalar_powers(scalars: list[Expr]) -> list[Expr]:
@@ -157,7 +165,7 @@ def _merge_scalar_powers(scalars: list[Expr]) -> list[Expr]:
         if k == 0:
             continue
         out.append(base if k == 1 else EProd(((base, k),), SCALAR))
-    out.sort(key=lambda s: s.key)
+    out.sort(key=_scalar_order)
     return out
 
 
@@ -312,28 +320,42 @@ def div(a: Expr, b: Expr) -> Expr:
 # ---------------------------------------------------------------- transpose
 
 
+@lru_cache(maxsize=1 << 16)
+def is_symmetric(e: Expr) -> bool:
+    """Whether ``e`` is symmetric by construction (so ``eᵀ = e``)."""
+    if isinstance(e, Var):
+        return e.symmetric
+    if isinstance(e, Eye):
+        return True
+    if isinstance(e, Call):
+        return e.fn == "Diag" or (e.fn == "inv" and is_symmetric(e.args[0]))
+    if isinstance(e, Add):
+        return all(is_symmetric(t) for t in e.terms)
+    if isinstance(e, Mul):
+        if len(e.chain) == 1:
+            return is_symmetric(e.chain[0])
+        return list(e.chain) == [transpose(f) for f in reversed(e.chain)]
+    if isinstance(e, EProd):
+        return all(is_symmetric(f) for f, _ in e.factors)
+    if isinstance(e, Apply):
+        return is_symmetric(e.arg)
+    return False
+
+
 def transpose(e: Expr) -> Expr:
     """``eᵀ``, pushed through sums, products and entry-wise operations."""
-    if e.shape == SCALAR:
+    if e.shape == SCALAR or is_symmetric(e):
         return e
     if isinstance(e, Transpose):
         return e.arg
-    if isinstance(e, Var) and e.symmetric:
-        return e
-    if isinstance(e, Eye):
-        return e
     if isinstance(e, (Zero, Ones)):
         return type(e)((e.shape[1], e.shape[0]))
-    if isinstance(e, Add):
-        return add(*(transpose(t) for t in e.terms))
     if isinstance(e, Mul):
         return mul(Num(e.coef), *e.scalars, *(transpose(f) for f in reversed(e.chain)))
     if isinstance(e, EProd):
         return eprod(*((transpose(b), k) for b, k in e.factors))
     if isinstance(e, Apply):
         return Apply(e.fn, transpose(e.arg), e.order)
-    if isinstance(e, Call) and e.fn == "Diag":
-        return e
     return Transpose(e)
 
 

@@ -8,12 +8,13 @@ coefficient ``G_V`` (``df = G_V : dV + …``) is the sum over its uses.
 from __future__ import annotations
 
 import difflib
+from fractions import Fraction
 from dataclasses import dataclass, field
 
 from . import build as b
 from .differential import Differentiator
 from .errors import DerivativeError
-from .expr import Expr, Var
+from .expr import Add, Expr, Var
 from .model import Model
 from .rules import Rule, separate
 from .simplify import simplify
@@ -44,6 +45,18 @@ class Derivation:
             if v.name == name:
                 return g
         raise KeyError(name)
+
+
+def _nodes(e: Expr) -> list[Expr]:
+    """The distinct nodes of ``e``."""
+    seen: dict[Expr, None] = {}
+    stack = [e]
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen[n] = None
+            stack.extend(n.children())
+    return list(seen)
 
 
 def _resolve(model: Model, name: str) -> Var:
@@ -84,9 +97,7 @@ def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None
             break
     active: set[str] = set(sources)
     for var, rhs in defs:
-        if var.name not in sources and any(
-            isinstance(n, Var) and n.name in active for n in rhs.walk()
-        ):
+        if any(isinstance(n, Var) and n.name in active for n in _nodes(rhs)):
             active.add(var.name)
 
     diff = Differentiator(lambda v: v.name in active)
@@ -94,7 +105,7 @@ def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None
     steps: list[ChainStep] = []
     for var, rhs in reversed(defs):
         terms = adjoint.get(var.name)
-        if not terms or var.name in sources or var.name not in active:
+        if not terms or var.name not in active:
             continue
         g = b.add(*terms)
         lin = diff(rhs, value=var)
@@ -109,6 +120,7 @@ def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None
         terms = adjoint.get(v.name)
         g = b.add(*terms) if terms else b.zero(v.shape)
         if v.symmetric:
-            g = b.scale(b.Fraction(1, 2), b.add(g, b.transpose(g)))
+            terms = g.terms if isinstance(g, Add) else (g,)
+            g = b.scale(Fraction(1, 2), b.add(g, *(b.transpose(t) for t in terms)))
         grads.append(simplify(g, names))
     return Derivation(model, target, variables, tuple(grads), tuple(steps))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from . import build as b
-from .expr import Add, Call, Diff, Expr, Mul, Var
+from .expr import Add, Call, Diff, EProd, Expr, Mul, Var
 
 
 def _parts(t: Expr) -> tuple[list[Expr], list[Expr]]:
@@ -82,12 +82,39 @@ def _diag_times_vector(e: Expr) -> Expr | None:
     return None
 
 
+def _diag_of_outer(e: Expr) -> Expr | None:
+    """``diag(a bᵀ) = a ∘ b`` for column vectors ``a``, ``b``."""
+    if isinstance(e, Call) and e.fn == "diag":
+        m = e.args[0]
+        if isinstance(m, Mul) and len(m.chain) == 2 and m.chain[0].shape[1] == 1:
+            a, bt = m.chain
+            return b.mul(b.Num(m.coef), *m.scalars, b.eprod(a, b.transpose(bt)))
+    return None
+
+
+def _inner_cancels(e: Expr) -> Expr | None:
+    """``aᵀ(b ∘ c) = sum(a ∘ b ∘ c)`` when the entry-wise product cancels (``aᵀ(b ⊘ a) = 1ᵀb``)."""
+    if not isinstance(e, Mul):
+        return None
+    chain = list(e.chain)
+    for i in range(len(chain) - 1):
+        row, col = chain[i], chain[i + 1]
+        if row.shape[0] == 1 and col.shape[1] == 1 and isinstance(col, EProd):
+            merged = b.eprod(b.transpose(row), col)
+            if merged.size() < col.size():
+                chain[i : i + 2] = [b.call("sum", merged)]
+                return b.mul(b.Num(e.coef), *e.scalars, *chain)
+    return None
+
+
 #: Named rewrites, tried in order at every node until none applies.
 RULES: tuple[tuple[str, Callable[[Expr], Expr | None]], ...] = (
     ("AX + BX = (A + B)X", lambda e: _factor(e, -1)),
     ("XA + XB = X(A + B)", lambda e: _factor(e, 0)),
     ("−(a − b) = b − a", _flip_difference),
     ("Diag(h)x = h∘x", _diag_times_vector),
+    ("diag(abᵀ) = a∘b", _diag_of_outer),
+    ("aᵀ(b ⊘ a) = sum(b)", _inner_cancels),
 )
 
 

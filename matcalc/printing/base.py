@@ -50,6 +50,10 @@ def number_text(v: Fraction) -> str:
     return f"{v.numerator}/{v.denominator}"
 
 
+def _numeric(text: str) -> bool:
+    return text.replace("/", "").replace(".", "").isdigit()
+
+
 class Printer:
     """Base printer; subclasses supply the spellings."""
 
@@ -106,9 +110,11 @@ class Printer:
         return f"{num}{self.divide}{den}"
 
     def join_factors(self, parts: list[str]) -> str:
+        """Juxtaposed factors: ``Mᵀ(t − y)`` but ``2 (x − y)`` and ``(a) (b)``."""
         out = parts[0]
-        for p in parts[1:]:
-            out += p if p.startswith(self.open_paren) else " " + p
+        for prev, p in zip(parts, parts[1:]):
+            tight = p.startswith(self.open_paren) and not prev.endswith(")") and not _numeric(prev)
+            out += p if tight else " " + p
         return out
 
     # ------------------------------------------------------------ helpers
@@ -142,8 +148,10 @@ class Printer:
 
     def _print_Add(self, e: Add) -> Printed:
         out = ""
-        for i, t in enumerate(e.terms):
-            text, kind = self.print(t)
+        printed = [self.print(t) if not isinstance(t, Ones) else ("1", "atom") for t in e.terms]
+        first = next((i for i, (_, kind) in enumerate(printed) if kind != "neg"), 0)
+        printed.insert(0, printed.pop(first))
+        for i, (text, kind) in enumerate(printed):
             if kind == "frob":
                 text = self.paren(text)
             if i == 0:
@@ -196,12 +204,12 @@ class Printer:
         return self.power_of(self.atom(e), k, e.is_scalar)
 
     def _print_EProd(self, e: EProd) -> Printed:
-        top = [self.print_power(f, k) for f, k in e.factors if k > 0]
+        top = [self.print_power(f, k) for f, k in e.factors if k > 0 and not isinstance(f, Ones)]
         bottom = [self.print_power(f, -k) for f, k in e.factors if k < 0]
         if len(top) == 1 and not bottom and e.factors[0][1] != 1:
-            return top[0], ("atom" if not e.is_scalar else "mul")
+            return top[0], "atom"
         sep = " · " if e.is_scalar else self.hadamard
-        out = sep.join(top) if top else ("1" if e.is_scalar else self.ones(e.shape)[0])
+        out = sep.join(top) if top else "1"
         for d in bottom:
             out += (self.divide if e.is_scalar else self.divide_entries) + d
         return out, ("mul" if e.is_scalar else "had")

@@ -1,0 +1,33 @@
+"""matcalc: symbolic matrix calculus — closed-form gradients of matrix expressions."""
+
+from .errors import (
+    ArityError,
+    DefinitionError,
+    DerivativeError,
+    DimensionError,
+    MatcalcError,
+    MatcalcSyntaxError,
+    ShapeError,
+    UnknownNameError,
+)
+from .api import Gradient, grad
+from .model import Model
+from .parser import parse
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArityError",
+    "DefinitionError",
+    "DerivativeError",
+    "DimensionError",
+    "Gradient",
+    "MatcalcError",
+    "MatcalcSyntaxError",
+    "Model",
+    "ShapeError",
+    "UnknownNameError",
+    "__version__",
+    "grad",
+    "parse",
+]

@@ -1,0 +1,761 @@
+"""Kinds and shapes: from surface syntax to the typed IR of :mod:`matcalc.expr`.
+
+Pass 1 walks every statement and gives each node a shape whose dimensions are
+union-find variables (:mod:`matcalc.unify`), so a size demanded anywhere in the
+model (``W*x`` forces ``cols(W) = rows(x)``) reaches every use. Pass 2 builds IR
+nodes with the smart constructors of :mod:`matcalc.build`, now that every
+dimension is known. Both passes walk trees with an explicit stack, so deeply
+nested input cannot exhaust Python's recursion limit here.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+from . import build as b
+from .errors import (
+    ArityError,
+    DefinitionError,
+    DimensionError,
+    MatcalcError,
+    MatcalcSyntaxError,
+    ShapeError,
+    UnknownNameError,
+)
+from .expr import Expr, Var
+from .functions import ALIASES, ENTRYWISE, KNOWN_FUNCTIONS, STRUCTURAL
+from .model import Model
+from .syntax import (
+    Assign,
+    Binary,
+    Call,
+    Declaration,
+    ExprStatement,
+    Kind,
+    Name,
+    Neg,
+    Node,
+    Number,
+    Span,
+    Statement,
+    Transpose,
+    error_at,
+)
+from .unify import Dims, Size
+
+Ty = tuple[int, int]  # (rows, cols) as dimension variables
+
+#: Spelled-out lower-case Greek letters: undeclared names like these are scalars.
+GREEK_NAMES = frozenset(
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho"
+    " sigma tau upsilon phi chi psi omega".split()
+)
+#: Names with a meaning of their own in expressions.
+SPECIAL_NAMES = ("ones", "eye")
+#: Kind words that may appear as calls in expressions (``vector(c)``, ``matrix(c)``).
+FILL_NAMES = ("vector", "matrix")
+ADDITIVE = ("+", "-")
+PRODUCT = ("*", "@")
+HADAMARD = (".*", "∘", "⊙")
+POWERS = ("^", ".^")
+
+
+def conventional_kind(name: str) -> str:
+    """The kind an undeclared name gets: ``matrix``, ``scalar`` or ``vector``.
+
+    Upper-case initial: a matrix. A lower-case Greek letter, spelled out or in
+    Unicode, optionally followed by digits or ``_suffix`` (``alpha``, ``λ``,
+    ``mu0``, ``eta_max``): a scalar. Anything else: a column vector.
+    """
+    if name[0].isupper():
+        return "matrix"
+    base = name.split("_", 1)[0].rstrip("0123456789")
+    if base in GREEK_NAMES or (len(base) == 1 and "α" <= base <= "ω"):
+        return "scalar"
+    return "vector"
+
+
+def infer_model(text: str, statements: tuple[Statement, ...]) -> Model:
+    """The typed model of parsed ``statements`` (``text`` is their source)."""
+    return _Inference(text, statements).run()
+
+
+# ---------------------------------------------------------------- tree walking
+
+
+def postorder(
+    root: Node,
+    children: Callable[[Node], tuple[Node, ...]],
+    visit: Callable[[Node, list], object],
+    enter: Callable[[Node], None] | None = None,
+):
+    """``visit(node, results of its children)`` bottom-up, without recursion.
+
+    ``enter(node)`` runs before a node's children are visited.
+    """
+    results: list = []
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if not expanded:
+            if enter is not None:
+                enter(node)
+            kids = children(node)
+            if kids:
+                stack.append((node, True))
+                stack.extend((k, False) for k in reversed(kids))
+                continue
+            results.append(visit(node, []))
+            continue
+        n = len(children(node))
+        args = results[-n:]
+        del results[-n:]
+        results.append(visit(node, args))
+    return results[0]
+
+
+def syntax_children(node: Node) -> tuple[Node, ...]:
+    """The sub-expressions that are values (not exponents, not sizes)."""
+    if isinstance(node, Binary):
+        return (node.left,) if node.op in POWERS else (node.left, node.right)
+    if isinstance(node, (Neg, Transpose)):
+        return (node.operand,)
+    if isinstance(node, Call):
+        return () if node.name in SPECIAL_NAMES else node.args
+    return ()
+
+
+def constant(node: Node) -> Fraction | None:
+    """The value of a numeric constant expression (``2``, ``-1``, ``(1/2)``), else ``None``."""
+
+    def kids(n: Node) -> tuple[Node, ...]:
+        if isinstance(n, Binary):
+            return (n.left, n.right)
+        if isinstance(n, Neg):
+            return (n.operand,)
+        return ()
+
+    def value(n: Node, args: list) -> Fraction | None:
+        if isinstance(n, Number):
+            return n.value
+        if any(a is None for a in args):
+            return None
+        if isinstance(n, Neg):
+            return -args[0]
+        if not isinstance(n, Binary):
+            return None
+        x, y = args
+        try:
+            if n.op == "+":
+                return x + y
+            if n.op == "-":
+                return x - y
+            if n.op in PRODUCT + HADAMARD:
+                return x * y
+            if n.op in ("/", "./"):
+                return x / y
+            if n.op in POWERS and y.denominator == 1:
+                return x ** int(y)
+        except ZeroDivisionError:
+            return None
+        return None
+
+    return postorder(node, kids, value)
+
+
+class _Ref:
+    """A dimension variable standing in for a size in the function table's shape rules."""
+
+    __slots__ = ("var",)
+
+    def __init__(self, var: int) -> None:
+        self.var = var
+
+
+@dataclass(frozen=True)
+class _Declared:
+    kind: Kind
+    ty: Ty
+    line: int
+
+
+# ---------------------------------------------------------------- the inference
+
+
+class _Inference:
+    """One model's inference: pass 1 (shapes), dimension naming, pass 2 (IR)."""
+
+    def __init__(self, text: str, statements: tuple[Statement, ...]) -> None:
+        self.text = text
+        self.statements = statements
+        self.dims = Dims()
+        self.one = self.dims.const(1)
+        self.scalar: Ty = (self.one, self.one)
+        self.declared: dict[str, _Declared] = {}
+        self.elementwise: dict[str, _Declared] = {}
+        self.undeclared: dict[str, Ty] = {}
+        self.def_at: dict[str, Assign] = {}
+        self.defined: dict[str, Ty] = {}
+        self.current: Statement | None = None
+        # per node: (type, how it is built, extra data)
+        self.info: dict[Node, tuple[Ty, str, object]] = {}
+        self.deferred: list[tuple[int, str, Ty, int, Node]] = []
+        self.inputs: dict[str, Var] = {}
+        self.def_vars: dict[str, Var] = {}
+
+    # ------------------------------------------------------------ driver
+
+    def run(self) -> Model:
+        for st in self.statements:
+            if isinstance(st, Declaration):
+                self.declare(st)
+        for st in self.statements:
+            if isinstance(st, Assign):
+                self.register_definition(st)
+        values = [st for st in self.statements if not isinstance(st, Declaration)]
+        self.check_placement(values)
+
+        for st in values:
+            self.current = st
+            ty = self.guarded(st, lambda st=st: self.infer(st.expr))
+            if isinstance(st, Assign):
+                self.defined[st.target.name] = ty
+        self.resolve_dims()
+        self.make_vars()
+
+        definitions: list[tuple[Var, Expr]] = []
+        for st in values:
+            rhs = self.guarded(st, lambda st=st: self.build(st.expr))
+            if isinstance(st, Assign):
+                var = self.def_vars[st.target.name]
+            else:
+                var = Var(self.output_name(), rhs.shape, role="def")
+            definitions.append((var, rhs))
+
+        return Model(
+            inputs=tuple(self.inputs.values()),
+            definitions=tuple(definitions),
+            output=definitions[-1][0],
+            elementwise=tuple(self.elementwise),
+            dims=self.dims_in_order(),
+            source=self.text,
+        )
+
+    def guarded(self, st: Statement, work: Callable[[], object]):
+        """Run ``work``; a too-deep expression becomes a located error."""
+        try:
+            return work()
+        except RecursionError:
+            raise self.error(MatcalcSyntaxError, "expression nested too deeply", st.span) from None
+
+    # ------------------------------------------------------------ errors
+
+    def error(self, cls: type[MatcalcError], message: str, where: Node | Span) -> MatcalcError:
+        span = where if isinstance(where, Span) else where.span
+        return error_at(cls, message, span, self.text)
+
+    def src(self, node: Node) -> str:
+        """The source text of ``node``, on one line and shortened."""
+        s = " ".join(self.text[node.span.start : node.span.end].split())
+        return s if len(s) <= 40 else s[:37] + "..."
+
+    def shape_text(self, ty: Ty) -> str:
+        name = self.dims.namer()
+        return f"{name(ty[0])}×{name(ty[1])}"
+
+    def mismatch(self, node: Binary, lt: Ty, rt: Ty, what: str) -> MatcalcError:
+        l, r = self.src(node.left), self.src(node.right)
+        msg = (
+            f"{self.src(node)}: {l} is {self.shape_text(lt)} but {r} is {self.shape_text(rt)}"
+            f"; {what}"
+        )
+        return self.error(DimensionError, msg, node)
+
+    # ------------------------------------------------------------ declarations
+
+    def declare(self, st: Declaration) -> None:
+        kind = st.kind
+        for n in st.names:
+            prev = self.declared.get(n.name) or self.elementwise.get(n.name)
+            if prev is not None:
+                if str(prev.kind) != str(kind):
+                    raise self.error(
+                        DefinitionError,
+                        f"{n.name} is declared twice: as {prev.kind} on line {prev.line}"
+                        f" and as {kind} here",
+                        n,
+                    )
+                continue
+            if kind.name == "elementwise":
+                if n.name in KNOWN_FUNCTIONS or n.name in SPECIAL_NAMES + FILL_NAMES:
+                    raise self.error(
+                        DefinitionError,
+                        f"{n.name} is a built-in function; give the elementwise function"
+                        " another name",
+                        n,
+                    )
+                self.elementwise[n.name] = _Declared(kind, self.scalar, n.span.line)
+            else:
+                self.declared[n.name] = _Declared(kind, self.kind_type(kind), n.span.line)
+
+    def kind_type(self, kind: Kind) -> Ty:
+        d = [self.size_var(x, user=True) for x in kind.dims]
+        if kind.name == "scalar":
+            return self.scalar
+        if kind.name == "vector":
+            return (d[0], self.one)
+        if kind.name == "symmetric":
+            return (d[0], d[0])
+        return (d[0], d[1])
+
+    def size_var(self, size: Size, user: bool = False) -> int:
+        if isinstance(size, str) and user:
+            return self.dims.symbol(size)
+        return self.dims.const(size)
+
+    def register_definition(self, st: Assign) -> None:
+        name = st.target.name
+        if name in self.def_at:
+            first = self.def_at[name].span.line
+            raise self.error(
+                DefinitionError, f"{name} is defined twice (first on line {first})", st.target
+            )
+        for table, what in ((self.declared, "declared"), (self.elementwise, "declared")):
+            if name in table:
+                raise self.error(
+                    DefinitionError,
+                    f"{name} is {what} on line {table[name].line} as {table[name].kind}"
+                    " and cannot also be defined",
+                    st.target,
+                )
+        self.def_at[name] = st
+
+    def check_placement(self, values: list[Statement]) -> None:
+        if not values:
+            span = self.statements[-1].span if self.statements else Span(1, 1, 1, 2, 0, 0)
+            raise self.error(
+                DefinitionError,
+                "the model has no expression to differentiate; end it with a definition"
+                " 'NAME = EXPR' or an expression",
+                span,
+            )
+        for st in values[:-1]:
+            if isinstance(st, ExprStatement):
+                hint = ""
+                e = st.expr
+                if isinstance(e, Binary) and e.op == ":" and isinstance(e.left, Name):
+                    hint = (
+                        "; a declaration is 'NAME: KIND' with KIND one of scalar, vector(d),"
+                        " matrix(r, c), symmetric(d), elementwise"
+                    )
+                raise self.error(
+                    MatcalcSyntaxError,
+                    "only the last statement may be a bare expression; name this one"
+                    f" 'NAME = ...'{hint}",
+                    st,
+                )
+
+    # ------------------------------------------------------------ pass 1: shapes
+
+    def infer(self, root: Node) -> Ty:
+        return postorder(root, syntax_children, self.visit, self.enter)
+
+    def note(self, node: Node, ty: Ty, how: str, extra: object = None) -> Ty:
+        self.info[node] = (ty, how, extra)
+        return ty
+
+    def is_scalar(self, ty: Ty) -> bool:
+        return self.dims.is_one(ty[0]) and self.dims.is_one(ty[1])
+
+    def enter(self, node: Node) -> None:
+        if isinstance(node, Call):
+            self.check_call(node)
+
+    def visit(self, node: Node, kids: list[Ty]) -> Ty:
+        if isinstance(node, Number):
+            return self.note(node, self.scalar, "num", node.value)
+        if isinstance(node, Name):
+            return self.visit_name(node)
+        if isinstance(node, Neg):
+            return self.note(node, kids[0], "neg")
+        if isinstance(node, Transpose):
+            r, c = kids[0]
+            return self.note(node, (c, r), "transpose")
+        if isinstance(node, Call):
+            return self.visit_call(node, kids)
+        assert isinstance(node, Binary)
+        if node.op in POWERS:
+            return self.visit_power(node, kids[0])
+        return self.visit_binary(node, kids[0], kids[1])
+
+    def visit_name(self, node: Name) -> Ty:
+        name = node.name
+        if name in self.defined:
+            return self.note(node, self.defined[name], "def", name)
+        if name in self.def_at:
+            st = self.def_at[name]
+            msg = (
+                f"{name} is used in its own definition"
+                if st is self.current
+                else f"{name} is used before its definition on line {st.span.line}"
+            )
+            raise self.error(DefinitionError, msg, node)
+        if name in self.declared:
+            return self.note(node, self.declared[name].ty, "input", name)
+        if name in self.elementwise:
+            raise self.error(
+                ShapeError, f"{name} is an elementwise function; call it as {name}(...)", node
+            )
+        if name == "ones":
+            return self.note(node, (self.dims.new(), self.one), "ones")
+        if name == "eye":
+            n = self.dims.new()
+            return self.note(node, (n, n), "eye")
+        if name in KNOWN_FUNCTIONS:
+            raise self.error(
+                ShapeError, f"{name} is a function; call it as {name}(...)", node
+            )
+        ty = self.undeclared.get(name)
+        if ty is None:
+            kind = conventional_kind(name)
+            if kind == "scalar":
+                ty = self.scalar
+            elif kind == "matrix":
+                ty = (self.dims.new(), self.dims.new())
+            else:
+                ty = (self.dims.new(nonunit=True), self.one)
+            self.undeclared[name] = ty
+        return self.note(node, ty, "input", name)
+
+    def visit_binary(self, node: Binary, lt: Ty, rt: Ty) -> Ty:
+        op, dims = node.op, self.dims
+        ls, rs = self.is_scalar(lt), self.is_scalar(rt)
+        if op in ADDITIVE:
+            if ls and not rs:
+                return self.note(node, rt, "broadcast_left")
+            if rs and not ls:
+                return self.note(node, lt, "broadcast_right")
+            if not self.unify_shapes(lt, rt):
+                what = f"'{op}' needs equal shapes (or a scalar on one side)"
+                raise self.mismatch(node, lt, rt, what)
+            return self.note(node, lt, "same")
+        if op in PRODUCT:
+            if ls or rs:
+                return self.note(node, rt if ls else lt, "scale")
+            if not dims.unify(lt[1], rt[0]):
+                name = dims.namer()
+                msg = (
+                    f"{self.src(node)}: {self.src(node.left)} is {self.shape_text(lt)}"
+                    f" but {self.src(node.right)} has {name(rt[0])} rows"
+                )
+                if dims.is_one(lt[1]) and dims.is_one(rt[1]):
+                    msg += f" (for the inner product of two vectors write {self.src(node.left)}'*...)"
+                raise self.error(DimensionError, msg, node)
+            return self.note(node, (lt[0], rt[1]), "matmul")
+        if op in HADAMARD:
+            if ls or rs:
+                return self.note(node, rt if ls else lt, "scale")
+            if not self.unify_shapes(lt, rt):
+                raise self.mismatch(node, lt, rt, f"'{op}' needs equal shapes (or a scalar)")
+            return self.note(node, lt, "eprod")
+        if op == "./":
+            if rs:
+                return self.note(node, lt, "div")
+            if ls:
+                return self.note(node, rt, "scalar_over")
+            if not self.unify_shapes(lt, rt):
+                raise self.mismatch(node, lt, rt, "'./' needs equal shapes (or a scalar)")
+            return self.note(node, lt, "div")
+        if op == "/":
+            if not rs:
+                raise self.error(
+                    ShapeError,
+                    f"{self.src(node)}: the divisor {self.src(node.right)} is"
+                    f" {self.shape_text(rt)}, not a scalar; use './' for entry-wise division"
+                    " or inv(...) for a matrix inverse",
+                    node,
+                )
+            return self.note(node, lt, "div")
+        assert op == ":"
+        if not self.unify_shapes(lt, rt):
+            raise self.mismatch(node, lt, rt, "':' (Frobenius product) needs equal shapes")
+        return self.note(node, self.scalar, "frob")
+
+    def unify_shapes(self, a: Ty, b: Ty) -> bool:
+        return self.dims.unify(a[0], b[0]) and self.dims.unify(a[1], b[1])
+
+    def visit_power(self, node: Binary, base: Ty) -> Ty:
+        k = constant(node.right)
+        if k is None:
+            hint = " (for the transpose write ^T or ')" if node.op == ".^" else ""
+            raise self.error(
+                ShapeError,
+                f"{self.src(node)}: the exponent {self.src(node.right)} must be a number{hint}",
+                node.right,
+            )
+        if node.op == ".^" or self.is_scalar(base):
+            return self.note(node, base, "power", k)
+        if k.denominator != 1:
+            raise self.error(
+                ShapeError,
+                f"{self.src(node)}: a matrix power needs an integer exponent, got {k};"
+                " use '.^' for an entry-wise power",
+                node,
+            )
+        if abs(k) > 1000:
+            raise self.error(ShapeError, f"{self.src(node)}: matrix power {k} is too large", node)
+        self.need_square(node.left, base, f"{self.src(node)} (a matrix power)", ".^")
+        return self.note(node, base, "matrix_power", int(k))
+
+    def need_square(self, arg: Node, ty: Ty, what: str, alternative: str = "") -> None:
+        r, c = ty
+        vr, vc = self.dims.value(r), self.dims.value(c)
+        vector_like = (vr == 1) != (vc == 1) and (vr is None or vc is None)
+        if vector_like or not self.dims.unify(r, c):
+            hint = f"; use '{alternative}' for an entry-wise power" if alternative else ""
+            raise self.error(
+                ShapeError,
+                f"{what} needs a square matrix, but {self.src(arg)} is {self.shape_text(ty)}"
+                + hint,
+                arg,
+            )
+
+    # ------------------------------------------------------------ pass 1: calls
+
+    def check_call(self, node: Call) -> None:
+        """The called name exists and gets the right number of arguments."""
+        fn, n = node.name, len(node.args)
+        if fn in self.elementwise or fn in ENTRYWISE or fn in ALIASES or fn in STRUCTURAL:
+            if n != 1:
+                raise self.error(ArityError, f"{fn} takes 1 argument, got {n}", node)
+        elif fn in SPECIAL_NAMES:
+            most = 2 if fn == "ones" else 1
+            if n > most:
+                raise self.error(
+                    ArityError,
+                    f"{fn} takes at most {most} size{'s' if most > 1 else ''}, got {n}",
+                    node,
+                )
+        elif fn in FILL_NAMES:
+            if fn == "matrix" and n == 2:
+                raise self.error(
+                    MatcalcSyntaxError,
+                    "matrix(r, c) is a kind, allowed only in a declaration such as"
+                    " 'X: matrix(r, c)'; in an expression matrix(c) is the matrix with"
+                    " every entry c",
+                    node,
+                )
+            if n != 1:
+                raise self.error(
+                    ArityError,
+                    f"{fn} takes 1 argument in an expression (the value of every entry),"
+                    f" got {n}; to declare a variable write 'x: {fn}(...)'",
+                    node,
+                )
+        elif fn in ("scalar", "symmetric", "elementwise"):
+            raise self.error(
+                MatcalcSyntaxError,
+                f"'{fn}' is a kind, allowed only in a declaration such as 'S: symmetric(d)'",
+                node,
+            )
+        else:
+            raise self.unknown_function(node)
+
+    def unknown_function(self, node: Call) -> MatcalcError:
+        fn = node.name
+        if fn in self.declared or fn in self.def_at or fn in self.undeclared:
+            msg = f"{fn} is a variable, not a function; write {fn}*(...) for a product"
+        else:
+            known = [*KNOWN_FUNCTIONS, *self.elementwise, *SPECIAL_NAMES, *FILL_NAMES]
+            close = difflib.get_close_matches(fn, known, n=3)
+            msg = f"unknown function '{fn}'"
+            if close:
+                msg += "; did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+            else:
+                msg += f" (for a product write {fn}*(...))"
+        return self.error(UnknownNameError, msg, node.name_span)
+
+    def visit_call(self, node: Call, kids: list[Ty]) -> Ty:
+        fn = ALIASES.get(node.name, node.name)
+        if fn in self.elementwise or fn in ENTRYWISE:
+            return self.note(node, kids[0], "apply", fn)
+        if fn in STRUCTURAL:
+            return self.note(node, self.structural(node, fn, kids[0]), "call", fn)
+        if fn in SPECIAL_NAMES:
+            sizes = [self.call_size(a) for a in node.args]
+            if fn == "eye":
+                n = sizes[0] if sizes else self.dims.new()
+                return self.note(node, (n, n), "eye")
+            rows = sizes[0] if sizes else self.dims.new()
+            cols = sizes[1] if len(sizes) > 1 else self.one
+            return self.note(node, (rows, cols), "ones")
+        assert fn in FILL_NAMES
+        if not self.is_scalar(kids[0]):
+            raise self.error(
+                ShapeError,
+                f"{self.src(node)}: the entry value {self.src(node.args[0])} must be a scalar,"
+                f" but it is {self.shape_text(kids[0])}",
+                node,
+            )
+        cols = self.one if fn == "vector" else self.dims.new()
+        return self.note(node, (self.dims.new(), cols), "fill")
+
+    def call_size(self, arg: Node) -> int:
+        if isinstance(arg, Name):
+            return self.dims.symbol(arg.name)
+        if isinstance(arg, Number) and arg.value.denominator == 1 and arg.value > 0:
+            return self.dims.const(int(arg.value))
+        raise self.error(
+            ShapeError, "a size must be a dimension symbol or a positive integer", arg
+        )
+
+    def structural(self, node: Call, fn: str, arg: Ty) -> Ty:
+        """Check what ``fn`` needs of its argument; the result type from the function table."""
+        spec = STRUCTURAL[fn]
+        if spec.needs == "square":
+            self.need_square(node.args[0], arg, f"{fn}(...)")
+        elif spec.needs == "vector" and not self.dims.unify(arg[1], self.one):
+            raise self.error(
+                ShapeError,
+                f"{fn}(...) needs a column vector, but {self.src(node.args[0])} is"
+                f" {self.shape_text(arg)}",
+                node.args[0],
+            )
+        vr, vc = self.dims.value(arg[0]), self.dims.value(arg[1])
+        if vr is not None and vc is not None:
+            return tuple(self.size_var(d) for d in spec.result((vr, vc)))  # type: ignore[return-value]
+        out = []
+        for i, d in enumerate(spec.result((_Ref(arg[0]), _Ref(arg[1])))):
+            if isinstance(d, _Ref):
+                out.append(d.var)
+            elif isinstance(d, int):
+                out.append(self.dims.const(d))
+            else:  # a size computed from the argument's: known only at the end
+                v = self.dims.new()
+                self.deferred.append((v, fn, arg, i, node))
+                out.append(v)
+        return (out[0], out[1])
+
+    # ------------------------------------------------------------ dimensions
+
+    def resolve_dims(self) -> None:
+        """Name every size left unknown, then compute sizes derived from others."""
+        self.dims.name_unbound(skip=[v for v, *_ in self.deferred])
+        for v, fn, arg, i, node in self.deferred:
+            shape = (self.dims.value(arg[0]), self.dims.value(arg[1]))
+            size = STRUCTURAL[fn].result(shape)[i]
+            if not self.dims.bind(v, size):
+                raise self.error(
+                    DimensionError,
+                    f"{self.src(node)} has size {size} where {self.dims.value(v)} is needed",
+                    node,
+                )
+
+    def shape(self, ty: Ty) -> tuple[Size, Size]:
+        r, c = self.dims.value(ty[0]), self.dims.value(ty[1])
+        assert r is not None and c is not None
+        return (r, c)
+
+    def dims_in_order(self) -> tuple[str, ...]:
+        """Dimension symbols in order of first appearance in the text."""
+        seen: dict[str, None] = {}
+
+        def add(ty: Ty) -> None:
+            for d in self.shape(ty):
+                if isinstance(d, str) and "*" not in d:
+                    seen.setdefault(d, None)
+
+        for st in self.statements:
+            if isinstance(st, Declaration):
+                for d in st.kind.dims:
+                    if isinstance(d, str):
+                        seen.setdefault(d, None)
+                continue
+
+            def visit(node: Node, _: list) -> None:
+                if node in self.info:
+                    add(self.info[node][0])
+
+            postorder(st.expr, syntax_children, visit)
+        return tuple(seen)
+
+    # ------------------------------------------------------------ pass 2: IR
+
+    def make_vars(self) -> None:
+        for name, d in self.declared.items():
+            symmetric = d.kind.name == "symmetric"
+            self.inputs[name] = Var(name, self.shape(d.ty), "input", symmetric)
+        for name, ty in self.undeclared.items():
+            self.inputs[name] = Var(name, self.shape(ty), "input")
+        for name, ty in self.defined.items():
+            self.def_vars[name] = Var(name, self.shape(ty), "def")
+
+    def output_name(self) -> str:
+        taken = set(self.inputs) | set(self.def_vars) | set(self.elementwise)
+        name = "f"
+        while name in taken:
+            name += "_"
+        return name
+
+    def build(self, root: Node) -> Expr:
+        return postorder(root, syntax_children, self.build_node)
+
+    def build_node(self, node: Node, kids: list[Expr]) -> Expr:
+        try:
+            e = self.construct(node, kids)
+        except ValueError as err:
+            raise self.error(ShapeError, f"{self.src(node)}: {err}", node) from None
+        except ZeroDivisionError:
+            raise self.error(MatcalcError, f"{self.src(node)}: division by zero", node) from None
+        hash(e)  # cache hashes bottom-up: no deep recursion when hashed later
+        return e
+
+    def construct(self, node: Node, kids: list[Expr]) -> Expr:
+        ty, how, extra = self.info[node]
+        if how == "num":
+            return b.num(extra)
+        if how == "input":
+            return self.inputs[extra]
+        if how == "def":
+            return self.def_vars[extra]
+        if how == "ones":
+            return b.ones(self.shape(ty))
+        if how == "eye":
+            return b.eye(self.shape(ty)[0])
+        if how == "neg":
+            return b.neg(kids[0])
+        if how == "transpose":
+            return b.transpose(kids[0])
+        if how == "apply":
+            return b.apply(extra, kids[0])
+        if how == "call":
+            return b.call(extra, kids[0])
+        if how == "fill":
+            return b.mul(kids[0], b.ones(self.shape(ty)))
+        if how == "power":
+            return b.power(kids[0], extra)
+        if how == "matrix_power":
+            if extra == 0:
+                return b.eye(self.shape(ty)[0])
+            base = kids[0] if extra > 0 else b.call("inv", kids[0])
+            return b.mul(*[base] * abs(extra))
+        left, right = kids
+        if how in ("broadcast_left", "broadcast_right", "same"):
+            if how == "broadcast_left":
+                left = b.mul(left, b.ones(right.shape))
+            elif how == "broadcast_right":
+                right = b.mul(right, b.ones(left.shape))
+            return b.add(left, right) if node.op == "+" else b.sub(left, right)
+        if how in ("scale", "matmul"):
+            return b.mul(left, right)
+        if how == "eprod":
+            return b.eprod(left, right)
+        if how == "div":
+            return b.div(left, right)
+        if how == "scalar_over":
+            return b.mul(left, b.power(right, -1))
+        assert how == "frob"
+        return b.frob(left, right)

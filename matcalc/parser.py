@@ -1,0 +1,139 @@
+"""``parse(text)``: model text in, typed :class:`~matcalc.model.Model` out."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from .errors import MatcalcError, MatcalcSyntaxError, excerpt
+from .grammar import parser
+from .infer import infer_model
+from .model import Model
+from .syntax import Statement
+
+#: How the parser's terminals read in "expected ..." messages.
+TERMINAL_WORDS: dict[str, str] = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "MINUS": "'-'",
+    "PLUS": "'+'",
+    "MULOP": "'*'",
+    "POWOP": "'^'",
+    "COLON": "':'",
+    "TRANSPOSE": "a transpose (')",
+    "COMMA": "','",
+    "EQUAL": "'='",
+    "SEMICOLON": "';'",
+    "_NL": "a new line",
+    "$END": "the end of the input",
+}
+_OPERAND = ("NAME", "NUMBER", "LPAR", "MINUS")
+_OPERATORS = ("PLUS", "MINUS", "MULOP", "POWOP", "COLON", "TRANSPOSE")
+_END = ("_NL", "SEMICOLON", "$END")
+
+#: Recursion allowed while building a model (deep trees are walked iteratively,
+#: but the smart constructors recurse into their operands).
+RECURSION_LIMIT = 20_000
+
+
+def parse(text: str) -> Model:
+    """The model written in ``text``.
+
+    Raises a :class:`~matcalc.errors.MatcalcError` subclass, located at a line
+    and column of ``text``, for anything that is not a valid model.
+    """
+    with _recursion_limit(RECURSION_LIMIT):
+        try:
+            statements = parse_statements(text)
+            return infer_model(text, statements)
+        except MatcalcError as err:
+            if not err.excerpt and err.line is not None:
+                err.excerpt = excerpt(text, err.line, err.column, err.end_column)
+            raise
+
+
+def parse_statements(text: str) -> tuple[Statement, ...]:
+    """The statements of ``text`` as surface syntax (no kinds or shapes yet)."""
+    try:
+        return parser().parse(text)
+    except UnexpectedInput as err:
+        raise syntax_error(err, text) from None
+    except RecursionError:
+        raise MatcalcSyntaxError("expression nested too deeply", 1, 1, source=text) from None
+
+
+def syntax_error(err: UnexpectedInput, text: str) -> MatcalcSyntaxError:
+    """A lark parse error as a located :class:`MatcalcSyntaxError` in plain words."""
+    line, column, width = err.line, err.column, 1
+    if isinstance(err, UnexpectedCharacters):
+        got = f"unexpected character {text[err.pos_in_stream]!r}"
+        expected = err.allowed
+    elif isinstance(err, UnexpectedToken):
+        tok = err.token
+        expected = err.expected
+        if tok.type == "$END":
+            got = "unexpected end of input"
+            line, column = _end_position(text)
+        elif tok.type == "_NL":
+            got = "unexpected end of line"
+        else:
+            got = f"unexpected {_describe_token(tok.type, str(tok))}"
+            width = max(1, len(str(tok)))
+    else:  # pragma: no cover - other UnexpectedInput kinds are not raised by LALR
+        got, expected = "unexpected input", set()
+    if not isinstance(line, int) or line < 1:
+        line, column = _end_position(text)
+    message = got
+    words = expected_words(expected or ())
+    if words:
+        message += f"; expected {words}"
+    return MatcalcSyntaxError(message, line, column, source=text, end_column=column + width)
+
+
+def expected_words(terminals) -> str:
+    """``{'NAME', 'LPAR', ...}`` as "one of: a name, a number, '('"."""
+    names = set(terminals)
+    words: list[str] = []
+    if names & {"NAME", "NUMBER"}:
+        words += [TERMINAL_WORDS[t] for t in _OPERAND if t in names]
+    else:
+        if len(names & set(_OPERATORS)) >= 3:
+            words.append("an operator")
+        else:
+            words += [TERMINAL_WORDS[t] for t in _OPERATORS if t in names]
+        words += [TERMINAL_WORDS[t] for t in ("RPAR", "COMMA", "EQUAL") if t in names]
+        if names & set(_END):
+            words.append("the end of the statement")
+    if not words:
+        return ""
+    return words[0] if len(words) == 1 else "one of: " + ", ".join(words)
+
+
+def _describe_token(kind: str, value: str) -> str:
+    if kind == "NAME":
+        return f"name '{value}'"
+    if kind == "NUMBER":
+        return f"number {value}"
+    return f"'{value}'"
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    """Just after the last character that is not white space."""
+    lines = text.rstrip().splitlines() or [""]
+    return len(lines), len(lines[-1]) + 1
+
+
+@contextmanager
+def _recursion_limit(limit: int) -> Iterator[None]:
+    old = sys.getrecursionlimit()
+    if old < limit:
+        sys.setrecursionlimit(limit)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
