@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .expr import Expr
 from .gradient import Derivation, derive
 from .model import Model
+from .printing.latex import LatexPrinter, latex_name
+from .printing.numpy import numpy_source
 from .printing.text import TextPrinter, greek
+from .steps import Step, derivation_steps, format_terms
 
 
 def _names(wrt: str | Iterable[str]) -> list[str]:
@@ -42,6 +45,91 @@ class Gradient:
         f = greek(self.of)
         return "\n".join(f"∂{f}/∂{greek(name)} = {p(g)}" for name, g in self.gradients.items())
 
+    def latex(self) -> str:
+        """The gradients as LaTeX: ``\\frac{\\partial f}{\\partial W} = …``, one per line."""
+        p = LatexPrinter()
+        f = latex_name(self.of)
+        lines = [
+            rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}"
+            for name, g in self.gradients.items()
+        ]
+        return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
+
+    @property
+    def steps(self) -> list[Step]:
+        """The derivation, one :class:`~matcalc.steps.Step` (equation and rule) per line."""
+        return derivation_steps(self.derivation)
+
+    def steps_text(self) -> str:
+        """The derivation as aligned Unicode text, each line with the rule it used."""
+        p = TextPrinter()
+        f = greek(self.of)
+        rows: list[tuple[str, str]] = []
+        for st in self.steps:
+            line = format_terms(st.terms, p)
+            if not rows or rows[-1][0] != line:
+                rows.append((line, st.rule))
+        width = max(len(r[0]) for r in rows)
+        out = []
+        for i, (line, rule) in enumerate(rows):
+            head = f"d{f} = " if i == 0 else " " * len(f"d{f} ") + "= "
+            out.append(f"{head}{line.ljust(width)}   [{rule}]")
+        out.extend(self.text().splitlines())
+        return "\n".join(out)
+
+    def steps_latex(self) -> str:
+        """The derivation as a LaTeX ``aligned`` block, each line with its rule."""
+        p = LatexPrinter()
+        f = latex_name(self.of)
+        rows: list[tuple[str, str]] = []
+        for st in self.steps:
+            line = format_terms(st.terms, p)
+            if not rows or rows[-1][0] != line:
+                rows.append((line, st.rule_latex))
+        lines = []
+        for i, (line, rule) in enumerate(rows):
+            head = rf"\mathrm{{d}}{f} " if i == 0 else ""
+            lines.append(rf"{head}&= {line} && {_rule_tag(rule)}")
+        for name, g in self.gradients.items():
+            lines.append(rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}")
+        return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
+
+    def numpy_source(self, name: str = "value_and_grad") -> str:
+        """A self-contained NumPy module defining ``name(inputs…) -> (value, grads…)``."""
+        return numpy_source(self.derivation, name)
+
+    def to_function(self, name: str = "value_and_grad") -> Callable:
+        """The generated NumPy function, compiled (only validated identifiers reach its code)."""
+        namespace: dict = {}
+        exec(compile(self.numpy_source(name), f"<matcalc {name}>", "exec"), namespace)
+        return namespace[name]
+
+    def shapes(self) -> dict[str, str]:
+        """Each gradient's shape as text (``m×n``)."""
+        return {n: "×".join(map(str, g.shape)) for n, g in zip(self.wrt, (v.shape for v in self.derivation.wrt))}
+
+    def to_json(self) -> dict:
+        """Gradients, shapes and steps as plain data, for tools that call matcalc."""
+        text, latex = TextPrinter(), LatexPrinter()
+        return {
+            "of": self.of,
+            "wrt": list(self.wrt),
+            "gradients": {
+                name: {"text": text(g), "latex": latex(g), "shape": list(v.shape)}
+                for (name, g), v in zip(self.gradients.items(), self.derivation.wrt)
+            },
+            "steps": [
+                {"text": format_terms(st.terms, text), "latex": format_terms(st.terms, latex), "rule": st.rule}
+                for st in self.steps
+            ],
+        }
+
+    def _repr_latex_(self) -> str:
+        return "$$" + self.latex() + "$$"
+
+    def _repr_markdown_(self) -> str:
+        return "$$" + self.latex() + "$$"
+
     def size(self) -> int:
         """Distinct nodes in all gradient expressions together (shared sub-trees once)."""
         seen: set[Expr] = set()
@@ -71,3 +159,7 @@ def grad(model: str | Model, wrt: str | Iterable[str], of: str | None = None) ->
 
     m = parse(model) if isinstance(model, str) else model
     return Gradient(derive(m, _names(wrt), of))
+
+
+def _rule_tag(rule: str) -> str:
+    return rf"\left[{rule}\right]" if not rule.startswith(r"\text") else rf"\left[{rule}\right]"

@@ -386,12 +386,19 @@ def apply(fn: str, arg: Expr, order: int = 0) -> Expr:
     return Apply(fn, arg, order)
 
 
+#: Structural functions that are linear: numbers and scalar factors move out of them.
+LINEAR = ("sum", "tr", "diag", "Diag", "vec")
+
+
 def call(fn: str, *args: Expr) -> Expr:
     """A structural function call, shape from the function table."""
     from .functions import STRUCTURAL
 
     spec = STRUCTURAL[fn]
     shape = spec.result(args[0].shape)
+    if fn in LINEAR and isinstance(args[0], Mul) and (args[0].coef != 1 or args[0].scalars) and args[0].chain:
+        inner = args[0]
+        return mul(Num(inner.coef), *inner.scalars, call(fn, _mul_raw(Fraction(1), (), inner.chain)))
     if spec.simplify is not None:
         quick = spec.simplify(*args)
         if quick is not None:

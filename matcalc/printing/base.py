@@ -224,6 +224,6 @@ class Printer:
         return self.transpose_of(self.atom(e.arg)), "atom"
 
     def _print_Frob(self, e: Frob) -> Printed:
-        left = self.wrap(e.left, ("frob",))
-        right = self.wrap(e.right, ("frob",))
+        left = self.wrap(e.left, ("frob", "add"))
+        right = self.wrap(e.right, ("frob", "add"))
         return left + self.frob_sep + right, "frob"

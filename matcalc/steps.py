@@ -1,0 +1,65 @@
+"""The step-by-step derivation: ``df = …`` to ``∂f/∂X = G``, one rule per line.
+
+Built from the trace the gradient engine keeps: the state is the list of
+terms ``G : L`` whose sum is ``df``; a chain-rule step replaces the terms in
+``dV`` by ``(ΣG) : dV`` with ``dV`` written out from ``V``'s definition, and
+each Frobenius identity replaces one term by the pieces it produced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import build as b
+from .expr import Diff, Expr, Frob
+from .gradient import Derivation
+from .printing.base import Printer
+
+Term = tuple[Expr, Expr]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line: ``df = Σ G_i : L_i``, and the rule (text, LaTeX) that gave it."""
+
+    terms: tuple[Term, ...]
+    rule: str
+    rule_latex: str
+
+
+def derivation_steps(d: Derivation) -> list[Step]:
+    """The ordered equations from ``df`` to the separated form ``Σ G_X : dX``."""
+    state: list[Term] = [(b.ONE, Diff(d.of))]
+    steps: list[Step] = []
+    wrt = {v.name for v in d.wrt}
+    for chain in d.steps:
+        name = chain.var.name
+        idx = [i for i, (_, lin) in enumerate(state) if isinstance(lin, Diff) and lin.var.name == name]
+        if len(idx) > 1:
+            state = [t for i, t in enumerate(state) if i not in idx[1:]]
+            state[idx[0]] = (chain.coefficient, Diff(chain.var))
+            steps.append(Step(tuple(state), f"collect the terms in d{name}", r"\text{collect terms}"))
+        if name in wrt and chain.var != d.of:
+            steps.append(Step(tuple(state), f"read off ∂{d.of.name}/∂{name}", r"\text{read off}"))
+        state[idx[0]] = (chain.coefficient, chain.differential)
+        steps.append(Step(tuple(state), f"differential of {name}", rf"\text{{differential of }}{name}"))
+        for rule, before, pieces in chain.moves:
+            i = state.index(before)
+            state[i : i + 1] = list(pieces)
+            steps.append(Step(tuple(state), rule.text, rule.latex))
+    return steps
+
+
+def format_terms(terms: tuple[Term, ...], p: Printer) -> str:
+    """``G₁ : L₁ + G₂ : L₂`` with scalar coefficients written as products."""
+    if not terms:
+        return "0"
+    parts = []
+    for g, lin in terms:
+        if g == b.ONE:
+            parts.append(p(lin))
+        elif g.is_scalar:
+            parts.append(p(b.mul(g, lin)) if not isinstance(lin, Diff) else p(Frob(g, lin)))
+        else:
+            parts.append(p(Frob(g, lin)))
+    return " + ".join(parts)
