@@ -305,7 +305,7 @@ def power(e: Expr, k: int | Fraction) -> Expr:
                 return Num(root)
     if e.shape == SCALAR and isinstance(e, EProd):
         return eprod(*((b, j * k) for b, j in e.factors))
-    if e.shape == SCALAR and isinstance(e, Mul):
+    if e.shape == SCALAR and isinstance(e, Mul) and (e.coef != 1 or e.scalars):
         return eprod((e, k))
     if e.shape == SCALAR:
         return EProd(((e, k),), SCALAR)

@@ -17,7 +17,7 @@ from .errors import DerivativeError
 from .expr import Add, Expr, Var
 from .model import Model
 from .rules import Rule, separate
-from .simplify import simplify
+from .simplify import simplify_all
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def _resolve(model: Model, name: str) -> Var:
     var = model.lookup(name)
     if var is None:
         known = [v.name for v in model.inputs] + [v.name for v, _ in model.definitions]
-        hint = difflib.get_close_matches(name, known, n=1)
+        hint = [k for k in known if k.lower() == name.lower()] or difflib.get_close_matches(name, known, n=1)
         extra = f"; did you mean {hint[0]!r}?" if hint else f"; the model has {', '.join(known)}"
         raise DerivativeError(f"{name!r} is not a name in the model{extra}")
     return var
@@ -78,9 +78,14 @@ def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None
         raise DerivativeError(f"{target.name!r} is an input, not a definition to differentiate")
     if target.shape != (1, 1):
         r, c = target.shape
+        line = next((i + 1 for i, text in enumerate(model.source.splitlines())
+                     if text.split("=")[0].strip() == target.name), None)
         raise DerivativeError(
             f"{target.name} is {r}×{c}, not a scalar: a gradient needs a scalar function "
-            f"(reduce it with sum(...), tr(...), a norm or ':')"
+            f"(reduce it with sum(...), tr(...), a norm or ':')",
+            line,
+            1 if line else None,
+            source=model.source,
         )
     variables = tuple(_resolve(model, n) for n in wrt)
     seen: set[str] = set()
@@ -122,5 +127,5 @@ def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None
         if v.symmetric:
             terms = g.terms if isinstance(g, Add) else (g,)
             g = b.scale(Fraction(1, 2), b.add(g, *(b.transpose(t) for t in terms)))
-        grads.append(simplify(g, names))
-    return Derivation(model, target, variables, tuple(grads), tuple(steps))
+        grads.append(g)
+    return Derivation(model, target, variables, tuple(simplify_all(grads, names)), tuple(steps))

@@ -145,9 +145,20 @@ def rewrite(e: Expr, memo: dict[Expr, Expr] | None = None) -> Expr:
 
 def simplify(e: Expr, names: dict[Expr, Var] | None = None) -> Expr:
     """``e`` simplified, with sub-expressions equal to a definition replaced by its name."""
-    if names:
-        e = b.substitute(e, names)
-    e = rewrite(e)
-    if names:
-        e = b.substitute(e, names)
-    return e
+    return simplify_all([e], names)[0]
+
+
+def simplify_all(exprs: list[Expr], names: dict[Expr, Var] | None = None) -> list[Expr]:
+    """Several expressions simplified together (shared sub-trees are worked on once)."""
+    before: dict = {}
+    after: dict = {}
+    rewritten: dict = {}
+    out = []
+    for e in exprs:
+        if names:
+            e = b.substitute(e, names, before)
+        e = rewrite(e, rewritten)
+        if names:
+            e = b.substitute(e, names, after)
+        out.append(e)
+    return out
