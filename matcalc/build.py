@@ -193,6 +193,13 @@ def scale(c: int | Fraction, e: Expr) -> Expr:
 # ---------------------------------------------------------------- sums
 
 
+def _like_key(e: Expr) -> object:
+    """Equal for terms that differ only in the order of commuting entry-wise factors."""
+    if isinstance(e, EProd):
+        return ("eprod", tuple(sorted(((f.key, k) for f, k in e.factors))))
+    return e
+
+
 def add(*terms: Expr) -> Expr:
     """The sum of terms of one shape; like terms (equal up to a number) merge."""
     flat: list[Expr] = []
@@ -202,7 +209,8 @@ def add(*terms: Expr) -> Expr:
         else:
             flat.append(t)
     shape = None
-    groups: dict[Expr, Fraction] = {}
+    groups: dict[object, Fraction] = {}
+    first: dict[object, Expr] = {}
     for t in flat:
         if shape is None:
             shape = t.shape
@@ -211,10 +219,12 @@ def add(*terms: Expr) -> Expr:
         if is_zero(t):
             continue
         c, rest = split_coef(t)
-        groups[rest] = groups.get(rest, Fraction(0)) + c
+        k = _like_key(rest)
+        first.setdefault(k, rest)
+        groups[k] = groups.get(k, Fraction(0)) + c
     if shape is None:
         raise ValueError("empty sum")
-    out = [mul(Num(c), rest) for rest, c in groups.items() if c != 0]
+    out = [mul(Num(c), first[k]) for k, c in groups.items() if c != 0]
     nums = [t for t in out if isinstance(t, Num)]
     if len(nums) > 1:
         out = [t for t in out if not isinstance(t, Num)] + [Num(sum(n.value for n in nums))]

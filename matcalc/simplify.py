@@ -107,6 +107,39 @@ def _inner_cancels(e: Expr) -> Expr | None:
     return None
 
 
+def _distribute(t: Expr) -> Expr:
+    """One term with entry-wise products spread over the sums among their factors."""
+    coef, rest = b.split_coef(t)
+    if isinstance(rest, EProd):
+        for i, (f, k) in enumerate(rest.factors):
+            if isinstance(f, Add) and k == 1:
+                others = rest.factors[:i] + rest.factors[i + 1 :]
+                return b.add(*(b.mul(b.Num(coef), _distribute(b.eprod(u, *others))) for u in f.terms))
+    return t
+
+
+def _expand_if_smaller(e: Expr) -> Expr | None:
+    """``(a ⊘ q − b) ∘ q = a − b ∘ q``: expand entry-wise products of sums when terms cancel."""
+    if not isinstance(e, Add) and not isinstance(e, EProd):
+        return None
+    terms = e.terms if isinstance(e, Add) else (e,)
+    if not any(isinstance(b.split_coef(t)[1], EProd) for t in terms):
+        return None
+    expanded = b.add(*(_distribute(t) for t in terms))
+    return expanded if expanded.size() < e.size() else None
+
+
+def _distribute_number(e: Expr) -> Expr | None:
+    """``½(2A − 2B) = A − B``: a number moves into a sum when that clears a fraction."""
+    if isinstance(e, Mul) and e.coef.denominator != 1 and not e.scalars and len(e.chain) == 1:
+        inner = e.chain[0]
+        if isinstance(inner, Add):
+            coefs = [e.coef * b.split_coef(t)[0] for t in inner.terms]
+            if all(c.denominator == 1 for c in coefs):
+                return b.add(*(b.mul(b.Num(e.coef), t) for t in inner.terms))
+    return None
+
+
 #: Named rewrites, tried in order at every node until none applies.
 RULES: tuple[tuple[str, Callable[[Expr], Expr | None]], ...] = (
     ("AX + BX = (A + B)X", lambda e: _factor(e, -1)),
@@ -115,6 +148,8 @@ RULES: tuple[tuple[str, Callable[[Expr], Expr | None]], ...] = (
     ("Diag(h)x = h∘x", _diag_times_vector),
     ("diag(abᵀ) = a∘b", _diag_of_outer),
     ("aᵀ(b ⊘ a) = sum(b)", _inner_cancels),
+    ("(a ⊘ q − b) ∘ q = a − b ∘ q", _expand_if_smaller),
+    ("c(cA − cB) = A − B", _distribute_number),
 )
 
 

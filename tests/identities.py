@@ -57,6 +57,7 @@ IDENTITIES = [
     ("logistic (matrixcalculus.org)", "X: matrix(m, n); w: vector(n); y: vector(m); f = sum(log(exp(-y.*(X*w)) + vector(1)))", "w", ["−Xᵀ(exp(−(y ∘ (X w))) ∘ y ⊘ (exp(−(y ∘ (X w))) + 1))"]),
     ("logistic regression", "X: matrix(m, n); w: vector(n); y: vector(m); f = sum(softplus(X*w)) - y'*X*w", "w", ["Xᵀ(sigmoid(X w) − y)"]),
     ("xᵀAx + c sin(y)ᵀx (matrixcalculus.org)", "x, y: vector(n); A: matrix(n, n); c: scalar; f = x'*A*x + c*sin(y)'*x", "x", ["(A + Aᵀ) x + c sin(y)"]),
+    ("logistic cross-entropy", "X: matrix(m, n); w: vector(n); y: vector(m); p = sigmoid(X*w); f = -(y'*log(p) + (1 - y)'*log(1 - p))", "w", ["Xᵀ(p − y)"]),
     # softmax and log-sum-exp
     ("logsumexp(x) − yᵀx", "x, y: vector(n); f = logsumexp(x) - y'*x", "x", ["softmax(x) − y"]),
     ("softmax cross-entropy", "W: matrix(k, n); x: vector(n); y: vector(k); f = -y'*log(softmax(W*x))", "W", ["(sum(y) softmax(W x) − y) xᵀ"]),
@@ -64,6 +65,7 @@ IDENTITIES = [
     # Gaussian log-likelihood
     ("Gaussian mean", "x, mu: vector(n); S: symmetric(n); f = -1/2*logdet(S) - 1/2*(x - mu)'*inv(S)*(x - mu)", "mu", ["inv(S) (x − μ)"]),
     ("Gaussian covariance", "x, mu: vector(n); S: symmetric(n); f = -1/2*logdet(S) - 1/2*(x - mu)'*inv(S)*(x - mu)", "S", ["1/2 (inv(S) (x − μ) (x − μ)ᵀ inv(S) − inv(S))"]),
+    ("Gaussian process evidence", "K: symmetric(n); y: vector(n); f = y'*inv(K)*y + logdet(K)", "K", ["inv(K) − inv(K) y yᵀ inv(K)"]),
     # networks
     ("two-layer net wrt W (seed 000)", "x: vector(n); b: vector(m); W: matrix(m, n); M: matrix(p, m); c, y: vector(p); s = W*x + b; a = relu(s); t = M*a + c; f = 1/2*sum((t - y).^2)", "W", ["((Mᵀ(t − y)) ∘ step(s)) xᵀ"]),
     ("sigmoid layer", "W: matrix(m, n); x: vector(n); y: vector(m); h = sigmoid(W*x); f = 1/2*norm2(h - y)^2", "W", ["((h − y) ∘ h ∘ (1 − h)) xᵀ"]),

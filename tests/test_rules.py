@@ -108,6 +108,13 @@ SIMPLIFICATIONS = [
     ("XA + XB = X(A + B)", b.add(b.mul(A, B), b.mul(A, Var("B2", ("n", "p"))))),
     ("−(a − b) = b − a", b.mul(b.num(-2), b.sub(x, y))),
     ("Diag(h)x = h∘x", b.mul(Xs, b.call("Diag", h), x)),
+    ("diag(abᵀ) = a∘b", b.call("diag", b.mul(h, b.transpose(x)))),
+    ("aᵀ(b ⊘ a) = sum(b)", b.mul(x, b.transpose(h), b.div(y, h))),
+    (
+        "(a ⊘ q − b) ∘ q = a − b ∘ q",
+        b.eprod(b.sub(b.div(x, h), y), h),
+    ),
+    ("c(cA − cB) = A − B", b.mul(b.num(Fraction(1, 2)), b.sub(b.scale(2, Xs), b.scale(4, S)))),
 ]
 
 
@@ -116,13 +123,23 @@ SIMPLIFICATIONS = [
 def test_simplification_rule_preserves_value(name, e, seed):
     rule = dict(simplify.RULES)[name]
     out = rule(e)
+    positive = ("h",)
     assert out is not None and out != e
     assert out.size() <= e.size()
     rng = np.random.default_rng(seed)
     sizes = _sizes(rng)
-    env = _env(rng, [e, out], sizes)
+    env = _env(rng, [e, out], sizes, positive)
     ev = Evaluator(env, sizes)
     assert np.allclose(ev(e), ev(out))
+
+
+def test_every_simplification_rule_has_a_case():
+    assert {n for n, _ in SIMPLIFICATIONS} == {n for n, _ in simplify.RULES}
+
+
+def test_every_pull_rule_has_a_case():
+    named = {v for v in vars(rules).values() if isinstance(v, rules.Rule)}
+    assert named == {r for r, _, _ in PULLS}
 
 
 def test_symmetric_quadratic_form_merges_to_2Sx():
