@@ -162,4 +162,4 @@ def grad(model: str | Model, wrt: str | Iterable[str], of: str | None = None) ->
 
 
 def _rule_tag(rule: str) -> str:
-    return rf"\left[{rule}\right]" if not rule.startswith(r"\text") else rf"\left[{rule}\right]"
+    return rf"\left[{rule}\right]"

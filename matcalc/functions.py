@@ -58,11 +58,29 @@ def _simplify_tr(x: Expr) -> Expr | None:
     return None
 
 
+def _simplify_diag(x: Expr) -> Expr | None:
+    from .expr import Eye, Ones
+
+    if isinstance(x, (Eye, Ones)):
+        return Ones((x.shape[0], 1))
+    return None
+
+
+def _simplify_Diag(x: Expr) -> Expr | None:  # noqa: N802 (named after the function Diag)
+    from .expr import Ones
+
+    from . import build as b
+
+    if isinstance(x, Ones):
+        return b.eye(x.shape[0])
+    return None
+
+
 STRUCTURAL: dict[str, Structural] = {
     "sum": Structural("any", lambda s: SCALAR, _simplify_sum),
     "tr": Structural("square", lambda s: SCALAR, _simplify_tr),
-    "diag": Structural("square", lambda s: (s[0], 1)),
-    "Diag": Structural("vector", lambda s: (s[0], s[0])),
+    "diag": Structural("square", lambda s: (s[0], 1), _simplify_diag),
+    "Diag": Structural("vector", lambda s: (s[0], s[0]), _simplify_Diag),
     "vec": Structural("any", _vec_shape),
     "inv": Structural("square", lambda s: s),
     "det": Structural("square", lambda s: SCALAR),

@@ -53,7 +53,9 @@ def parser() -> Lark:
         parser="lalr",
         lexer="contextual",
         postlex=NewlinesInParens(),
-        propagate_positions=True,
+        # Positions come from the tokens the callbacks receive; lark's own
+        # position propagation only annotates Tree nodes, which this parser never builds.
+        propagate_positions=False,
         maybe_placeholders=True,
         transformer=ToSyntax(),
     )

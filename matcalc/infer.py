@@ -97,20 +97,19 @@ def postorder(
     ``enter(node)`` runs before a node's children are visited.
     """
     results: list = []
-    stack: list[tuple[Node, bool]] = [(root, False)]
+    stack: list[tuple[Node, int]] = [(root, -1)]  # (node, number of children once expanded)
     while stack:
-        node, expanded = stack.pop()
-        if not expanded:
+        node, n = stack.pop()
+        if n < 0:
             if enter is not None:
                 enter(node)
             kids = children(node)
             if kids:
-                stack.append((node, True))
-                stack.extend((k, False) for k in reversed(kids))
+                stack.append((node, len(kids)))
+                stack.extend((k, -1) for k in reversed(kids))
                 continue
             results.append(visit(node, []))
             continue
-        n = len(children(node))
         args = results[-n:]
         del results[-n:]
         results.append(visit(node, args))
@@ -164,6 +163,14 @@ def constant(node: Node) -> Fraction | None:
         return None
 
     return postorder(node, kids, value)
+
+
+#: How a sum is built, by inference's decision.
+SUMS = ("same", "broadcast_left", "broadcast_right")
+
+
+class _Terms(list):
+    """The terms of a chain of ``+`` and ``-``, not yet added up."""
 
 
 class _Ref:
@@ -660,26 +667,12 @@ class _Inference:
         return (r, c)
 
     def dims_in_order(self) -> tuple[str, ...]:
-        """Dimension symbols in order of first appearance in the text."""
+        """Dimension symbols: declared ones first, then in the order inference met them."""
         seen: dict[str, None] = {}
-
-        def add(ty: Ty) -> None:
-            for d in self.shape(ty):
-                if isinstance(d, str) and "*" not in d:
-                    seen.setdefault(d, None)
-
-        for st in self.statements:
-            if isinstance(st, Declaration):
-                for d in st.kind.dims:
-                    if isinstance(d, str):
-                        seen.setdefault(d, None)
-                continue
-
-            def visit(node: Node, _: list) -> None:
-                if node in self.info:
-                    add(self.info[node][0])
-
-            postorder(st.expr, syntax_children, visit)
+        for v in range(self.dims.count):
+            d = self.dims.value(v)
+            if isinstance(d, str) and "*" not in d:
+                seen.setdefault(d, None)
         return tuple(seen)
 
     # ------------------------------------------------------------ pass 2: IR
@@ -701,17 +694,44 @@ class _Inference:
         return name
 
     def build(self, root: Node) -> Expr:
-        return postorder(root, syntax_children, self.build_node)
+        out = postorder(root, syntax_children, self.build_node)
+        return self.settle(out, root)
 
-    def build_node(self, node: Node, kids: list[Expr]) -> Expr:
+    def build_node(self, node: Node, kids: list) -> Expr | _Terms:
         try:
-            e = self.construct(node, kids)
+            if self.info[node][1] in SUMS:
+                return self.add_terms(node, kids[0], kids[1])
+            e = self.construct(node, [self.settle(k, node) for k in kids])
         except ValueError as err:
             raise self.error(ShapeError, f"{self.src(node)}: {err}", node) from None
         except ZeroDivisionError:
             raise self.error(MatcalcError, f"{self.src(node)}: division by zero", node) from None
         hash(e)  # cache hashes bottom-up: no deep recursion when hashed later
         return e
+
+    def add_terms(self, node: Node, left: Expr | _Terms, right: Expr | _Terms) -> _Terms:
+        """A chain ``a + b - c ...`` is collected and summed once (sums are not re-flattened
+        at every ``+``)."""
+        ty, how, _ = self.info[node]
+        right = self.settle(right, node)
+        if how == "broadcast_left":
+            left = b.mul(self.settle(left, node), b.ones(self.shape(ty)))
+        elif how == "broadcast_right":
+            right = b.mul(right, b.ones(self.shape(ty)))
+        terms = left if isinstance(left, _Terms) else _Terms([left])
+        terms.append(right if node.op == "+" else b.neg(right))
+        return terms
+
+    def settle(self, e: Expr | _Terms, node: Node) -> Expr:
+        """``e``, with a pending chain of sums added up."""
+        if not isinstance(e, _Terms):
+            return e
+        try:
+            total = b.add(*e)
+        except ValueError as err:
+            raise self.error(ShapeError, f"{self.src(node)}: {err}", node) from None
+        hash(total)
+        return total
 
     def construct(self, node: Node, kids: list[Expr]) -> Expr:
         ty, how, extra = self.info[node]
@@ -743,12 +763,6 @@ class _Inference:
             base = kids[0] if extra > 0 else b.call("inv", kids[0])
             return b.mul(*[base] * abs(extra))
         left, right = kids
-        if how in ("broadcast_left", "broadcast_right", "same"):
-            if how == "broadcast_left":
-                left = b.mul(left, b.ones(right.shape))
-            elif how == "broadcast_right":
-                right = b.mul(right, b.ones(left.shape))
-            return b.add(left, right) if node.op == "+" else b.sub(left, right)
         if how in ("scale", "matmul"):
             return b.mul(left, right)
         if how == "eprod":

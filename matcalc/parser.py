@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,7 +48,7 @@ def parse(text: str) -> Model:
     Raises a :class:`~matcalc.errors.MatcalcError` subclass, located at a line
     and column of ``text``, for anything that is not a valid model.
     """
-    with _recursion_limit(RECURSION_LIMIT):
+    with _recursion_limit(RECURSION_LIMIT), _gc_paused():
         try:
             statements = parse_statements(text)
             return infer_model(text, statements)
@@ -126,6 +127,19 @@ def _end_position(text: str) -> tuple[int, int]:
     """Just after the last character that is not white space."""
     lines = text.rstrip().splitlines() or [""]
     return len(lines), len(lines[-1]) + 1
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while building (the trees hold no cycles; a
+    large model allocates millions of objects, and collection would dominate)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @contextmanager

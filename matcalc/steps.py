@@ -14,6 +14,8 @@ from . import build as b
 from .expr import Diff, Expr, Frob
 from .gradient import Derivation
 from .printing.base import Printer
+from .printing.latex import latex_name
+from .printing.text import greek
 
 Term = tuple[Expr, Expr]
 
@@ -38,15 +40,21 @@ def derivation_steps(d: Derivation) -> list[Step]:
         if len(idx) > 1:
             state = [t for i, t in enumerate(state) if i not in idx[1:]]
             state[idx[0]] = (chain.coefficient, Diff(chain.var))
-            steps.append(Step(tuple(state), f"collect the terms in d{name}", r"\text{collect terms}"))
+            steps.append(Step(tuple(state), f"collect the terms in d{greek(name)}", r"\text{collect terms}"))
         if name in wrt and chain.var != d.of:
-            steps.append(Step(tuple(state), f"read off ∂{d.of.name}/∂{name}", r"\text{read off}"))
+            steps.append(Step(tuple(state), f"read off ∂{greek(d.of.name)}/∂{greek(name)}", r"\text{read off}"))
         state[idx[0]] = (chain.coefficient, chain.differential)
-        steps.append(Step(tuple(state), f"differential of {name}", rf"\text{{differential of }}{name}"))
+        steps.append(
+            Step(tuple(state), f"differential of {greek(name)}", rf"\text{{differential of }}{latex_name(name)}")
+        )
         for rule, before, pieces in chain.moves:
             i = state.index(before)
             state[i : i + 1] = list(pieces)
             steps.append(Step(tuple(state), rule.text, rule.latex))
+    final = [(g, lin) for g, lin in state if isinstance(lin, Diff) and lin.var.name in wrt]
+    readable = [(d[lin.var.name], lin) for _, lin in final if lin.var.role == "input"]
+    if len(readable) == len(state) and readable != state:
+        steps.append(Step(tuple(readable), "simplify", r"\text{simplify}"))
     return steps
 
 
@@ -54,12 +62,18 @@ def format_terms(terms: tuple[Term, ...], p: Printer) -> str:
     """``G₁ : L₁ + G₂ : L₂`` with scalar coefficients written as products."""
     if not terms:
         return "0"
-    parts = []
+    out = ""
     for g, lin in terms:
         if g == b.ONE:
-            parts.append(p(lin))
-        elif g.is_scalar:
-            parts.append(p(b.mul(g, lin)) if not isinstance(lin, Diff) else p(Frob(g, lin)))
+            text = p(lin)
+        elif g.is_scalar and not isinstance(lin, Diff):
+            text = p(b.mul(g, lin))
         else:
-            parts.append(p(Frob(g, lin)))
-    return " + ".join(parts)
+            text = p(Frob(g, lin))
+        if not out:
+            out = text
+        elif text.startswith(p.minus):
+            out += f" {p.minus} {text[len(p.minus):]}"
+        else:
+            out += " + " + text
+    return out

@@ -39,28 +39,28 @@ class Span:
 # ---------------------------------------------------------------- expressions
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Node:
-    """Base of expression nodes."""
+    """Base of expression nodes (compared and hashed by identity: trees may be deep)."""
 
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Number(Node):
     """A numeric literal, exactly."""
 
     value: Fraction
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Name(Node):
     """A variable, a definition, or one of ``ones``/``eye``."""
 
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Call(Node):
     """``name(args...)``."""
 
@@ -69,14 +69,14 @@ class Call(Node):
     args: tuple[Node, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Neg(Node):
     """Unary minus."""
 
     operand: Node
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Binary(Node):
     """``left op right`` for every infix operator, including ``:`` and ``^``."""
 
@@ -86,7 +86,7 @@ class Binary(Node):
     op_span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Transpose(Node):
     """A postfix transpose (``'``, ``.T``, ``ᵀ``) or ``^T``."""
 
@@ -96,7 +96,7 @@ class Transpose(Node):
 # ---------------------------------------------------------------- statements
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Kind:
     """A declared kind: ``scalar``, ``vector``, ``matrix``, ``symmetric`` or
     ``elementwise``, with its sizes (symbols or positive integers)."""
@@ -111,7 +111,7 @@ class Kind:
         return f"{self.name}({', '.join(map(str, self.dims))})"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Declaration:
     """``NAME[, NAME...]: KIND``."""
 
@@ -120,7 +120,7 @@ class Declaration:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Assign:
     """``NAME = EXPR``."""
 
@@ -129,7 +129,7 @@ class Assign:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ExprStatement:
     """A bare expression (allowed as the model's last statement)."""
 

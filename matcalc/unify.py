@@ -49,6 +49,11 @@ class Dims:
 
     # ------------------------------------------------------------ reading
 
+    @property
+    def count(self) -> int:
+        """How many variables exist (their ids are ``range(count)``, in creation order)."""
+        return len(self._parent)
+
     def find(self, v: int) -> int:
         """The representative of ``v``'s class."""
         parent = self._parent

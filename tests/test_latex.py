@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ from test_gradients import (
 )
 
 import matcalc
+from matcalc.expr import EProd, Num, Var
 from matcalc.printing.latex import latex_name, to_latex
 
 HERE = Path(__file__).resolve().parent
@@ -40,6 +42,12 @@ KATEX_SPEC = "katex@0.16"
 
 # --------------------------------------------------------------------------
 # what is rendered: (model, wrt) pairs, by id
+
+#: Names that need LaTeX care: subscripts, Greek, a function-name subscript.
+NAMES_MODEL = (
+    "x: vector(n); W_in: matrix(m, n); alpha_1: scalar\n"
+    "h_out = exp(alpha_1*W_in*x); Phi = h_out .* h_out; E_max = sum(Phi); f = 2*E_max"
+)
 
 
 def _sources() -> dict[str, tuple[str, str]]:
@@ -54,6 +62,9 @@ def _sources() -> dict[str, tuple[str, str]]:
         out[f"structural:{fn}"] = (model, wrt)
     for op, (model, wrt) in OPERATOR_MODELS.items():
         out[f"operator:{op}"] = (model, wrt)
+    out["names"] = (NAMES_MODEL, "W_in,alpha_1")
+    out["small numbers"] = ("x: vector(n); f = sum(sqrt(x .^ 2 + 1e-6))", "x")
+    out["norms"] = ("X: matrix(m, n); f = norm1(X) + normF(X)^2 + norm2(X)", "X")
     return out
 
 
@@ -138,7 +149,7 @@ def rendered(katex_dir):
     flat = [(k, kind, s) for k, v in made.items() if isinstance(v, dict) for kind, s in v.items()]
     results = render(katex_dir, [s for _, _, s in flat])
     out: dict = {k: v for k, v in made.items() if isinstance(v, Exception)}
-    for (key, kind, s), res in zip(flat, results):
+    for (key, kind, s), res in zip(flat, results, strict=True):
         out.setdefault(key, {})[kind] = (s, res)
     return out
 
@@ -196,8 +207,8 @@ def test_seed000_latex():
     assert g.latex() == (
         "\\begin{aligned}\n"
         r"\frac{\partial f}{\partial W} &= "
-        r"\left(\left({M}^\top \left(t - y\right)\right) \odot \operatorname{step}\left(s\right)\right)"
-        r" {x}^\top"
+        r"\left(\left({M}^\top \left(t - y\right)\right) \odot "
+        r"\operatorname{step}\left(s\right)\right) {x}^\top"
         "\n\\end{aligned}"
     )
     assert g._repr_latex_() == "$$" + g.latex() + "$$"
@@ -225,9 +236,35 @@ def test_e_max_dimension_and_name():
 
 
 def test_operators_in_latex():
-    g = matcalc.grad("A, B: matrix(m, n); f = sum(A ./ B) + 1/2*sum(A .* B)", wrt="A")
-    latex = to_latex(g["A"])
-    assert r"\oslash" in latex and r"\odot" not in latex or r"\frac{1}{2}" in latex
-    assert r"\frac{1}{2}" in latex
+    g = matcalc.grad("A, B: matrix(m, n); f = sum(A ./ B) + 1/2*sum(A .* B)", wrt="B")
+    latex = to_latex(g["B"])
+    assert r"\oslash" in latex and r"\frac{1}{2}" in latex and "{B}^{\\circ 2}" in latex
     g = matcalc.grad("X: matrix(n, n); a, b: vector(n); f = a'*inv(X)*b", wrt="X")
-    assert r"{X}^{-\top}" in to_latex(g["X"])
+    assert to_latex(g["X"]) == r"-{X}^{-\top} a {b}^\top {X}^{-\top}"
+    g = matcalc.grad("X: matrix(m, n); f = norm1(X) + normF(X)^2 + norm2(X)", wrt="X")
+    assert r"\frac{1}{\left\|X\right\|_{2}}" in to_latex(g["X"])
+
+
+def test_scalar_entrywise_products_and_small_numbers():
+    """Scalar ``EProd`` nodes use ``\\cdot`` and ``\\frac``; ``1e-06`` is ``10^{-6}``."""
+    alpha, beta = Var("alpha", (1, 1)), Var("beta", (1, 1))
+    X = Var("X", ("m", "n"))
+    one = Fraction(1)
+    square = EProd(((alpha, one), (beta, Fraction(2))), (1, 1))
+    assert to_latex(square) == r"\alpha \cdot {\beta}^{2}"
+    assert to_latex(EProd(((alpha, one), (beta, -one)), (1, 1))) == r"\frac{\alpha}{\beta}"
+    assert to_latex(EProd(((X, one), (X, Fraction(-1, 2))), ("m", "n"))) == (
+        r"X \oslash {X}^{\circ 1/2}"
+    )
+    assert to_latex(Num(Fraction(1, 10**6))) == "10^{-6}"
+    assert to_latex(Num(Fraction(-3, 10**7))) == r"-3 \cdot 10^{-7}"
+    assert to_latex(Num(Fraction(1, 3))) == r"\frac{1}{3}"
+    assert to_latex(Num(Fraction(1, 1000))) == "0.001"
+
+
+def test_rule_labels_use_latex_names():
+    g = matcalc.grad(NAMES_MODEL, wrt="W_in")
+    steps = g.steps_latex()
+    assert r"\text{differential of }E_{\max}" in steps
+    assert r"\text{differential of }\Phi" in steps
+    assert r"\text{differential of }h_{\mathrm{out}}" in steps

@@ -61,7 +61,7 @@ def kwargs_for(model, inst: Instance, fn) -> dict:
     callables = list(inspect.signature(fn).parameters)[len(model.inputs):]
     pairs = [(g, k) for g in sorted(model.elementwise) for k in (0, 1)]
     assert len(callables) == len(pairs)
-    for param, (g, k) in zip(callables, pairs):
+    for param, (g, k) in zip(callables, pairs, strict=True):
         kwargs[param] = inst.functions[g][k]
     return kwargs
 
@@ -88,7 +88,7 @@ def run_and_check(g: matcalc.Gradient, seed: int) -> None:
     assert isinstance(value, float), type(value)
     assert value == pytest.approx(want, rel=1e-10, abs=1e-12)
 
-    for var, grad in zip(d.wrt, grads):
+    for var, grad in zip(d.wrt, grads, strict=True):
         shape = expected_shape(var, inst)
         if shape == ():
             assert isinstance(grad, float), (var.name, type(grad))
@@ -203,7 +203,7 @@ def test_positional_call_follows_input_order():
     by_name = fn(**args)
     by_position = fn(*(args[v.name] for v in g.model.inputs))
     assert by_name[0] == by_position[0]
-    for a, b in zip(by_name[1:], by_position[1:]):
+    for a, b in zip(by_name[1:], by_position[1:], strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -255,7 +255,8 @@ def test_names_do_not_clash_with_module_internals(model, wrt):
 
 
 def test_input_named_like_a_derivative_callable_keeps_its_name():
-    fn = matcalc.grad("g: elementwise; dg, x: vector(n); f = sum(g(x) .* dg)", wrt="x").to_function()
+    model = "g: elementwise; dg, x: vector(n); f = sum(g(x) .* dg)"
+    fn = matcalc.grad(model, wrt="x").to_function()
     assert list(inspect.signature(fn).parameters) == ["dg", "x", "g", "dg_"]
 
 
@@ -271,7 +272,7 @@ def test_custom_function_name(name):
     args = seed000_inputs()
     got, want = fn(**args), ref(**args)
     assert got[0] == want[0]
-    for a, b in zip(got[1:], want[1:]):
+    for a, b in zip(got[1:], want[1:], strict=True):
         np.testing.assert_array_equal(a, b)
 
 

@@ -41,11 +41,9 @@ def number_text(v: Fraction) -> str:
     if v.denominator == 1:
         return str(v.numerator)
     d = v.denominator
-    while d % 2 == 0:
-        d //= 2
-    while d % 5 == 0:
-        d //= 5
-    if d == 1 and v.denominator > 2:
+    while d % 10 == 0:
+        d //= 10
+    if d == 1:
         return repr(float(v)) if abs(v) >= Fraction(1, 10**4) else f"{float(v):g}"
     return f"{v.numerator}/{v.denominator}"
 
@@ -148,7 +146,7 @@ class Printer:
 
     def _print_Add(self, e: Add) -> Printed:
         out = ""
-        printed = [self.print(t) if not isinstance(t, Ones) else ("1", "atom") for t in e.terms]
+        printed = [self.print_term(t) for t in e.terms]
         first = next((i for i, (_, kind) in enumerate(printed) if kind != "neg"), 0)
         printed.insert(0, printed.pop(first))
         for i, (text, kind) in enumerate(printed):
@@ -162,6 +160,21 @@ class Printer:
                 out += " + " + text
         return out, "add"
 
+    def print_term(self, t: Expr) -> Printed:
+        """A term of a sum: ``1`` and ``c 1`` read as the scalars they broadcast,
+        and a negated entry-wise product needs no parentheses."""
+        if isinstance(t, Ones):
+            return "1", "atom"
+        if isinstance(t, Mul) and len(t.chain) == 1 and isinstance(t.chain[0], Ones):
+            if not t.scalars:
+                return self.print(Num(t.coef))
+            return self.print(Mul(t.coef, t.scalars, (), (1, 1)))
+        if isinstance(t, Mul) and t.coef == -1 and not t.scalars and len(t.chain) == 1:
+            text, kind = self.print(t.chain[0])
+            if kind not in ("frob", "add", "neg"):
+                return self.minus + text, "neg"
+        return self.print(t)
+
     def _print_Mul(self, e: Mul) -> Printed:
         coef = e.coef
         sign = ""
@@ -174,7 +187,8 @@ class Printer:
                 base, k = s.factors[0]
                 bottom.append(self.print_power(base, -k))
             else:
-                top.append(self.wrap(s, ("frob", "add", "neg", "had", "mul")))
+                alone = len(e.scalars) + len(e.chain) == 1
+                top.append(self.wrap(s, ("frob", "add", "neg", "had") + (() if alone else ("mul",))))
         for f in e.chain:
             top.append(self.wrap(f, ("frob", "add", "neg", "had")))
         if coef.denominator != 1 and not bottom and top:
@@ -193,8 +207,6 @@ class Printer:
             den = self.join_factors(bottom)
             if len(bottom) > 1:
                 den = self.paren(den)
-            if len(top) > 1:
-                num = self.paren(num)
             num = self.fraction(num, den)
         return sign + num, ("neg" if sign else "mul")
 

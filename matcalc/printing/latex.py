@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from ..expr import Call, Expr, Transpose
+from ..expr import Call, EProd, Expr, Ones, Transpose
 from .base import GREEK, Printed, Printer, number_text
 
 #: Functions LaTeX has a command for; the rest are set with \operatorname.
@@ -14,7 +14,10 @@ _SUB_COMMANDS = {"max", "min", "sup", "inf", "log", "exp", "det"}
 
 
 def latex_name(name: str) -> str:
-    """A user's name in LaTeX: ``alpha`` → ``\\alpha``, ``E_max`` → ``E_{\\max}``, ``W1`` → ``W_{1}``."""
+    """A user's name in LaTeX.
+
+    ``alpha`` → ``\\alpha``, ``E_max`` → ``E_{\\max}``, ``W1`` → ``W_{1}``.
+    """
     base, sep, sub = name.partition("_")
     if not sep:
         m = re.fullmatch(r"(.*?[^\d])(\d+)", name)
@@ -98,15 +101,33 @@ class LatexPrinter(Printer):
         return r"\mathrm{d}" + text
 
     def number(self, v: Fraction) -> str:
-        if v.denominator != 1 and "." not in number_text(v):
+        text = number_text(v)
+        if v.denominator != 1 and "." not in text and "e" not in text:
             return rf"\frac{{{v.numerator}}}{{{v.denominator}}}"
-        return number_text(v)
+        mantissa, e, exponent = text.partition("e")
+        if e:  # 1e-06 -> 10^{-6}, 1.5e-07 -> 1.5 \cdot 10^{-7}
+            power = rf"10^{{{int(exponent)}}}"
+            return power if mantissa == "1" else rf"{mantissa} \cdot {power}"
+        return text
 
     def fraction(self, num: str, den: str) -> str:
         return rf"\frac{{{_unparen(num)}}}{{{_unparen(den)}}}"
 
     def join_factors(self, parts: list[str]) -> str:
         return " ".join(parts)
+
+    def _print_EProd(self, e: EProd) -> Printed:
+        """Scalar factors as ``\\alpha \\cdot \\beta`` and ``\\frac{\\alpha}{\\beta}``."""
+        if not e.is_scalar:
+            return super()._print_EProd(e)
+        top = [self.print_power(f, k) for f, k in e.factors if k > 0 and not isinstance(f, Ones)]
+        bottom = [self.print_power(f, -k) for f, k in e.factors if k < 0]
+        if len(top) == 1 and not bottom and e.factors[0][1] != 1:
+            return top[0], "atom"
+        num = r" \cdot ".join(top) if top else "1"
+        if bottom:
+            return self.fraction(num, r" \cdot ".join(bottom)), "mul"
+        return num, "mul"
 
 
 def _simple(text: str) -> bool:

@@ -3,10 +3,20 @@
 The generated function takes every free input by name (vectors 1-D,
 matrices 2-D, scalars floats or 0-d arrays), validates their shapes, runs
 the forward definitions once, evaluates the gradients with shared
-sub-expressions computed once, and returns ``value, grad_X, …``. Internally
-every value is 2-D (vectors as columns); diagonal matrices and all-ones
-factors are never built, and matrix chains are evaluated in the cheap order.
-Only identifiers checked by :func:`python_name` reach the code.
+sub-expressions computed once, and returns ``value, grad_X, …``.
+
+Before printing, every expression is *lowered* (:meth:`NumpyModule.lower`):
+each matrix chain becomes a binary tree of :class:`_Prod` nodes in the
+cheapest order, so that shared sub-products (``1ᵀΦ`` in a value and in a
+gradient, ``Bᵀ(Aᵀ ∘ y)`` in two gradients) are found by the same
+dictionary lookup as any other common sub-expression. A product is then
+spelt by what its factors are (:meth:`NumpyModule._code__Prod`): all-ones
+factors become column/row sums or broadcasts, ``Diag(h)`` a row scaling,
+an inner dimension of 1 a broadcast (outer) product, anything else ``@``.
+Scalar coefficients multiply the smallest array of the chain. Internally
+every value is 2-D (vectors as columns). Results that are fresh arrays are
+returned without a copy. Only identifiers checked by :func:`python_name`
+and allocated by :class:`Names` reach the code.
 """
 
 from __future__ import annotations
@@ -15,7 +25,24 @@ import keyword
 import unicodedata
 from fractions import Fraction
 
-from ..expr import Add, Apply, Call, Diff, EProd, Expr, Eye, Frob, Mul, Num, Ones, Transpose, Var, Zero
+from ..expr import (
+    Add,
+    Apply,
+    Call,
+    Diff,
+    EProd,
+    Expr,
+    Eye,
+    Frob,
+    Mul,
+    Num,
+    Ones,
+    Shape,
+    Transpose,
+    Var,
+    Zero,
+    _node,
+)
 from ..gradient import Derivation
 from .text import TextPrinter
 
@@ -41,6 +68,10 @@ ENTRYWISE = {
     "log1p": "{np}.log1p({x})",
 }
 
+#: ``step(x)`` as a factor of an entry-wise product with a float factor: a boolean mask is
+#: cheaper than ``heaviside`` and the product is float again.
+STEP_MASK = "({x} > 0.0)"
+
 #: NumPy spelling of each structural function (arguments and results 2-D).
 STRUCTURAL = {
     "sum": "{np}.sum({x})",
@@ -53,21 +84,29 @@ STRUCTURAL = {
     "det": "{np}.linalg.det({x})",
     "logdet": "{np}.linalg.slogdet({x})[1]",
     "norm1": "{np}.sum({np}.abs({x}))",
-    "norm2": "{np}.sqrt({np}.sum({x} * {x}))",
-    "normF": "{np}.sqrt({np}.sum({x} * {x}))",
+    "norm2": "{np}.linalg.norm({x})",
+    "normF": "{np}.linalg.norm({x})",
     "softmax": "{softmax}({x})",
     "logsumexp": "{logsumexp}({x})",
 }
+
+#: Structural functions whose result may be a view of the argument, or read-only.
+_VIEWS = {"vec", "unvec"}
+_READ_ONLY = {"diag"}
 
 #: A stand-in size for symbolic dimensions when choosing the order of a matrix chain.
 _LARGE = 1000
 
 
 def python_name(name: str) -> str:
-    """A model name as a Python parameter: keywords get a trailing underscore."""
+    """A model name as a Python parameter: keywords get a trailing underscore.
+
+    Soft keywords (``match``, ``case``, ``type``, ``_``) are valid parameter
+    names and are kept, so the signature does not depend on the Python version.
+    """
     if not name.isidentifier():
         raise ValueError(f"{name!r} is not an identifier")
-    return name + "_" if keyword.iskeyword(name) or keyword.issoftkeyword(name) else name
+    return name + "_" if keyword.iskeyword(name) else name
 
 
 class Names:
@@ -76,18 +115,55 @@ class Names:
     def __init__(self) -> None:
         self.used: set[str] = set()
 
+    def reserve(self, name: str) -> None:
+        self.used.add(unicodedata.normalize("NFKC", name))
+
     def take(self, want: str) -> str:
         name = want
         while unicodedata.normalize("NFKC", name) in self.used or keyword.iskeyword(name):
             name += "_"
-        self.used.add(unicodedata.normalize("NFKC", name))
+        self.reserve(name)
         return name
+
+
+@_node
+class _Prod(Expr):
+    """``left @ right`` (codegen only): a node of a lowered matrix chain."""
+
+    left: Expr
+    right: Expr
+    shape: Shape
+
+    def fields(self) -> tuple:
+        return (self.left, self.right, self.shape)
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.left, self.right)
+
+
+@_node
+class _Neg(Expr):
+    """``-arg`` as a term of a sum (codegen only)."""
+
+    arg: Expr
+
+    @property
+    def shape(self) -> Shape:  # type: ignore[override]
+        return self.arg.shape
+
+    def fields(self) -> tuple:
+        return (self.arg,)
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
 
 
 class NumpyModule:
     """Builds the source of the module for one derivation."""
 
     def __init__(self, derivation: Derivation, name: str = "value_and_grad") -> None:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise ValueError(f"{name!r} is not a valid function name")
         self.d = derivation
         self.model = derivation.model
         self.names = Names()
@@ -101,36 +177,130 @@ class NumpyModule:
         for v, _ in self.model.definitions:
             self.var[v.name] = self.names.take(python_name(v.name))
         self.func_name = name
-        if not name.isidentifier() or keyword.iskeyword(name):
-            raise ValueError(f"{name!r} is not a valid function name")
+        self.names.reserve(name)  # a module-level name: the alias and helpers must differ
         self.np = self.names.take("np")
-        self.helpers = {h: self.names.take("_" + h) for h in ("softmax", "logsumexp", "input", "out")}
+        helpers = ("softmax", "logsumexp", "input", "mismatch", "out")
+        self.helpers = {h: self.names.take("_" + h) for h in helpers}
         self.dims = {d: self.names.take(d.replace("*", "_")) for d in self.model.dims}
-        self.grad_names = [self.names.take("grad_" + self.var[v.name].rstrip("_")) for v in derivation.wrt]
+        self.grad_names = [
+            self.names.take("grad_" + self.var[v.name].rstrip("_")) for v in derivation.wrt
+        ]
         self.temps: dict[Expr, str] = {}
-        self.lines: list[str] = []
+        self.lowered: dict[Expr, Expr] = {}
+        self.defs = {v.name: self.lower(rhs) for v, rhs in self._forward()}
 
-    # ------------------------------------------------------------ expressions
+    # ------------------------------------------------------------ sizes
     def dim(self, d) -> str:
         if isinstance(d, int):
             return str(d)
         return " * ".join(self.dims[p] if not p.isdigit() else p for p in d.split("*"))
 
-    def size(self, d) -> int:
-        if isinstance(d, int):
-            return d
-        return _LARGE
+    @staticmethod
+    def size(d) -> int:
+        """An estimate of a dimension for cost models: symbols count as large."""
+        return d if isinstance(d, int) else _LARGE
 
+    def numel(self, shape: Shape) -> int:
+        return self.size(shape[0]) * self.size(shape[1])
+
+    # ------------------------------------------------------------ lowering
+    def lower(self, e: Expr) -> Expr:
+        """``e`` with every matrix chain a binary tree of :class:`_Prod` in the cheapest order."""
+        hit = self.lowered.get(e)
+        if hit is None:
+            hit = self._lower(e)
+            self.lowered[e] = hit
+        return hit
+
+    def _lower(self, e: Expr) -> Expr:
+        if isinstance(e, Mul):
+            return self._lower_mul(e)
+        if isinstance(e, Add):
+            terms = []
+            for t in e.terms:
+                if isinstance(t, Mul) and t.coef < 0:
+                    terms.append(_Neg(self.lower(Mul(-t.coef, t.scalars, t.chain, t.shape))))
+                else:
+                    terms.append(self.lower(t))
+            return Add(tuple(terms), e.shape)
+        if isinstance(e, EProd):
+            return EProd(tuple((self.lower(f), k) for f, k in e.factors), e.shape)
+        if isinstance(e, Apply):
+            return Apply(e.fn, self.lower(e.arg), e.order)
+        if isinstance(e, Transpose):
+            return Transpose(self.lower(e.arg))
+        if isinstance(e, Call):
+            return Call(e.fn, tuple(self.lower(a) for a in e.args), e.shape)
+        if isinstance(e, Frob):
+            return Frob(self.lower(e.left), self.lower(e.right))
+        return e
+
+    def _lower_mul(self, e: Mul) -> Expr:
+        scalars = tuple(self.lower(s) for s in e.scalars)
+        items = [self.lower(f) for f in e.chain]
+        if not items:
+            return Mul(e.coef, scalars, (), e.shape)
+        n = len(items)
+        dims = [self.size(items[0].shape[0])] + [self.size(f.shape[1]) for f in items]
+        cost = [[0] * n for _ in range(n)]
+        split = [[0] * n for _ in range(n)]
+        for length in range(2, n + 1):
+            for i in range(n - length + 1):
+                j = i + length - 1
+                best = None
+                for k in range(i, j):
+                    if (k == i and _elementwise_factor(items[i])) or (
+                        k + 1 == j and _elementwise_factor(items[j])
+                    ):
+                        step = dims[i] * dims[j + 1]  # a broadcast, a sum or a scaling
+                    else:
+                        step = dims[i] * dims[k + 1] * dims[j + 1]
+                    c = cost[i][k] + cost[k + 1][j] + step
+                    if best is None or c < best:
+                        best, split[i][j] = c, k
+                cost[i][j] = best  # type: ignore[assignment]
+        # the coefficient multiplies the smallest array of the tree (ties: the outermost)
+        target = None
+        if e.coef != 1 or scalars:
+            candidates = []
+
+            def collect(i: int, j: int, depth: int) -> None:
+                shape = (items[i].shape[0], items[j].shape[1])
+                if i != j or not _elementwise_factor(items[i]):
+                    candidates.append((self.numel(shape), depth, (i, j)))
+                if i != j:
+                    k = split[i][j]
+                    collect(i, k, depth + 1)
+                    collect(k + 1, j, depth + 1)
+
+            collect(0, n - 1, 0)
+            target = min(candidates)[2] if candidates else None
+
+        def build(i: int, j: int) -> Expr:
+            if i == j:
+                node = items[i]
+            else:
+                k = split[i][j]
+                node = _Prod(build(i, k), build(k + 1, j), (items[i].shape[0], items[j].shape[1]))
+            if target == (i, j):
+                node = Mul(e.coef, scalars, (node,), node.shape)
+            return node
+
+        root = build(0, n - 1)
+        if (e.coef != 1 or scalars) and target is None:
+            root = Mul(e.coef, scalars, (root,), root.shape)
+        return root
+
+    # ------------------------------------------------------------ expressions
     def code(self, e: Expr) -> str:
-        """Python source for ``e`` (a temporary's name when it has one)."""
+        """Python source for the lowered ``e`` (a temporary's name when it has one)."""
         if e in self.temps:
             return self.temps[e]
         method = getattr(self, "_code_" + type(e).__name__)
         return method(e)
 
     def atom(self, e: Expr) -> str:
-        text = self.code(e)
-        return text if _is_atomic(text) else f"({text})"
+        return _paren(self.code(e))
 
     def _code_Var(self, e: Var) -> str:
         return self.var[e.name]
@@ -150,14 +320,17 @@ class NumpyModule:
     def _code_Zero(self, e: Zero) -> str:
         return f"{self.np}.zeros(({self.dim(e.shape[0])}, {self.dim(e.shape[1])}))"
 
+    def _code__Neg(self, e: _Neg) -> str:
+        return "-" + self.atom(e.arg)
+
     def _code_Add(self, e: Add) -> str:
         parts = []
         full = [t for t in e.terms if not isinstance(t, Ones)]
         for t in e.terms:
             if isinstance(t, Ones) and full:
                 text, neg = "1.0", False
-            elif isinstance(t, Mul) and t.coef < 0:
-                text, neg = self.code(Mul(-t.coef, t.scalars, t.chain, t.shape)), True
+            elif isinstance(t, _Neg):
+                text, neg = self.code(t.arg), True
             else:
                 text, neg = self.code(t), False
             if neg and not _is_product(text):
@@ -168,92 +341,59 @@ class NumpyModule:
 
     def _code_Mul(self, e: Mul) -> str:
         factors = []
-        if e.coef != 1:
-            factors.append(repr(float(e.coef)))
+        if e.coef == -1 and (e.scalars or e.chain):
+            lead = "-"
+        else:
+            lead = ""
+            if e.coef != 1:
+                factors.append(repr(float(e.coef)))
         for s in e.scalars:
             factors.append(self.atom(s))
-        if e.chain:
-            factors.append(self.chain(e.chain))
-        return " * ".join(factors)
+        for f in e.chain:
+            factors.append(self.atom(f))
+        return lead + " * ".join(factors)
 
-    def chain(self, chain: tuple[Expr, ...]) -> str:
-        """A matrix product in the cheapest order, without diagonal or all-ones matrices."""
-        items = list(chain)
-        i = 0
-        merged: list[tuple[str, tuple[int, int], Expr | None]] = []
-        while i < len(items):
-            f = items[i]
-            if isinstance(f, Call) and f.fn == "Diag" and len(items) > 1:
-                h = self.atom(f.args[0])
-                if i + 1 < len(items):
-                    nxt = items[i + 1]
-                    merged.append((f"{h} * {self.atom(nxt)}", _shape(nxt.shape, self), None))
-                    i += 2
-                    continue
-                prev_code, prev_shape, _ = merged.pop()
-                merged.append((f"{_paren(prev_code)} * {h}.T", prev_shape, None))
-                i += 1
-                continue
-            merged.append((self.atom(f), _shape(f.shape, self), f))
-            i += 1
-        return self._best_order(merged)
-
-    def _best_order(self, items: list[tuple[str, tuple[int, int], Expr | None]]) -> str:
-        n = len(items)
-        if n == 1:
-            return items[0][0]
-        dims = [items[0][1][0]] + [it[1][1] for it in items]
-        cost = [[0] * n for _ in range(n)]
-        split = [[0] * n for _ in range(n)]
-        for length in range(2, n + 1):
-            for i in range(n - length + 1):
-                j = i + length - 1
-                cost[i][j] = None  # type: ignore[assignment]
-                for k in range(i, j):
-                    c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
-                    if cost[i][j] is None or c < cost[i][j]:
-                        cost[i][j], split[i][j] = c, k
-        return self._emit_product(items, split, 0, n - 1)[0]
-
-    def _emit_product(self, items, split, i, j) -> tuple[str, Expr | None]:
-        if i == j:
-            return items[i][0], items[i][2]
-        k = split[i][j]
-        left, lnode = self._emit_product(items, split, i, k)
-        right, rnode = self._emit_product(items, split, k + 1, j)
-        rows = self.dim_of(items[i][1], items, i, 0)
-        cols = self.dim_of(items[j][1], items, j, 1)
-        if isinstance(lnode, Ones) and lnode.shape[0] == 1:
-            return f"{_paren(right)}.sum(axis=0, keepdims=True)", None
-        if isinstance(rnode, Ones) and rnode.shape[1] == 1:
-            return f"{_paren(left)}.sum(axis=1, keepdims=True)", None
-        if isinstance(lnode, Ones) and lnode.shape[1] == 1:
-            return f"{self.np}.broadcast_to({right}, ({rows}, {cols}))", None
-        if isinstance(rnode, Ones) and rnode.shape[0] == 1:
-            return f"{self.np}.broadcast_to({left}, ({rows}, {cols}))", None
-        return f"{_paren(left)} @ {_paren(right)}", None
-
-    def dim_of(self, shape, items, idx, axis) -> str:
-        node = items[idx][2]
-        return self.dim(node.shape[axis]) if node is not None else str(shape[axis])
+    def _code__Prod(self, e: _Prod) -> str:
+        left, right = e.left, e.right
+        rows, cols = e.shape
+        if isinstance(left, Ones) or isinstance(right, Ones):
+            if isinstance(left, Ones):
+                inner, other, axis, keep = left.shape[1], right, 0, left.shape[0]
+            else:
+                inner, other, axis, keep = right.shape[0], left, 1, right.shape[1]
+            text = self.atom(other)
+            if inner != 1:
+                text = f"{text}.sum(axis={axis}, keepdims=True)"
+            if keep != 1:
+                text = f"{self.np}.broadcast_to({text}, ({self.dim(rows)}, {self.dim(cols)}))"
+            return text
+        if _is_diag(left):
+            return f"{self.atom(left.args[0])} * {self.atom(right)}"
+        if _is_diag(right):
+            return f"{self.atom(left)} * {self.atom(right.args[0])}.T"
+        if left.shape[1] == 1:
+            return f"{self.atom(left)} * {self.atom(right)}"  # an outer product, by broadcasting
+        return f"{self.atom(left)} @ {self.atom(right)}"
 
     def _code_EProd(self, e: EProd) -> str:
         top, bottom = [], []
+        mask = any(not _is_step(f) or k != 1 for f, k in e.factors)
         for f, k in e.factors:
-            base = self.atom(f)
             mag = abs(k)
-            if mag == 1:
-                text = base
+            if mask and k == 1 and _is_step(f):
+                text = STEP_MASK.format(x=self.atom(f.arg))
+            elif mag == 1:
+                text = self.atom(f)
             elif mag == Fraction(1, 2):
                 text = f"{self.np}.sqrt({self.code(f)})"
-            elif mag.denominator == 1 and mag == 2:
+            elif mag == 2:
                 text = f"{self.np}.square({self.code(f)})"
             else:
-                text = f"{base} ** {float(mag)!r}"
+                text = f"{self.atom(f)} ** {float(mag)!r}"
             (top if k > 0 else bottom).append(text)
         out = " * ".join(top) if top else "1.0"
         for b in bottom:
-            out += f" / {b if _is_atomic(b) or b.endswith(')') else '(' + b + ')'}"
+            out += f" / {_paren(b)}"
         return out
 
     def _code_Apply(self, e: Apply) -> str:
@@ -277,9 +417,16 @@ class NumpyModule:
         )
 
     def _code_Frob(self, e: Frob) -> str:
-        return f"{self.np}.sum({self.atom(e.left)} * {self.atom(e.right)})"
+        left, right = e.left, e.right
+        if isinstance(right, Ones):
+            left, right = right, left
+        if isinstance(left, Ones):
+            return f"{self.np}.sum({self.code(right)})"
+        if left.shape == (1, 1) or right.shape == (1, 1):
+            return f"{self.np}.sum({self.atom(left)} * {self.atom(right)})"
+        return f"{self.np}.vdot({self.code(left)}, {self.code(right)})"
 
-    # ------------------------------------------------------------ module
+    # ------------------------------------------------------------ sharing and aliasing
     def share(self, roots: list[Expr]) -> list[Expr]:
         """Sub-expressions used more than once (worth a temporary), children first."""
         count: dict[Expr, int] = {}
@@ -297,52 +444,117 @@ class NumpyModule:
 
         for r in roots:
             visit(r)
-        return [e for e in order if count[e] > 1 and not _cheap(e)]
+        return [e for e in order if count[e] > 1 and not self._cheap(e)]
 
+    def _cheap(self, e: Expr) -> bool:
+        """Views that cost nothing to recompute."""
+        if isinstance(e, Transpose):
+            return isinstance(e.arg, Var) or self._cheap(e.arg)
+        if isinstance(e, _Prod) and isinstance(e.left, Ones) and e.left.shape[1] == 1:
+            other = e.right
+        elif isinstance(e, _Prod) and isinstance(e.right, Ones) and e.right.shape[0] == 1:
+            other = e.left
+        else:
+            return False
+        return isinstance(other, Var) or other in self.temps or self._cheap(other)
+
+    def alias(self, e: Expr) -> str | None:
+        """What the array of the lowered ``e`` may share memory with.
+
+        ``None`` for an array freshly made by ``e`` itself; a name (input,
+        definition or temporary) for a view of that name's array; ``"<read-only>"``
+        for a read-only view.
+        """
+        if e in self.temps:
+            return self.temps[e]
+        if isinstance(e, Var):
+            if e.role == "def" and e.name in self.defs:
+                return self.alias(self.defs[e.name]) or self.var[e.name]
+            return self.var[e.name]
+        if isinstance(e, Transpose):
+            return self.alias(e.arg)
+        if isinstance(e, Mul) and e.coef == 1 and not e.scalars and len(e.chain) == 1:
+            return self.alias(e.chain[0])
+        if isinstance(e, Call) and e.fn in _VIEWS:
+            return self.alias(e.args[0])
+        if isinstance(e, Call) and e.fn in _READ_ONLY:
+            return "<read-only>"
+        if isinstance(e, Apply) and (e.fn, e.order) in self.funcs:
+            return "<callable>"  # a user's function may return its argument
+        if isinstance(e, _Prod) and (isinstance(e.left, Ones) or isinstance(e.right, Ones)):
+            inner = e.left.shape[1] if isinstance(e.left, Ones) else e.right.shape[0]
+            keep = e.left.shape[0] if isinstance(e.left, Ones) else e.right.shape[1]
+            if keep != 1:
+                return "<read-only>"
+            if inner == 1:
+                return self.alias(e.right if isinstance(e.left, Ones) else e.left)
+        if isinstance(e, EProd) and len(e.factors) == 1 and e.factors[0][1] == 1:
+            return self.alias(e.factors[0][0])
+        return None
+
+    # ------------------------------------------------------------ module
     def source(self) -> str:
         """The whole module as Python source."""
-        np_, out = self.np, self.helpers["out"]
-        inputs = self.model.inputs
+        out = self.helpers["out"]
         text = TextPrinter()
-        params = [self.var[v.name] for v in inputs] + [self.funcs[k] for k in sorted(self.funcs)]
-        doc = [f"{self.d.of.name} = {text(self._rhs(self.d.of))}"]
-        doc += [f"∂{self.d.of.name}/∂{v.name} = {text(g)}" for v, g in zip(self.d.wrt, self.d.gradients)]
+        params = [self.var[v.name] for v in self.model.inputs]
+        params += [self.funcs[k] for k in sorted(self.funcs)]
+        of, wrt = self.d.of.name, self.d.wrt
+        doc = [f"{of} = {text(self._rhs(self.d.of))}"]
+        doc += [f"∂{of}/∂{v.name} = {text(g)}" for v, g in zip(wrt, self.d.gradients, strict=True)]
         body: list[str] = []
         body += self._validation()
-        roots = [rhs for _, rhs in self._forward()] + list(self.d.gradients)
+        grads = [self.lower(g) for g in self.d.gradients]
+        roots = [self.defs[v.name] for v, _ in self._forward()] + grads
         shared = self.share(roots)
         shared_ids = set(shared)
-        for var, rhs in self._forward():
+        for var, _ in self._forward():
+            rhs = self.defs[var.name]
             body.extend(self._temps_for(rhs, shared, shared_ids))
             body.append(f"{self.var[var.name]} = {self.code(rhs)}")
-        for gname, v, g in zip(self.grad_names, self.d.wrt, self.d.gradients):
+        returned: set[str] = set()
+        fresh_names = set(self._fresh_defs())
+        for gname, v, g in zip(self.grad_names, wrt, grads, strict=True):
             body.extend(self._temps_for(g, shared, shared_ids))
             r, c = v.shape
             kind = "scalar" if v.shape == (1, 1) else ("vector" if c == 1 else "matrix")
-            body.append(f"{gname} = {out}({self.code(g)}, ({self.dim(r)}, {self.dim(c)}), '{kind}')")
+            alias = self.alias(g)
+            # a fresh array is returned as it is; a view of an input, or of an array
+            # already returned, is copied
+            alias = self.alias(g)
+            owned = alias in fresh_names or alias in self.temps.values()
+            fresh = alias is None or (owned and alias not in returned)
+            if alias is not None:
+                returned.add(alias)
+            shape = f"({self.dim(r)}, {self.dim(c)})"
+            body.append(f"{gname} = {out}({self.code(g)}, {shape}, '{kind}', {fresh})")
         value = self.var[self.d.of.name]
-        body.append(f"return {out}({value}, (1, 1), 'scalar'), " + ", ".join(self.grad_names))
+        body.append(f"return {out}({value}, (1, 1), 'scalar', True), " + ", ".join(self.grad_names))
         lines = [
             f'"""Generated by matcalc: {self.func_name}({", ".join(params)}).',
             "",
             *doc,
             '"""',
             "",
-            f"import numpy as {np_}",
+            f"import numpy as {self.np}",
             "",
             "",
             *self._helpers(),
             f"def {self.func_name}({', '.join(params)}):",
-            f'    """Value of {self.d.of.name} and its gradients w.r.t. {", ".join(v.name for v in self.d.wrt)}.',
+            f'    """Value of {of} and its gradients w.r.t. {", ".join(v.name for v in wrt)}.',
             "",
             *[f"    {line}" for line in self._param_doc()],
             "",
-            f"    Returns ({self.d.of.name}, " + ", ".join(f"d{self.d.of.name}/d{v.name}" for v in self.d.wrt) + ").",
+            f"    Returns ({of}, " + ", ".join(f"d{of}/d{v.name}" for v in wrt) + ").",
             '    """',
             *[f"    {line}" for line in body],
             "",
         ]
         return "\n".join(lines)
+
+    def _fresh_defs(self) -> set[str]:
+        """Definitions whose array is made by their own line (not a view of an input)."""
+        return {self.var[name] for name, rhs in self.defs.items() if self.alias(rhs) is None}
 
     def _rhs(self, var: Var) -> Expr:
         found = self.model.definition(var.name)
@@ -406,10 +618,7 @@ class NumpyModule:
             else:
                 got, want, label = f"{name}.shape", f"({self.dim(r)}, {self.dim(c)})", f"({r}, {c})"
                 lines.append(f"if {name}.shape != {want}:")
-            lines.append(
-                f"    raise ValueError(f\"{v.name} must have shape {label} = {{{want}}} "
-                f"to fit the other inputs, got {{{got}}}\")"
-            )
+            lines.append(f"    {self.helpers['mismatch']}({v.name!r}, {label!r}, {want}, {got})")
         return lines
 
     def _helpers(self) -> list[str]:
@@ -420,24 +629,34 @@ class NumpyModule:
             "    array = " + np_ + ".asarray(value, dtype=" + np_ + ".float64)",
             "    if kind == 'scalar':",
             "        if array.size != 1:",
-            "            raise ValueError(f'{name} must be a scalar, got an array of shape {array.shape}')",
+            "            raise ValueError(",
+            "                f'{name} must be a scalar, got an array of shape {array.shape}')",
             "        return array.reshape(1, 1)",
             "    if kind == 'vector':",
             "        if array.ndim != 1:",
-            "            raise ValueError(f'{name} must be a 1-D array (a vector), got shape {array.shape}')",
+            "            raise ValueError(",
+            "                f'{name} must be a 1-D array (a vector), got shape {array.shape}')",
             "        return array.reshape(-1, 1)",
             "    if array.ndim != 2:",
-            "        raise ValueError(f'{name} must be a 2-D array (a matrix), got shape {array.shape}')",
+            "        raise ValueError(",
+            "            f'{name} must be a 2-D array (a matrix), got shape {array.shape}')",
             "    return array",
             "",
             "",
-            f"def {h['out']}(value, shape, kind):",
-            f"    array = {np_}.broadcast_to({np_}.asarray(value, dtype={np_}.float64), shape)",
+            f"def {h['mismatch']}(name, label, want, got):",
+            "    raise ValueError(f'{name} must have shape {label} = {want} '",
+            "                     f'to fit the other inputs, got {got}')",
+            "",
+            "",
+            f"def {h['out']}(value, shape, kind, fresh):",
+            f"    array = {np_}.asarray(value, dtype={np_}.float64)",
             "    if kind == 'scalar':",
             "        return array.item()",
+            "    if array.shape != shape:",
+            f"        array, fresh = {np_}.broadcast_to(array, shape), False",
             "    if kind == 'vector':",
-            "        return array.reshape(-1).copy()",
-            "    return array if array.flags.writeable else array.copy()",
+            "        array = array.reshape(-1)",
+            "    return array if fresh and array.flags.writeable else array.copy()",
             "",
             "",
             f"def {h['softmax']}(x):",
@@ -464,24 +683,31 @@ def _nodes(root: Expr) -> set[Expr]:
     return seen
 
 
-def _shape(shape, mod: NumpyModule) -> tuple[int, int]:
-    return (mod.size(shape[0]), mod.size(shape[1]))
+def _is_diag(e: Expr) -> bool:
+    return isinstance(e, Call) and e.fn == "Diag"
 
 
-def _cheap(e: Expr) -> bool:
-    return isinstance(e, Transpose) and isinstance(e.arg, Var)
+def _is_step(e: Expr) -> bool:
+    return isinstance(e, Apply) and e.fn == "step" and e.order == 0
+
+
+def _elementwise_factor(e: Expr) -> bool:
+    """A chain factor whose product costs one pass over the result (all-ones or ``Diag``)."""
+    return isinstance(e, Ones) or _is_diag(e)
 
 
 def _is_atomic(text: str) -> bool:
     if text.isidentifier():
         return True
+    if text.startswith("-"):
+        return False
     depth = 0
     for i, ch in enumerate(text):
         if ch in "([":
             depth += 1
         elif ch in ")]":
             depth -= 1
-        elif depth == 0 and ch in " +-*/@":
+        elif depth == 0 and ch in " +-*/@<>=":
             if ch == "-" and i > 0 and text[i - 1] in "e":
                 continue
             return False
@@ -489,13 +715,14 @@ def _is_atomic(text: str) -> bool:
 
 
 def _is_product(text: str) -> bool:
+    """No ``+`` or ``-`` outside parentheses (so ``- text`` needs none)."""
     depth = 0
-    for ch in text:
+    for i, ch in enumerate(text):
         if ch in "([":
             depth += 1
         elif ch in ")]":
             depth -= 1
-        elif depth == 0 and ch in "+-":
+        elif depth == 0 and ch in "+-" and not (ch == "-" and i > 0 and text[i - 1] == "e"):
             return False
     return True
 

@@ -1,0 +1,332 @@
+"""How fast the generated NumPy code runs, against hand-written NumPy, jax and PyTorch.
+
+    python benchmarks/codegen.py [--runs 25] [--threads 1,2] [--cases 'seed004 V;...']
+                                 [--methods matcalc,closed form,jax,torch] [--show-source]
+
+Cases: seed 000 (two-layer ReLU network, n = m = p = 2000) w.r.t. W and
+w.r.t. W, M, b, c; seed 004 (L = ||1ᵀ tanh(X V)||², X 4000×500, V 500×300)
+w.r.t. V. Methods, each timed in its OWN subprocess (importing torch slows
+NumPy in the same process):
+
+- ``matcalc``     the generated ``value_and_grad`` (``Gradient.to_function()``)
+- ``closed form`` the same value and gradients written by hand in NumPy
+- ``jax``         ``jax.jit(jax.value_and_grad(f))`` with ``jax_enable_x64``
+- ``torch``       PyTorch autograd on CPU, float64
+
+Each subprocess also times a hand-written NumPy forward pass (value only) so
+that each method can be expressed as a ratio to a reference taken in its own
+process. Every method's result is checked against the closed form before
+timing. The headline run is single-threaded (``OPENBLAS_NUM_THREADS=1
+OMP_NUM_THREADS=1 MKL_NUM_THREADS=1``, jax and torch likewise limited); a
+two-thread run is printed beside it. Warm-up first, then the median of
+``--runs`` calls with min and max. A peer that cannot be imported prints
+``n/a``. Install the peers with ``pip install -e .[bench]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "tests" / "models"
+METHODS = ["matcalc", "closed form", "jax", "torch"]
+
+#: name -> (model file, wrt, sizes)
+CASES = {
+    "seed000 W": ("seed000", ["W"], {"n": 2000, "m": 2000, "p": 2000}),
+    "seed000 W,M,b,c": ("seed000", ["W", "M", "b", "c"], {"n": 2000, "m": 2000, "p": 2000}),
+    "seed004 V": ("seed004", ["V"], {"t": 4000, "n": 500, "m": 300}),
+}
+
+
+# ---------------------------------------------------------------- inputs
+def make_inputs(model: str, sizes: dict[str, int]):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    if model == "seed000":
+        n, m, p = sizes["n"], sizes["m"], sizes["p"]
+        return {
+            "x": rng.normal(size=n),
+            "b": rng.normal(size=m),
+            "W": rng.normal(size=(m, n)) / np.sqrt(n),
+            "M": rng.normal(size=(p, m)) / np.sqrt(m),
+            "c": rng.normal(size=p),
+            "y": rng.normal(size=p),
+        }
+    t, n, m = sizes["t"], sizes["n"], sizes["m"]
+    return {"X": rng.normal(size=(t, n)) / np.sqrt(n), "V": rng.normal(size=(n, m))}
+
+
+# ---------------------------------------------------------------- NumPy by hand
+def numpy_forward(model: str):
+    """The value only, written by hand: the per-process reference."""
+    import numpy as np
+
+    if model == "seed000":
+        def forward(x, b, W, M, c, y):
+            a = np.maximum(W @ x + b, 0.0)
+            r = M @ a + c - y
+            return 0.5 * (r @ r)
+    else:
+        def forward(X, V):
+            col = np.tanh(X @ V).sum(axis=0)
+            return col @ col
+    return forward
+
+
+def closed_form(model: str, wrt: list[str]):
+    """Value and gradients written by hand in NumPy (the target to match)."""
+    import numpy as np
+
+    if model == "seed000" and wrt == ["W"]:
+        def f(x, b, W, M, c, y):
+            s = W @ x + b
+            a = np.maximum(s, 0.0)
+            r = M @ a + c - y
+            return 0.5 * (r @ r), np.outer((M.T @ r) * (s > 0), x)
+    elif model == "seed000":
+        def f(x, b, W, M, c, y):
+            s = W @ x + b
+            a = np.maximum(s, 0.0)
+            r = M @ a + c - y
+            gs = (M.T @ r) * (s > 0)
+            return 0.5 * (r @ r), np.outer(gs, x), np.outer(r, a), gs, r
+    else:
+        def f(X, V):
+            Phi = np.tanh(X @ V)
+            col = Phi.sum(axis=0)
+            return col @ col, X.T @ ((1.0 - Phi * Phi) * (2.0 * col))
+    return f
+
+
+# ---------------------------------------------------------------- methods
+def build(method: str, model: str, wrt: list[str], inputs: dict):
+    """(callable taking no arguments and returning (value, grads…) as NumPy, names)."""
+    import numpy as np
+
+    if method == "closed form":
+        f = closed_form(model, wrt)
+        return lambda: f(**inputs)
+    if method == "matcalc":
+        import matcalc
+
+        fn = matcalc.grad((MODELS / f"{model}.mc").read_text(), wrt=wrt).to_function()
+        return lambda: fn(**inputs)
+    if method == "jax":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as jnp
+
+        if model == "seed000":
+            def loss(W, M, b, c, x, y):
+                a = jnp.maximum(W @ x + b, 0.0)
+                r = M @ a + c - y
+                return 0.5 * (r @ r)
+            order = ["W", "M", "b", "c", "x", "y"]
+        else:
+            def loss(V, X):
+                col = jnp.tanh(X @ V).sum(axis=0)
+                return col @ col
+            order = ["V", "X"]
+        argnums = tuple(order.index(w) for w in wrt)
+        vg = jax.jit(jax.value_and_grad(loss, argnums=argnums))
+        args = [jax.device_put(inputs[k]) for k in order]
+
+        def run():
+            value, grads = vg(*args)
+            jax.block_until_ready(grads)
+            return (value, *grads)
+        return lambda: tuple(np.asarray(v) for v in run())
+    if method == "torch":
+        import torch
+
+        tensors = {k: torch.from_numpy(v) for k, v in inputs.items()}
+        if model == "seed000":
+            def loss(x, b, W, M, c, y):
+                a = torch.relu(W @ x + b)
+                r = M @ a + c - y
+                return 0.5 * (r @ r)
+        else:
+            def loss(X, V):
+                col = torch.tanh(X @ V).sum(dim=0)
+                return col @ col
+
+        def run():
+            leaves = {k: (v.detach().requires_grad_(True) if k in wrt else v)
+                      for k, v in tensors.items()}
+            value = loss(**leaves)
+            grads = torch.autograd.grad(value, [leaves[w] for w in wrt])
+            return (value.item(), *(g.numpy() for g in grads))
+        return run
+    raise ValueError(method)
+
+
+def samples(fn, runs: int, warmup: int = 3) -> list[float]:
+    """Wall times of ``runs`` calls of ``fn()`` in ms, after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1e3)
+    return out
+
+
+def worker(method: str, case: str, threads: int, runs: int) -> dict:
+    """Runs inside the subprocess: check, then time the method and the forward reference."""
+    import numpy as np
+
+    model, wrt, sizes = CASES[case]
+    inputs = make_inputs(model, sizes)
+    if method == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    try:
+        fn = build(method, model, wrt, inputs)
+    except ImportError as e:
+        return {"missing": str(e)}
+    want = closed_form(model, wrt)(**inputs)
+    got = fn()
+    for w, g in zip(want, got, strict=True):
+        g = np.asarray(g, dtype=float)
+        if g.shape != np.shape(w) or not np.allclose(g, w, rtol=1e-8, atol=1e-8 * np.abs(w).max()):
+            raise AssertionError(f"{method} on {case}: result differs from the closed form")
+    forward = numpy_forward(model)
+    ref = samples(lambda: forward(**inputs), runs)
+    own = samples(fn, runs)
+    return {"time": own, "forward": ref}
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    flags = env.get("XLA_FLAGS", "")
+    if threads == 1:
+        flags += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    env["XLA_FLAGS"] = flags.strip()
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def spawn(method: str, case: str, threads: int, runs: int) -> dict:
+    cmd = [sys.executable, __file__, "--worker", method, "--case", case,
+           "--threads", str(threads), "--runs", str(runs)]
+    run = subprocess.run(cmd, env=thread_env(threads), capture_output=True, text=True)
+    if run.returncode != 0:
+        return {"error": (run.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+class Pooled:
+    """One method's samples over all rounds (each round its own process)."""
+
+    def __init__(self) -> None:
+        self.time: list[float] = []
+        self.ratios: list[float] = []  # per process: median time / median forward pass
+        self.forward: list[float] = []
+        self.note = ""
+
+    def add(self, r: dict) -> None:
+        if "time" not in r:
+            self.note = r.get("error") or r.get("missing") or "?"
+            return
+        self.time += r["time"]
+        self.forward += r["forward"]
+        self.ratios.append(statistics.median(r["time"]) / statistics.median(r["forward"]))
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.time)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.time)
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=25, help="timed calls per process")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="processes per method, interleaved with the other methods")
+    ap.add_argument("--threads", default="1,2",
+                    help="comma-separated thread counts (the first is the headline)")
+    ap.add_argument("--cases", default=";".join(CASES),
+                    help="semicolon-separated subset of: " + "; ".join(CASES))
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--show-source", action="store_true", help="print the generated modules")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--case", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.case, int(args.threads), args.runs)))
+        return
+
+    cases = [c.strip() for c in args.cases.split(";") if c.strip()]
+    threads = [int(t) for t in args.threads.split(",")]
+    methods = [m.strip() for m in args.methods.split(",")]
+    if args.show_source:
+        import matcalc
+
+        for case in cases:
+            model, wrt, _ = CASES[case]
+            print(f"# ---- {case}")
+            print(matcalc.grad((MODELS / f"{model}.mc").read_text(), wrt=wrt).numpy_source())
+
+    print(f"{args.rounds} processes per method and thread count, interleaved; {args.runs} timed "
+          "calls each after 3 warm-up calls")
+    print("ms = median [min–max] over all calls; fwd = median hand-written NumPy forward pass")
+    print("timed in the same processes; /fwd = median over processes of (method / forward);")
+    print("vs closed = /fwd of the method divided by /fwd of the closed form;")
+    print("raw = median ms of the method / median ms of the closed form")
+    for case in cases:
+        results = {t: {m: Pooled() for m in methods} for t in threads}
+        for t in threads:
+            for _ in range(args.rounds):
+                for m in methods:
+                    results[t][m].add(spawn(m, case, t, args.runs))
+        print()
+        header = f"{case:<18}"
+        for t in threads:
+            label = f"{t} thread{'s' if t > 1 else ' '}  ms"
+            header += f"| {label:<27}{'fwd':>7}{'/fwd':>6}{'vs closed':>10}{'raw':>7} "
+        print(header)
+        for m in methods:
+            line = f"  {m:<16}"
+            for t in threads:
+                r, c = results[t][m], results[t].get("closed form", Pooled())
+                if not r.ok:
+                    line += f"| {'n/a':<57} "
+                    continue
+                times = f"{r.median:7.2f} [{min(r.time):.2f}–{max(r.time):.2f}]"
+                fwd = statistics.median(r.forward)
+                if c.ok:
+                    vs, raw = f"{r.ratio / c.ratio:9.2f}x", f"{r.median / c.median:6.2f}x"
+                else:
+                    vs, raw = f"{'n/a':>10}", f"{'n/a':>7}"
+                line += f"| {times:<27}{fwd:7.2f}{r.ratio:6.2f}{vs}{raw} "
+            print(line)
+        for t in threads:
+            for m in methods:
+                if results[t][m].note:
+                    print(f"  ({m}, {t} thread(s): {results[t][m].note})")
+
+
+if __name__ == "__main__":
+    main()
