@@ -69,11 +69,122 @@ def _setup_show(parser: argparse.ArgumentParser) -> None:
     add_model_argument(parser)
 
 
+def _add_derivative_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_argument(parser)
+    parser.add_argument(
+        "--wrt", required=True, metavar="X[,Y...]", help="the variables (inputs or definitions)"
+    )
+    parser.add_argument("--of", metavar="NAME", help="the scalar to differentiate (default: the last definition)")
+
+
+def _gradient(args: argparse.Namespace):
+    from .api import grad
+
+    return grad(load_model(args.model), wrt=args.wrt, of=args.of)
+
+
+def _write(text: str, path: str | None) -> None:
+    if path is None:
+        print(text)
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text if text.endswith("\n") else text + "\n")
+    except OSError as err:
+        raise MatcalcError(f"cannot write {path}: {err}") from None
+
+
+def _function_name(name: str) -> str:
+    import keyword
+
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise MatcalcError(f"--name {name!r} is not a valid Python function name")
+    return name
+
+
+def cmd_grad(args: argparse.Namespace) -> int:
+    """Print each gradient (or the derivation, LaTeX, NumPy code, JSON)."""
+    import json
+
+    g = _gradient(args)
+    if args.format == "text":
+        out = g.steps_text() if args.steps else g.text()
+    elif args.format == "latex":
+        out = g.steps_latex() if args.steps else g.latex()
+    elif args.format == "numpy":
+        out = g.numpy_source(_function_name(args.name))
+    else:
+        out = json.dumps(g.to_json(), ensure_ascii=False, indent=2)
+    _write(out, args.output)
+    return 0
+
+
+def _setup_grad(parser: argparse.ArgumentParser) -> None:
+    _add_derivative_arguments(parser)
+    parser.add_argument("--format", choices=("text", "latex", "numpy", "json"), default="text")
+    parser.add_argument("--steps", action="store_true", help="show the derivation step by step")
+    parser.add_argument("--name", default="value_and_grad", help="function name for --format numpy")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+
+
+def cmd_numpy(args: argparse.Namespace) -> int:
+    """Write a self-contained NumPy module computing the value and the gradients."""
+    g = _gradient(args)
+    _write(g.numpy_source(_function_name(args.name)), args.output)
+    return 0
+
+
+def _setup_numpy(parser: argparse.ArgumentParser) -> None:
+    _add_derivative_arguments(parser)
+    parser.add_argument("--name", default="value_and_grad", help="the function's name")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+
+
+def _names(text: str | None) -> list[str]:
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Compare each gradient with central differences; exit 1 on a mismatch."""
+    from .check import check
+
+    g = _gradient(args)
+    for name in _names(args.positive) + _names(args.spd):
+        if g.model.lookup(name) is None or g.model.lookup(name).role != "input":
+            raise MatcalcError(f"--positive/--spd: {name!r} is not an input of the model")
+    result = check(
+        g.derivation,
+        seed=args.seed,
+        trials=args.trials,
+        tolerance=args.tol,
+        positive=_names(args.positive),
+        spd=_names(args.spd),
+    )
+    width = max(len(n) for n in result.names)
+    for name, err in zip(result.names, result.errors):
+        verdict = "ok" if err <= result.tolerance else "MISMATCH"
+        print(f"∂{g.of}/∂{name.ljust(width)}  relative error {err:.2e}  {verdict}")
+    print("all gradients agree with central differences" if result.ok else "gradient check FAILED")
+    return 0 if result.ok else 1
+
+
+def _setup_check(parser: argparse.ArgumentParser) -> None:
+    _add_derivative_arguments(parser)
+    parser.add_argument("--seed", type=int, default=0, help="random seed for sizes and inputs")
+    parser.add_argument("--trials", type=int, default=2, help="random draws to check")
+    parser.add_argument("--tol", type=float, default=1e-5, help="largest relative error accepted")
+    parser.add_argument("--positive", metavar="X[,Y...]", help="inputs to draw positive")
+    parser.add_argument("--spd", metavar="X[,Y...]", help="square inputs to draw positive definite")
+
+
 #: name -> (one-line help, argument setup, command)
 COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 ] = {
     "show": ("print the model with the kind and shape of every name", _setup_show, cmd_show),
+    "grad": ("print the gradients of a scalar w.r.t. variables", _setup_grad, cmd_grad),
+    "check": ("check gradients against central finite differences", _setup_check, cmd_check),
+    "numpy": ("write a NumPy module computing the value and gradients", _setup_numpy, cmd_numpy),
 }
 
 

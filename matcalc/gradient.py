@@ -8,6 +8,7 @@ coefficient ``G_V`` (``df = G_V : dV + …``) is the sum over its uses.
 from __future__ import annotations
 
 import difflib
+import re
 from fractions import Fraction
 from dataclasses import dataclass, field
 
@@ -59,6 +60,16 @@ def _nodes(e: Expr) -> list[Expr]:
     return list(seen)
 
 
+def _definition_position(source: str, name: str) -> tuple[int | None, int | None]:
+    """Line and column where ``name = …`` is defined in ``source``."""
+    pattern = re.compile(rf"(?:^|;)[ \t]*({re.escape(name)})[ \t]*=(?!=)")
+    for i, text in enumerate(source.splitlines()):
+        m = pattern.search(text.split("#")[0])
+        if m:
+            return i + 1, m.start(1) + 1
+    return None, None
+
+
 def _resolve(model: Model, name: str) -> Var:
     var = model.lookup(name)
     if var is None:
@@ -78,14 +89,14 @@ def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None
         raise DerivativeError(f"{target.name!r} is an input, not a definition to differentiate")
     if target.shape != (1, 1):
         r, c = target.shape
-        line = next((i + 1 for i, text in enumerate(model.source.splitlines())
-                     if text.split("=")[0].strip() == target.name), None)
+        line, column = _definition_position(model.source, target.name)
         raise DerivativeError(
             f"{target.name} is {r}×{c}, not a scalar: a gradient needs a scalar function "
             f"(reduce it with sum(...), tr(...), a norm or ':')",
             line,
-            1 if line else None,
+            column,
             source=model.source,
+            end_column=column + len(target.name) if column else None,
         )
     variables = tuple(_resolve(model, n) for n in wrt)
     seen: set[str] = set()

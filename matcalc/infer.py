@@ -498,6 +498,11 @@ class _Inference:
         k = constant(node.right)
         if k is None:
             hint = " (for the transpose write ^T or ')" if node.op == ".^" else ""
+            inner = node.right.operand if isinstance(node.right, Neg) else node.right
+            if isinstance(inner, Transpose):
+                sign = "-" if inner is not node.right else ""
+                power = f"{self.src(node.left)}{node.op}{sign}{self.src(inner.operand)}"
+                hint = f"; to transpose a power write ({power})'"
             raise self.error(
                 ShapeError,
                 f"{self.src(node)}: the exponent {self.src(node.right)} must be a number{hint}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,7 +91,10 @@ def syntax_error(err: UnexpectedInput, text: str) -> MatcalcSyntaxError:
     if not isinstance(line, int) or line < 1:
         line, column = _end_position(text)
     message = got
-    words = expected_words(expected or ())
+    expected = set(expected or ())
+    if _open_parens(text[: _offset(err, text)]) == 0:
+        expected -= {"RPAR", "COMMA"}  # lookahead sets of LALR states are merged
+    words = expected_words(expected)
     if words:
         message += f"; expected {words}"
     return MatcalcSyntaxError(message, line, column, source=text, end_column=column + width)
@@ -103,16 +107,31 @@ def expected_words(terminals) -> str:
     if names & {"NAME", "NUMBER"}:
         words += [TERMINAL_WORDS[t] for t in _OPERAND if t in names]
     else:
+        if "RPAR" in names:
+            words.append(TERMINAL_WORDS["RPAR"])
         if len(names & set(_OPERATORS)) >= 3:
             words.append("an operator")
         else:
             words += [TERMINAL_WORDS[t] for t in _OPERATORS if t in names]
-        words += [TERMINAL_WORDS[t] for t in ("RPAR", "COMMA", "EQUAL") if t in names]
+        words += [TERMINAL_WORDS[t] for t in ("COMMA", "EQUAL") if t in names]
         if names & set(_END):
             words.append("the end of the statement")
     if not words:
         return ""
     return words[0] if len(words) == 1 else "one of: " + ", ".join(words)
+
+
+def _offset(err: UnexpectedInput, text: str) -> int:
+    if isinstance(err, UnexpectedToken) and err.token.type == "$END":
+        return len(text)
+    pos = getattr(err, "pos_in_stream", None)
+    return pos if isinstance(pos, int) else len(text)
+
+
+def _open_parens(text: str) -> int:
+    """How many parentheses are open at the end of ``text`` (comments ignored)."""
+    code = re.sub(r"#[^\n]*", "", text)
+    return code.count("(") - code.count(")")
 
 
 def _describe_token(kind: str, value: str) -> str:

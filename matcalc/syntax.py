@@ -179,7 +179,7 @@ class ToSyntax(Transformer):
         last = items[-1]
         span = items[0].span.to(last.span)
         if _looks_like_declaration(last):
-            for item in items[:-1]:
+            for item in (*items[:-1], last.left):
                 if not isinstance(item, Name):
                     raise error_at(
                         MatcalcSyntaxError,
@@ -244,8 +244,8 @@ def _width(node: Node) -> int:
 
 
 def _looks_like_declaration(e: Node) -> bool:
-    """``NAME : KIND`` (the right side is a kind word, possibly with sizes)."""
-    if not (isinstance(e, Binary) and e.op == ":" and isinstance(e.left, Name)):
+    """``... : KIND`` (the right side is a kind word, possibly with sizes)."""
+    if not (isinstance(e, Binary) and e.op == ":"):
         return False
     kind = e.right
     return (isinstance(kind, Name) and kind.name in KINDS) or (
