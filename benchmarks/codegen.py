@@ -17,8 +17,9 @@ Each subprocess also times a hand-written NumPy forward pass (value only) so
 that each method can be expressed as a ratio to a reference taken in its own
 process. Every method's result is checked against the closed form before
 timing. The headline run is single-threaded (``OPENBLAS_NUM_THREADS=1
-OMP_NUM_THREADS=1 MKL_NUM_THREADS=1``, jax and torch likewise limited); a
-two-thread run is printed beside it. Warm-up first, then the median of
+OMP_NUM_THREADS=1 MKL_NUM_THREADS=1``, ``torch.set_num_threads(1)``, XLA's
+Eigen pool off, and the process pinned to one core because XLA still runs
+loops on extra threads); a two-thread run is printed beside it. Warm-up first, then the median of
 ``--runs`` calls with min and max. A peer that cannot be imported prints
 ``n/a``. Install the peers with ``pip install -e .[bench]``.
 """
@@ -186,6 +187,10 @@ def worker(method: str, case: str, threads: int, runs: int) -> dict:
     """Runs inside the subprocess: check, then time the method and the forward reference."""
     import numpy as np
 
+    if threads == 1 and hasattr(os, "sched_setaffinity"):
+        # XLA's CPU runtime runs some loops on its own threads whatever its flags say:
+        # pin the single-thread run to one core so that every method gets the same
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     model, wrt, sizes = CASES[case]
     inputs = make_inputs(model, sizes)
     if method == "torch":
@@ -212,10 +217,9 @@ def thread_env(threads: int) -> dict[str, str]:
     env = dict(os.environ)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
-    flags = env.get("XLA_FLAGS", "")
     if threads == 1:
-        flags += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    env["XLA_FLAGS"] = flags.strip()
+        flags = env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+        env["XLA_FLAGS"] = flags.strip()
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     return env
 

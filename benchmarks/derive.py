@@ -88,13 +88,15 @@ def main() -> None:
     cases += [(name, text, wrt) for name, (text, wrt) in own.items()]
     peers = sympy_peers()
 
-    print(f"{'model':<22}{'wrt':<12}{'derive ms (med/min/max)':>26}{'parse+derive ms':>17}"
-          f"{'nodes':>7}{'chars':>7}{'SymPy ms':>10}{'SymPy/matcalc':>15}")
+    print(
+        f"{'model':<22}{'wrt':<12}{'derive ms (med/min/max)':>26}{'parse+derive ms':>17}"
+        f"{'nodes':>7}{'chars':>7}{'SymPy ms':>10}{'SymPy/matcalc':>15}"
+    )
     for name, text, wrt in cases:
         model = matcalc.parse(text)
         names = wrt.split(",")
-        med, lo, hi = timed(lambda: derive(model, names), args.runs)
-        total, _, _ = timed(lambda: matcalc.grad(text, names), args.runs)
+        med, lo, hi = timed(lambda m=model, w=names: derive(m, w), args.runs)
+        total, _, _ = timed(lambda t=text, w=names: matcalc.grad(t, w), args.runs)
         g = matcalc.grad(model, names)
         peer = peers.get(name)
         if peer is not None:
@@ -102,8 +104,10 @@ def main() -> None:
             ptxt, ratio = f"{pmed:.2f}", f"{pmed / med:.1f}x"
         else:
             ptxt, ratio = "n/a", "n/a"
-        print(f"{name:<22}{wrt:<12}{f'{med:.2f} / {lo:.2f} / {hi:.2f}':>26}{total:>17.2f}"
-              f"{g.size():>7}{len(g.text()):>7}{ptxt:>10}{ratio:>15}")
+        print(
+            f"{name:<22}{wrt:<12}{f'{med:.2f} / {lo:.2f} / {hi:.2f}':>26}{total:>17.2f}"
+            f"{g.size():>7}{len(g.text()):>7}{ptxt:>10}{ratio:>15}"
+        )
 
     print()
     print(f"{'MLP layers L':<14}{'derive ms (med/min/max)':>26}{'nodes':>8}{'nodes/L':>9}")
@@ -112,7 +116,7 @@ def main() -> None:
         model = matcalc.parse(mlp(layers))
         names = [f"W{i}" for i in range(1, layers + 1)]
         runs = max(3, args.runs // max(1, layers // 8))
-        med, lo, hi = timed(lambda: derive(model, names), runs)
+        med, lo, hi = timed(lambda m=model, w=names: derive(m, w), runs)
         size = matcalc.grad(model, names).size()
         print(f"{layers:<14}{f'{med:.2f} / {lo:.2f} / {hi:.2f}':>26}{size:>8}{size / layers:>9.1f}")
         layers *= 2

@@ -1,5 +1,6 @@
 """matcalc: symbolic matrix calculus — closed-form gradients of matrix expressions."""
 
+from .api import Gradient, grad
 from .errors import (
     ArityError,
     DefinitionError,
@@ -10,7 +11,6 @@ from .errors import (
     ShapeError,
     UnknownNameError,
 )
-from .api import Gradient, grad
 from .model import Model
 from .parser import parse
 

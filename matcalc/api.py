@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from .expr import Expr
 from .gradient import Derivation, derive
@@ -106,7 +106,9 @@ class Gradient:
 
     def shapes(self) -> dict[str, str]:
         """Each gradient's shape as text (``m×n``)."""
-        return {n: "×".join(map(str, g.shape)) for n, g in zip(self.wrt, (v.shape for v in self.derivation.wrt))}
+        return {
+            n: "×".join(map(str, g.shape)) for n, g in zip(self.wrt, (v.shape for v in self.derivation.wrt))
+        }
 
     def to_json(self) -> dict:
         """Gradients, shapes and steps as plain data, for tools that call matcalc."""
@@ -119,7 +121,11 @@ class Gradient:
                 for (name, g), v in zip(self.gradients.items(), self.derivation.wrt)
             },
             "steps": [
-                {"text": format_terms(st.terms, text), "latex": format_terms(st.terms, latex), "rule": st.rule}
+                {
+                    "text": format_terms(st.terms, text),
+                    "latex": format_terms(st.terms, latex),
+                    "rule": st.rule,
+                }
                 for st in self.steps
             ],
         }

@@ -158,7 +158,7 @@ def _merge_scalar_powers(scalars: list[Expr]) -> list[Expr]:
         return scalars
     merged: dict[Expr, Fraction] = {}
     for s in scalars:
-        base, k = (s.factors[0] if isinstance(s, EProd) and len(s.factors) == 1 else (s, Fraction(1)))
+        base, k = s.factors[0] if isinstance(s, EProd) and len(s.factors) == 1 else (s, Fraction(1))
         merged[base] = merged.get(base, Fraction(0)) + k
     out = []
     for base, k in merged.items():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -192,4 +192,3 @@ def evaluate_gradient(derivation: Derivation, inst: Instance) -> list[np.ndarray
     env = evaluate_model(derivation.model, inst.inputs, inst.dims, inst.functions)
     ev = Evaluator(env, inst.dims, inst.functions)
     return [ev(g) for g in derivation.gradients]
-

@@ -74,7 +74,9 @@ def _add_derivative_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wrt", required=True, metavar="X[,Y...]", help="the variables (inputs or definitions)"
     )
-    parser.add_argument("--of", metavar="NAME", help="the scalar to differentiate (default: the last definition)")
+    parser.add_argument(
+        "--of", metavar="NAME", help="the scalar to differentiate (default: the last definition)"
+    )
 
 
 def _gradient(args: argparse.Namespace):

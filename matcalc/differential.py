@@ -9,8 +9,8 @@ described by their scalar derivative ``f'(x)``, written with the argument
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Callable
 
 from . import build as b
 from .errors import DerivativeError

@@ -10,9 +10,9 @@ only hold data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterator
 
 Dim = int | str
 Shape = tuple[Dim, Dim]

@@ -7,8 +7,8 @@ the printers and the NumPy evaluator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .expr import SCALAR, Expr, Shape
 
@@ -49,9 +49,8 @@ def _simplify_sum(x: Expr) -> Expr | None:
 
 
 def _simplify_tr(x: Expr) -> Expr | None:
-    from .expr import Eye
-
     from . import build as b
+    from .expr import Eye
 
     if isinstance(x, Eye) and isinstance(x.shape[0], int):
         return b.num(x.shape[0])
@@ -67,9 +66,8 @@ def _simplify_diag(x: Expr) -> Expr | None:
 
 
 def _simplify_Diag(x: Expr) -> Expr | None:  # noqa: N802 (named after the function Diag)
-    from .expr import Ones
-
     from . import build as b
+    from .expr import Ones
 
     if isinstance(x, Ones):
         return b.eye(x.shape[0])

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from fractions import Fraction
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from . import build as b
 from .differential import Differentiator

@@ -9,8 +9,8 @@ print the identity it used beside each line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from . import build as b
 from .errors import DerivativeError
@@ -34,7 +34,9 @@ RIGHT = Rule("right", "G:XB = GBᵀ:X", r"G:XB = GB^\top:X")
 BOTH = Rule("middle", "G:AXB = AᵀGBᵀ:X", r"G:AXB = A^\top G B^\top:X")
 HADAMARD = Rule("hadamard", "G:A∘X = (G∘A):X", r"G:A\odot X = (G\odot A):X")
 TRANSPOSE = Rule("transpose", "G:Xᵀ = Gᵀ:X", r"G:X^\top = G^\top:X")
-SUM_ALL = Rule("sum-entries", "α:sum(X) = α1 1ᵀ:X", r"\alpha:\operatorname{sum}(X) = \alpha\mathbf{1}\mathbf{1}^\top:X")
+SUM_ALL = Rule(
+    "sum-entries", "α:sum(X) = α1 1ᵀ:X", r"\alpha:\operatorname{sum}(X) = \alpha\mathbf{1}\mathbf{1}^\top:X"
+)
 TRACE = Rule("trace", "α:tr(X) = αI:X", r"\alpha:\operatorname{tr}(X) = \alpha I:X")
 DIAG = Rule("diag", "g:diag(X) = Diag(g):X", r"g:\operatorname{diag}(X) = \operatorname{Diag}(g):X")
 DIAG_MAT = Rule("Diag", "G:Diag(x) = diag(G):x", r"G:\operatorname{Diag}(x) = \operatorname{diag}(G):x")

@@ -7,7 +7,7 @@ the definition's name (so results keep the user's intermediates).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from . import build as b
 from .expr import Add, Call, Diff, EProd, Expr, Mul, Var

@@ -42,10 +42,16 @@ def derivation_steps(d: Derivation) -> list[Step]:
             state[idx[0]] = (chain.coefficient, Diff(chain.var))
             steps.append(Step(tuple(state), f"collect the terms in d{greek(name)}", r"\text{collect terms}"))
         if name in wrt and chain.var != d.of:
-            steps.append(Step(tuple(state), f"read off ∂{greek(d.of.name)}/∂{greek(name)}", r"\text{read off}"))
+            steps.append(
+                Step(tuple(state), f"read off ∂{greek(d.of.name)}/∂{greek(name)}", r"\text{read off}")
+            )
         state[idx[0]] = (chain.coefficient, chain.differential)
         steps.append(
-            Step(tuple(state), f"differential of {greek(name)}", rf"\text{{differential of }}{latex_name(name)}")
+            Step(
+                tuple(state),
+                f"differential of {greek(name)}",
+                rf"\text{{differential of }}{latex_name(name)}",
+            )
         )
         for rule, before, pieces in chain.moves:
             i = state.index(before)
@@ -73,7 +79,7 @@ def format_terms(terms: tuple[Term, ...], p: Printer) -> str:
         if not out:
             out = text
         elif text.startswith(p.minus):
-            out += f" {p.minus} {text[len(p.minus):]}"
+            out += f" {p.minus} {text[len(p.minus) :]}"
         else:
             out += " + " + text
     return out

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a table of one-line models reads best unwrapped)
 """Matrix Cookbook and machine-learning identities: (name, model, wrt, expected gradients).
 
 Each expected text is the textbook closed form as matcalc prints it. Tests

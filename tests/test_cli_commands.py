@@ -63,8 +63,14 @@ def test_numpy_module_written_to_file_runs(tmp_path):
     exec(compile(out.read_text(), str(out), "exec"), ns)
     rng = np.random.default_rng(0)
     n, m, p = 3, 4, 5
-    args = dict(x=rng.normal(size=n), b=rng.normal(size=m), W=rng.normal(size=(m, n)),
-                M=rng.normal(size=(p, m)), c=rng.normal(size=p), y=rng.normal(size=p))
+    args = dict(
+        x=rng.normal(size=n),
+        b=rng.normal(size=m),
+        W=rng.normal(size=(m, n)),
+        M=rng.normal(size=(p, m)),
+        c=rng.normal(size=p),
+        y=rng.normal(size=p),
+    )
     value, gW, gM = ns["loss_and_grads"](**args)
     assert isinstance(value, float) and gW.shape == (m, n) and gM.shape == (p, m)
 
@@ -76,8 +82,16 @@ def test_check_passes_and_reports_each_variable():
 
 
 def test_check_options_positive_and_spd():
-    r = run("check", "X: matrix(n, n); y: vector(n); f = logdet(X) + sum(sqrt(y))",
-            "--wrt", "X,y", "--spd", "X", "--positive", "y")
+    r = run(
+        "check",
+        "X: matrix(n, n); y: vector(n); f = logdet(X) + sum(sqrt(y))",
+        "--wrt",
+        "X,y",
+        "--spd",
+        "X",
+        "--positive",
+        "y",
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 
