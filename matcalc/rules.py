@@ -35,7 +35,7 @@ BOTH = Rule("middle", "G:AXB = AᵀGBᵀ:X", r"G:AXB = A^\top G B^\top:X")
 HADAMARD = Rule("hadamard", "G:A∘X = (G∘A):X", r"G:A\odot X = (G\odot A):X")
 TRANSPOSE = Rule("transpose", "G:Xᵀ = Gᵀ:X", r"G:X^\top = G^\top:X")
 SUM_ALL = Rule(
-    "sum-entries", "α:sum(X) = α1 1ᵀ:X", r"\alpha:\operatorname{sum}(X) = \alpha\mathbf{1}\mathbf{1}^\top:X"
+    "sum-entries", "α:sum(X) = α𝟏 𝟏ᵀ:X", r"\alpha:\operatorname{sum}(X) = \alpha\mathbf{1}\mathbf{1}^\top:X"
 )
 TRACE = Rule("trace", "α:tr(X) = αI:X", r"\alpha:\operatorname{tr}(X) = \alpha I:X")
 DIAG = Rule("diag", "g:diag(X) = Diag(g):X", r"g:\operatorname{diag}(X) = \operatorname{Diag}(g):X")

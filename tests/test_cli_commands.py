@@ -28,7 +28,7 @@ def test_grad_steps_follow_the_seed_answer():
     lines = [line.split("[")[0].strip().lstrip("df= ").strip() for line in r.stdout.splitlines()]
     assert lines[:9] == [
         "sum((t − y) ∘ dt)",
-        "1 : (t − y) ∘ dt",
+        "𝟏 : (t − y) ∘ dt",
         "(t − y) : dt",
         "(t − y) : M da",
         "Mᵀ(t − y) : da",

@@ -45,10 +45,10 @@ class TextPrinter(Printer):
     def ones(self, shape) -> Printed:
         rows, cols = shape
         if cols == 1:
-            return "1", "atom"
+            return "𝟏", "atom"
         if rows == 1:
-            return "1ᵀ", "atom"
-        return "1 1ᵀ", "mul"
+            return "𝟏ᵀ", "atom"
+        return "𝟏 𝟏ᵀ", "mul"
 
 
 def to_text(e: Expr) -> str:
