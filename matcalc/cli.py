@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from .errors import MatcalcError
 from .model import Model
@@ -223,9 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; the exit status (0 ok, 2 bad input, 3 internal error)."""
     _tolerate_unencodable_output()
-    args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error already printed
+        return done.code if isinstance(done.code, int) else 0
+    try:
+        with deep_recursion():
+            return args.run(args)
     except MatcalcError as err:
         print(str(err), file=sys.stderr)
         return EXIT_USER_ERROR
@@ -238,6 +243,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # a bug in matcalc, reported without a traceback
         print(f"internal error: {type(err).__name__}: {err}", file=sys.stderr)
         return EXIT_INTERNAL_ERROR
+
+
+@contextmanager
+def deep_recursion(limit: int = 20_000) -> Iterator[None]:
+    """Allow deep recursion: printers and derivatives recurse into deeply nested models."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def _tolerate_unencodable_output() -> None:

@@ -57,9 +57,17 @@ def derivation_steps(d: Derivation) -> list[Step]:
             i = state.index(before)
             state[i : i + 1] = list(pieces)
             steps.append(Step(tuple(state), rule.text, rule.latex))
-    final = [(g, lin) for g, lin in state if isinstance(lin, Diff) and lin.var.name in wrt]
-    readable = [(d[lin.var.name], lin) for _, lin in final if lin.var.role == "input"]
-    if len(readable) == len(state) and readable != state:
+    groups: dict[str, list[Term]] = {}
+    for g, lin in state:
+        if isinstance(lin, Diff) and lin.var.name in wrt:
+            groups.setdefault(lin.var.name, []).append((g, lin))
+    collected = [(b.add(*(g for g, _ in terms)), terms[0][1]) for terms in groups.values()]
+    if len(collected) != len(state) and collected:
+        steps.append(
+            Step(tuple(collected), "collect the terms in each differential", r"\text{collect terms}")
+        )
+    readable = [(d[lin.var.name], lin) for _, lin in collected]
+    if readable != collected:
         steps.append(Step(tuple(readable), "simplify", r"\text{simplify}"))
     return steps
 
