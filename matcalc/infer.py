@@ -330,14 +330,14 @@ class _Inference:
             raise self.error(
                 DefinitionError, f"{name} is defined twice (first on line {first})", st.target
             )
-        for table, what in ((self.declared, "declared"), (self.elementwise, "declared")):
-            if name in table:
-                raise self.error(
-                    DefinitionError,
-                    f"{name} is {what} on line {table[name].line} as {table[name].kind}"
-                    " and cannot also be defined",
-                    st.target,
-                )
+        declared = self.declared.get(name) or self.elementwise.get(name)
+        if declared is not None:
+            raise self.error(
+                DefinitionError,
+                f"{name} is declared on line {declared.line} as {declared.kind}"
+                " and cannot also be defined",
+                st.target,
+            )
         self.def_at[name] = st
 
     def check_placement(self, values: list[Statement]) -> None:

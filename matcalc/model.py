@@ -13,7 +13,7 @@ class Model:
 
     ``inputs`` are the free variables in order of first appearance
     (declarations first), ``definitions`` the ``NAME = EXPR`` lines in order
-    (a final bare expression becomes a definition named ``output``),
+    (a final bare expression becomes a definition named ``f``, or ``f_`` if taken),
     ``elementwise`` the declared abstract functions, ``dims`` every dimension
     symbol in order of first appearance, ``source`` the text parsed.
     """

@@ -22,7 +22,7 @@ from test_gradients import MODELS, SEEDS
 
 import matcalc
 from matcalc.check import Instance, finite_difference, random_instance, relative_error
-from matcalc.evaluate import evaluate_model
+from matcalc.evaluate import Evaluator, evaluate_model
 from matcalc.printing.numpy import python_name
 
 CASES = [((MODELS / f"{name}.mc").read_text(), wrt) for name, wrt, _ in SEEDS]
@@ -42,7 +42,7 @@ def contract_value(var, array: np.ndarray):
 
 def expected_shape(var, inst: Instance) -> tuple[int, ...]:
     """The shape the contract gives the gradient w.r.t. ``var``: (), (n,) or (r, c)."""
-    r, c = (inst.dims[d] if isinstance(d, str) else d for d in var.shape)
+    r, c = Evaluator({}, inst.dims).shape(var)
     if var.shape == (1, 1):
         return ()
     if var.shape[1] == 1:
@@ -71,13 +71,31 @@ def sin_functions(model) -> dict:
     return {g: [np.sin, np.cos] for g in model.elementwise}
 
 
-def run_and_check(g: matcalc.Gradient, seed: int) -> None:
+def shrink(model, inst: Instance, ones: set[str]) -> Instance:
+    """``inst`` with the sizes in ``ones`` set to 1 (inputs cut to their leading block).
+
+    A leading block keeps every domain: positive stays positive, symmetric
+    positive definite stays so.
+    """
+    dims = {d: 1 if d in ones else s for d, s in inst.dims.items()}
+    ev = Evaluator({}, dims)
+    inputs = {}
+    for v in model.inputs:
+        r, c = ev.shape(v)
+        inputs[v.name] = inst.inputs[v.name][:r, :c].copy()
+    return Instance(dims, inputs, inst.functions)
+
+
+def run_and_check(g: matcalc.Gradient, seed: int, ones: str = "") -> None:
+    """Run the generated function on random inputs; ``ones`` = "all"/"first": sizes set to 1."""
     model, d = g.model, g.derivation
     fn = g.to_function()
     rng = np.random.default_rng(seed)
     inst = random_instance(model, rng)
     inst = Instance(inst.dims, inst.inputs, sin_functions(model))
     assert len(set(inst.dims.values())) == len(inst.dims), "sizes must be distinct"
+    if ones:
+        inst = shrink(model, inst, set(model.dims if ones == "all" else model.dims[:1]))
 
     out = fn(**kwargs_for(model, inst, fn))
     assert isinstance(out, tuple) and len(out) == 1 + len(d.wrt)
@@ -105,6 +123,13 @@ def run_and_check(g: matcalc.Gradient, seed: int) -> None:
 @pytest.mark.parametrize("seed", [0, 1])
 def test_generated_module_matches_model_and_finite_differences(model, wrt, seed):
     run_and_check(matcalc.grad(model, wrt=wrt), seed)
+
+
+@pytest.mark.parametrize("model,wrt", CASES, ids=IDS)
+@pytest.mark.parametrize("ones", ["all", "first"])
+def test_sizes_of_one_do_not_break_broadcasting(model, wrt, ones):
+    """Outer products and sums are spelt with broadcasting: sizes of 1 must still work."""
+    run_and_check(matcalc.grad(model, wrt=wrt), 7, ones)
 
 
 @pytest.mark.parametrize("model,wrt", CASES, ids=IDS)
@@ -276,7 +301,7 @@ def test_custom_function_name(name):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("name", ["lambda", "1f", "a-b", ""])
+@pytest.mark.parametrize("name", ["lambda", "1f", "a-b", "", "ValueError"])
 def test_invalid_function_name_is_refused(name):
     with pytest.raises(ValueError):
         matcalc.grad(SEED000, wrt="W").numpy_source(name)
@@ -319,3 +344,9 @@ def test_input_named_valueerror_still_raises_valueerror():
                       wrt="x").to_function()
     with pytest.raises(ValueError, match=r"x must have shape"):
         fn(ValueError=np.ones((2, 3)), x=np.ones(4))
+
+
+def test_size_fixed_by_no_input_is_refused_at_generation():
+    g = matcalc.grad("x: vector(n); f = sum(exp(x)) * sum(ones(k))", wrt="x")
+    with pytest.raises(ValueError, match=r"size k is not the size of any input"):
+        g.numpy_source()

@@ -94,6 +94,9 @@ STRUCTURAL = {
 _VIEWS = {"vec", "unvec"}
 _READ_ONLY = {"diag"}
 
+#: Builtins the module's helpers use: the generated function may not be called so.
+_MODULE_BUILTINS = {"ValueError"}
+
 #: A stand-in size for symbolic dimensions when choosing the order of a matrix chain.
 _LARGE = 1000
 
@@ -162,7 +165,7 @@ class NumpyModule:
     """Builds the source of the module for one derivation."""
 
     def __init__(self, derivation: Derivation, name: str = "value_and_grad") -> None:
-        if not name.isidentifier() or keyword.iskeyword(name):
+        if not name.isidentifier() or keyword.iskeyword(name) or name in _MODULE_BUILTINS:
             raise ValueError(f"{name!r} is not a valid function name")
         self.d = derivation
         self.model = derivation.model
@@ -185,14 +188,23 @@ class NumpyModule:
         self.grad_names = [
             self.names.take("grad_" + self.var[v.name].rstrip("_")) for v in derivation.wrt
         ]
+        self.bound: set[str] = set()  # dimension symbols read off the inputs' shapes
         self.temps: dict[Expr, str] = {}
         self.lowered: dict[Expr, Expr] = {}
         self.defs = {v.name: self.lower(rhs) for v, rhs in self._forward()}
 
     # ------------------------------------------------------------ sizes
     def dim(self, d) -> str:
+        """A dimension as code: a number, or the size bound from an input's shape."""
         if isinstance(d, int):
             return str(d)
+        parts = [p for p in d.split("*") if not p.isdigit()]
+        unbound = [p for p in parts if p not in self.bound]
+        if unbound:
+            raise ValueError(
+                f"the size {unbound[0]} is not the size of any input, so the generated "
+                f"function cannot know it; give it by a declared input of that size"
+            )
         return " * ".join(self.dims[p] if not p.isdigit() else p for p in d.split("*"))
 
     @staticmethod
@@ -361,9 +373,9 @@ class NumpyModule:
                 inner, other, axis, keep = left.shape[1], right, 0, left.shape[0]
             else:
                 inner, other, axis, keep = right.shape[0], left, 1, right.shape[1]
-            text = self.atom(other)
+            text = self.code(other)
             if inner != 1:
-                text = f"{text}.sum(axis={axis}, keepdims=True)"
+                text = f"{_paren(text)}.sum(axis={axis}, keepdims=True)"
             if keep != 1:
                 text = f"{self.np}.broadcast_to({text}, ({self.dim(rows)}, {self.dim(cols)}))"
             return text
@@ -595,7 +607,7 @@ class NumpyModule:
 
     def _validation(self) -> list[str]:
         lines = []
-        bound: set[str] = set()
+        bound = self.bound
         for v in self.model.inputs:
             r, c = v.shape
             name = self.var[v.name]
