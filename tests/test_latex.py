@@ -85,7 +85,7 @@ def _latex_strings(model: str, wrt: str) -> dict[str, str]:
 
 
 def _has_katex(folder: Path) -> bool:
-    return (folder / "node_modules" / "katex" / "package.json").is_file()
+    return (folder / "node_modules" / "katex" / "dist" / "katex.js").is_file()
 
 
 def find_katex() -> Path:

@@ -350,3 +350,54 @@ def test_size_fixed_by_no_input_is_refused_at_generation():
     g = matcalc.grad("x: vector(n); f = sum(exp(x)) * sum(ones(k))", wrt="x")
     with pytest.raises(ValueError, match=r"size k is not the size of any input"):
         g.numpy_source()
+
+
+#: Models whose printing needs care: operator precedence around templates, the
+#: one-pass rewrites of tr(L R) and sum(A ∘ B), broadcasting of all-ones factors.
+PRINTING_MODELS = [
+    ("A: matrix(m, k); X: matrix(k, n); f = sum(exp(vec(A*X)))", "A,X"),
+    ("A: matrix(m, n); x: vector(n); f = sum(sigmoid(A*x))", "A,x"),
+    ("A: matrix(p, m); X: matrix(m, n); B: matrix(n, p); f = tr(A*X*B)^2", "X"),
+    ("a, b: vector(n); f = tr(a*b')", "a,b"),
+    ("A, X: matrix(m, n); f = sum(X .* A) + sum(X .^ 2) + sum(step(X) .* A)", "X"),
+    ("X: matrix(m, n); f = norm2(ones'*X)^2 + norm2(X*ones)^2", "X"),
+    ("X: matrix(m, n); a: vector(m); f = sum(exp(ones(m)*ones'*X)) + a'*X*ones", "X,a"),
+    ("x, y: vector(n); f = sum(relu(x) .* step(y)) + sum(step(x))", "x"),
+    ("a, b, x: vector(n); A: matrix(n, n); f = a'*Diag(x)*A*Diag(x)*b", "x,A"),
+    ("x: vector(n); y: vector(m); f = sum(exp(1 - x*y'))", "x,y"),
+]
+
+
+@pytest.mark.parametrize("model,wrt", PRINTING_MODELS)
+@pytest.mark.parametrize("ones", ["", "all"])
+def test_printing_models(model, wrt, ones):
+    run_and_check(matcalc.grad(model, wrt=wrt), 11, ones)
+
+
+def _body(model: str, wrt: str) -> str:
+    source = matcalc.grad(model, wrt=wrt).numpy_source()
+    return source[source.index("def value_and_grad"):]
+
+
+def test_seed004_sums_columns_once_without_a_matrix_of_ones():
+    body = _body((MODELS / "seed004.mc").read_text(), "V")
+    assert "ones" not in body
+    assert body.count(".sum(axis=0") == 1
+    assert "2.0 * X" not in body  # the coefficient scales the small result, not X
+
+
+def test_seed000_outer_product_by_broadcasting_and_mask_without_heaviside():
+    body = _body(SEED000, "W,M,b,c")
+    assert "heaviside" not in body and "(s > 0.0)" in body
+    assert "* x.T" in body and "@ x.T" not in body
+    assert "'matrix', True)" in body  # fresh gradients are not copied
+
+
+def test_shared_sub_products_are_computed_once():
+    body = _body((MODELS / "seed002.mc").read_text(), "V,W")
+    assert body.count("B.T @") == 1
+
+
+def test_trace_of_product_is_one_pass():
+    body = _body("A: matrix(p, m); X: matrix(m, p); f = tr(A*X)", "X")
+    assert "trace" not in body and "vdot" in body

@@ -25,6 +25,7 @@ import keyword
 import unicodedata
 from fractions import Fraction
 
+from ..errors import MatcalcError
 from ..expr import (
     Add,
     Apply,
@@ -46,7 +47,8 @@ from ..expr import (
 from ..gradient import Derivation
 from .text import TextPrinter
 
-#: NumPy spelling of each entry-wise function; ``{np}`` is the module alias, ``{x}`` the argument.
+#: NumPy spelling of each entry-wise function; ``{np}`` is the module alias, ``{x}`` the
+#: argument, ``{a}`` the argument parenthesised unless atomic (next to an operator).
 ENTRYWISE = {
     "exp": "{np}.exp({x})",
     "log": "{np}.log({x})",
@@ -57,7 +59,7 @@ ENTRYWISE = {
     "arccos": "{np}.arccos({x})",
     "arctan": "{np}.arctan({x})",
     "tanh": "{np}.tanh({x})",
-    "sigmoid": "(0.5 + 0.5 * {np}.tanh(0.5 * {x}))",
+    "sigmoid": "(0.5 + 0.5 * {np}.tanh(0.5 * {a}))",
     "relu": "{np}.maximum({x}, 0.0)",
     "step": "{np}.heaviside({x}, 0.0)",
     "sq": "{np}.square({x})",
@@ -78,8 +80,8 @@ STRUCTURAL = {
     "tr": "{np}.trace({x})",
     "diag": "{np}.diag({x}).reshape(-1, 1)",
     "Diag": "{np}.diagflat({x})",
-    "vec": "{x}.reshape(-1, 1, order='F')",
-    "unvec": "{x}.reshape(({r}, {c}), order='F')",
+    "vec": "{a}.reshape(-1, 1, order='F')",
+    "unvec": "{a}.reshape(({r}, {c}), order='F')",
     "inv": "{np}.linalg.inv({x})",
     "det": "{np}.linalg.det({x})",
     "logdet": "{np}.linalg.slogdet({x})[1]",
@@ -99,6 +101,10 @@ _MODULE_BUILTINS = {"ValueError"}
 
 #: A stand-in size for symbolic dimensions when choosing the order of a matrix chain.
 _LARGE = 1000
+
+
+class CodegenError(MatcalcError, ValueError):
+    """A model or function name that no valid NumPy module can be generated for."""
 
 
 def python_name(name: str) -> str:
@@ -165,8 +171,10 @@ class NumpyModule:
     """Builds the source of the module for one derivation."""
 
     def __init__(self, derivation: Derivation, name: str = "value_and_grad") -> None:
-        if not name.isidentifier() or keyword.iskeyword(name) or name in _MODULE_BUILTINS:
-            raise ValueError(f"{name!r} is not a valid function name")
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise CodegenError(f"{name!r} is not a valid function name")
+        if name in _MODULE_BUILTINS:
+            raise CodegenError(f"{name!r} would hide the builtin the generated module uses")
         self.d = derivation
         self.model = derivation.model
         self.names = Names()
@@ -201,7 +209,7 @@ class NumpyModule:
         parts = [p for p in d.split("*") if not p.isdigit()]
         unbound = [p for p in parts if p not in self.bound]
         if unbound:
-            raise ValueError(
+            raise CodegenError(
                 f"the size {unbound[0]} is not the size of any input, so the generated "
                 f"function cannot know it; give it by a declared input of that size"
             )
@@ -238,9 +246,12 @@ class NumpyModule:
         if isinstance(e, EProd):
             return EProd(tuple((self.lower(f), k) for f, k in e.factors), e.shape)
         if isinstance(e, Apply):
-            return Apply(e.fn, self.lower(e.arg), e.order)
+            arg = self.lower(e.arg)
+            if isinstance(arg, Transpose):  # g(Aᵀ) = g(A)ᵀ: shares g(A) with its other uses
+                return _transpose(self.lower(Apply(e.fn, arg.arg, e.order)))
+            return Apply(e.fn, arg, e.order)
         if isinstance(e, Transpose):
-            return Transpose(self.lower(e.arg))
+            return _transpose(self.lower(e.arg))
         if isinstance(e, Call):
             return Call(e.fn, tuple(self.lower(a) for a in e.args), e.shape)
         if isinstance(e, Frob):
@@ -411,17 +422,34 @@ class NumpyModule:
     def _code_Apply(self, e: Apply) -> str:
         x = self.code(e.arg)
         if e.order == 0 and e.fn in ENTRYWISE:
-            return ENTRYWISE[e.fn].format(np=self.np, x=x)
+            return ENTRYWISE[e.fn].format(np=self.np, x=x, a=_paren(x))
         return f"{self.funcs[(e.fn, e.order)]}({x})"
 
     def _code_Transpose(self, e: Transpose) -> str:
         return f"{self.atom(e.arg)}.T"
 
     def _code_Call(self, e: Call) -> str:
+        arg = e.args[0]
+        if arg not in self.temps:
+            if e.fn == "tr" and isinstance(arg, _Prod) and _plain_product(arg):
+                # tr(L R) = sum(L ∘ Rᵀ): one pass instead of a matrix product
+                return f"{self.np}.vdot({self.code(arg.left)}, {self.code(_transpose(arg.right))})"
+            if e.fn == "diag" and isinstance(arg, _Prod) and _plain_product(arg):
+                left, right = self.code(arg.left), self.atom(arg.right)
+                if arg.left.shape[1] == 1:  # diag(l rᵀ) = l ∘ r
+                    return f"{_paren(left)} * {self.atom(_transpose(arg.right))}"
+                # diag(L R)_i = Σ_k L_ik R_ki, without the off-diagonal entries
+                return f"{self.np}.einsum('ij,ji->i', {left}, {right}).reshape(-1, 1)"
+            if e.fn == "sum" and isinstance(arg, EProd) and arg.shape != (1, 1):
+                pair = _dot_pair(arg)
+                if pair is not None:
+                    return f"{self.np}.vdot({self.code(pair[0])}, {self.code(pair[1])})"
         r, c = e.shape
+        x = self.code(arg)
         return STRUCTURAL[e.fn].format(
             np=self.np,
-            x=self.code(e.args[0]),
+            x=x,
+            a=_paren(x),
             r=self.dim(r),
             c=self.dim(c),
             softmax=self.helpers["softmax"],
@@ -447,10 +475,15 @@ class NumpyModule:
         def visit(e: Expr) -> None:
             if isinstance(e, (Var, Num, Ones, Eye, Zero, Diff)):
                 return
+            if isinstance(e, _Neg):  # printed by its sum as "- arg": never a temporary
+                visit(e.arg)
+                return
             count[e] = count.get(e, 0) + 1
             if count[e] > 1:
                 return
             for c in e.children():
+                if isinstance(e, _Prod) and _is_diag(c):
+                    c = c.args[0]  # a product with Diag(h) is printed with h itself
                 visit(c)
             order.append(e)
 
@@ -701,6 +734,29 @@ def _is_diag(e: Expr) -> bool:
 
 def _is_step(e: Expr) -> bool:
     return isinstance(e, Apply) and e.fn == "step" and e.order == 0
+
+
+def _transpose(e: Expr) -> Expr:
+    return e.arg if isinstance(e, Transpose) else Transpose(e)
+
+
+def _plain_product(e: _Prod) -> bool:
+    """A product spelt ``@`` or as an outer product (no all-ones or ``Diag`` factor)."""
+    return not any(isinstance(f, Ones) or _is_diag(f) for f in (e.left, e.right))
+
+
+def _dot_pair(e: EProd) -> tuple[Expr, Expr] | None:
+    """``(A, B)`` when ``sum(e)`` is ``A : B`` (``A ∘ B`` or ``A.^2``) of plain float factors."""
+    factors = e.factors
+    if len(factors) == 1 and factors[0][1] == 2:
+        pair = (factors[0][0], factors[0][0])
+    elif len(factors) == 2 and factors[0][1] == factors[1][1] == 1:
+        pair = (factors[0][0], factors[1][0])
+    else:
+        return None
+    if any(_is_step(f) or f.shape != e.shape for f in pair):
+        return None
+    return pair
 
 
 def _elementwise_factor(e: Expr) -> bool:
