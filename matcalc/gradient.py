@@ -125,6 +125,8 @@ def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None
             continue
         g = b.add(*terms)
         lin = diff(rhs, value=var)
+        if b.is_zero(lin):
+            continue
         trace: list = []
         for gv, dv in separate(g, lin, trace):
             adjoint.setdefault(dv.var.name, []).append(gv)

@@ -51,3 +51,14 @@ def test_of_selects_an_earlier_definition():
     g = matcalc.grad("x: vector(n); a = sum(x .* x); f = a^2", wrt="x", of="a")
     assert g.of == "a"
     assert matcalc.printing.text.to_text(g["x"]) == "2 x"
+
+
+def test_gradient_wrt_the_output_itself_is_one():
+    g = matcalc.grad("x: vector(n); f = sum(exp(x))", wrt="f,x")
+    assert matcalc.printing.text.to_text(g["f"]) == "1"
+    assert matcalc.printing.text.to_text(g["x"]) == "exp(x)"
+
+
+def test_constant_function_has_zero_gradient():
+    g = matcalc.grad("x: vector(n); f = 3", wrt="x")
+    assert matcalc.printing.text.to_text(g["x"]) == "0"
