@@ -1,7 +1,8 @@
 """How fast the generated NumPy code runs, against hand-written NumPy, jax and PyTorch.
 
-    python benchmarks/codegen.py [--runs 25] [--threads 1,2] [--cases 'seed004 V;...']
-                                 [--methods matcalc,closed form,jax,torch] [--show-source]
+    python benchmarks/codegen.py [--runs 20] [--rounds 3] [--threads 1,2]
+        [--cases 'seed000 W;seed000 W,M,b,c;seed004 V'] [--methods matcalc,closed form,jax,torch]
+        [--keep-heap] [--show-source]
 
 Cases: seed 000 (two-layer ReLU network, n = m = p = 2000) w.r.t. W and
 w.r.t. W, M, b, c; seed 004 (L = ||1ᵀ tanh(X V)||², X 4000×500, V 500×300)
@@ -13,15 +14,24 @@ NumPy in the same process):
 - ``jax``         ``jax.jit(jax.value_and_grad(f))`` with ``jax_enable_x64``
 - ``torch``       PyTorch autograd on CPU, float64
 
-Each subprocess also times a hand-written NumPy forward pass (value only) so
-that each method can be expressed as a ratio to a reference taken in its own
+Each subprocess also times a hand-written NumPy forward pass (value only), so
+that each method is also expressed as a ratio to a reference taken in its own
 process. Every method's result is checked against the closed form before
-timing. The headline run is single-threaded (``OPENBLAS_NUM_THREADS=1
+timing. Each method runs in ``--rounds`` processes, interleaved with the
+other methods, so that a burst of load on the machine is shared out.
+
+The headline run is single-threaded (``OPENBLAS_NUM_THREADS=1
 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1``, ``torch.set_num_threads(1)``, XLA's
 Eigen pool off, and the process pinned to one core because XLA still runs
-loops on extra threads); a two-thread run is printed beside it. Warm-up first, then the median of
-``--runs`` calls with min and max. A peer that cannot be imported prints
-``n/a``. Install the peers with ``pip install -e .[bench]``.
+loops on extra threads); a two-thread run is printed beside it. Warm-up
+first, then the median of ``--runs`` calls with min and max. A peer that
+cannot be imported prints ``n/a``. Install the peers with
+``pip install -e .[bench]``.
+
+``--keep-heap`` sets ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_``
+so that glibc keeps freed memory: by default, NumPy's 32 MB gradients are
+handed back to the kernel when freed and page-faulted in again on the next
+call, which costs seed 000 w.r.t. W, M, b, c about a third of its time.
 """
 
 from __future__ import annotations
@@ -213,8 +223,11 @@ def worker(method: str, case: str, threads: int, runs: int) -> dict:
     return {"time": own, "forward": ref}
 
 
-def thread_env(threads: int) -> dict[str, str]:
+def thread_env(threads: int, keep_heap: bool = False) -> dict[str, str]:
     env = dict(os.environ)
+    if keep_heap:
+        env["MALLOC_MMAP_THRESHOLD_"] = str(2**31)
+        env["MALLOC_TRIM_THRESHOLD_"] = str(2**33)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     if threads == 1:
@@ -224,10 +237,11 @@ def thread_env(threads: int) -> dict[str, str]:
     return env
 
 
-def spawn(method: str, case: str, threads: int, runs: int) -> dict:
+def spawn(method: str, case: str, threads: int, runs: int, keep_heap: bool = False) -> dict:
     cmd = [sys.executable, __file__, "--worker", method, "--case", case,
            "--threads", str(threads), "--runs", str(runs)]
-    run = subprocess.run(cmd, env=thread_env(threads), capture_output=True, text=True)
+    env = thread_env(threads, keep_heap)
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if run.returncode != 0:
         return {"error": (run.stderr.strip().splitlines() or ["?"])[-1]}
     return json.loads(run.stdout.strip().splitlines()[-1])
@@ -265,7 +279,7 @@ class Pooled:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=25, help="timed calls per process")
+    ap.add_argument("--runs", type=int, default=20, help="timed calls per process")
     ap.add_argument("--rounds", type=int, default=3,
                     help="processes per method, interleaved with the other methods")
     ap.add_argument("--threads", default="1,2",
@@ -273,6 +287,8 @@ def main() -> None:
     ap.add_argument("--cases", default=";".join(CASES),
                     help="semicolon-separated subset of: " + "; ".join(CASES))
     ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--keep-heap", action="store_true",
+                    help="tell glibc to keep freed memory (no page faults on each call)")
     ap.add_argument("--show-source", action="store_true", help="print the generated modules")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--case", help=argparse.SUPPRESS)
@@ -299,12 +315,14 @@ def main() -> None:
     print("timed in the same processes; /fwd = median over processes of (method / forward);")
     print("vs closed = /fwd of the method divided by /fwd of the closed form;")
     print("raw = median ms of the method / median ms of the closed form")
+    if args.keep_heap:
+        print("glibc keeps freed memory (--keep-heap)")
     for case in cases:
         results = {t: {m: Pooled() for m in methods} for t in threads}
         for t in threads:
             for _ in range(args.rounds):
                 for m in methods:
-                    results[t][m].add(spawn(m, case, t, args.runs))
+                    results[t][m].add(spawn(m, case, t, args.runs, args.keep_heap))
         print()
         header = f"{case:<18}"
         for t in threads:

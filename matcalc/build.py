@@ -406,6 +406,10 @@ def call(fn: str, *args: Expr) -> Expr:
 
     spec = STRUCTURAL[fn]
     shape = spec.result(args[0].shape)
+    if fn in LINEAR and is_zero(args[0]):
+        return zero(shape)  # d tr(step(X)) = tr(0) = 0: a linear function of zero is zero
+    if fn == "vec" and args[0].shape[1] == 1:
+        return args[0]  # a column (or a scalar) is its own vec
     if fn in LINEAR and isinstance(args[0], Mul) and (args[0].coef != 1 or args[0].scalars) and args[0].chain:
         inner = args[0]
         return mul(Num(inner.coef), *inner.scalars, call(fn, _mul_raw(Fraction(1), (), inner.chain)))

@@ -183,11 +183,20 @@ def simplify(e: Expr, names: dict[Expr, Var] | None = None) -> Expr:
     return simplify_all([e], names)[0]
 
 
+def _constant(e: Expr) -> bool:
+    """No variable in ``e`` (a number, zeros, ones, the identity, or made of them)."""
+    return not any(isinstance(n, (Var, Diff)) for n in e.walk())
+
+
 def simplify_all(exprs: list[Expr], names: dict[Expr, Var] | None = None) -> list[Expr]:
     """Several expressions simplified together (shared sub-trees are worked on once)."""
     before: dict = {}
     after: dict = {}
     rewritten: dict = {}
+    if names:
+        # a definition whose value is a constant (``z = x - x``) names no sub-expression:
+        # otherwise every zero gradient would print as ``z``
+        names = {rhs: v for rhs, v in names.items() if not _constant(rhs)}
     out = []
     for e in exprs:
         if names:
