@@ -364,7 +364,7 @@ def transpose(e: Expr) -> Expr:
         return mul(Num(e.coef), *e.scalars, *(transpose(f) for f in reversed(e.chain)))
     if isinstance(e, EProd):
         return eprod(*((transpose(b), k) for b, k in e.factors))
-    if isinstance(e, Apply):
+    if isinstance(e, Apply) and isinstance(e.arg, (Var, Transpose)):
         return Apply(e.fn, transpose(e.arg), e.order)
     return Transpose(e)
 

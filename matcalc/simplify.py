@@ -83,12 +83,17 @@ def _diag_times_vector(e: Expr) -> Expr | None:
 
 
 def _diag_of_outer(e: Expr) -> Expr | None:
-    """``diag(a bᵀ) = a ∘ b`` for column vectors ``a``, ``b``."""
+    """``diag(a rᵀ) = a ∘ r`` for a column vector ``a`` (``rᵀ`` any row product)."""
     if isinstance(e, Call) and e.fn == "diag":
         m = e.args[0]
-        if isinstance(m, Mul) and len(m.chain) == 2 and m.chain[0].shape[1] == 1:
-            a, bt = m.chain
-            return b.mul(b.Num(m.coef), *m.scalars, b.eprod(a, b.transpose(bt)))
+        if isinstance(m, Mul) and len(m.chain) >= 2:
+            if m.chain[0].shape[1] == 1:
+                a, rest = m.chain[0], b.transpose(b.mul(*m.chain[1:]))
+            elif m.chain[-1].shape[0] == 1:
+                a, rest = b.transpose(m.chain[-1]), b.mul(*m.chain[:-1])
+            else:
+                return None
+            return b.mul(b.Num(m.coef), *m.scalars, b.eprod(a, rest))
     return None
 
 
