@@ -10,7 +10,7 @@ from .model import Model
 from .printing.latex import LatexPrinter, latex_name
 from .printing.numpy import numpy_source
 from .printing.text import TextPrinter, greek
-from .steps import Step, derivation_steps, format_terms
+from .steps import Step, derivation_steps, format_terms, step_rows
 
 
 def _names(wrt: str | Iterable[str]) -> list[str]:
@@ -62,13 +62,8 @@ class Gradient:
 
     def steps_text(self) -> str:
         """The derivation as aligned Unicode text, each line with the rule it used."""
-        p = TextPrinter()
         f = greek(self.of)
-        rows: list[tuple[str, str]] = []
-        for st in self.steps:
-            line = format_terms(st.terms, p)
-            if not rows or rows[-1][0] != line:
-                rows.append((line, st.rule))
+        rows = step_rows(self.steps, TextPrinter())
         width = max(len(r[0]) for r in rows)
         out = []
         for i, (line, rule) in enumerate(rows):
@@ -81,11 +76,7 @@ class Gradient:
         """The derivation as a LaTeX ``aligned`` block, each line with its rule."""
         p = LatexPrinter()
         f = latex_name(self.of)
-        rows: list[tuple[str, str]] = []
-        for st in self.steps:
-            line = format_terms(st.terms, p)
-            if not rows or rows[-1][0] != line:
-                rows.append((line, st.rule_latex))
+        rows = step_rows(self.steps, p, latex=True)
         lines = []
         for i, (line, rule) in enumerate(rows):
             head = rf"\mathrm{{d}}{f} " if i == 0 else ""

@@ -1749,6 +1749,49 @@ def random_text(ch: Chooser, max_tokens: int = 30) -> str:
     return "".join(pick(ch, _TOKENS) for _ in range(ch.integer(0, max_tokens)))
 
 
+_SOUP_NAMES = ("x", "y", "A", "B", "S", "alpha", "λ", "n", "m", "f", "g", "T", "ones", "eye", "vector",
+               "matrix", "scalar", "symmetric", "elementwise", "sum", "exp", "Φ", "ℌ", "H", "t0", "np")
+_SOUP_FUNCTIONS = ("exp", "log", "sum", "tr", "inv", "det", "logdet", "Diag", "diag", "vec", "norm1",
+                   "norm2", "normF", "softmax", "logsumexp", "relu", "step", "sigm", "ones", "eye", "vector",
+                   "matrix", "g", "foo", "x", "sq", "abs", "sign", "arcsin", "scalar")
+_SOUP_NUMBERS = ("0", "1", "2", "0.5", "1e-3", "3", "1000", "1e308", "1e-320", "-1", "1/2", "0.0")
+_SOUP_OPS = ("+", "-", "*", "@", "/", ".*", "./", "∘", "⊙", "^", ".^", ":")
+
+
+def random_soup(ch: Chooser) -> str:
+    """A model that follows the grammar but not the types: random names, calls, operators,
+    declarations of random kinds. Most are ill-typed; some are valid and get differentiated."""
+
+    def expr(depth: int) -> Node:
+        how = ch.integer(0, 7) if depth > 0 else ch.integer(0, 1)
+        if how == 0:
+            return name(pick(ch, _SOUP_NAMES))
+        if how == 1:
+            return Node("num", None, (), pick(ch, _SOUP_NUMBERS))
+        if how in (2, 3):
+            return binary(pick(ch, _SOUP_OPS), expr(depth - 1), expr(depth - 1))
+        if how == 4:
+            arity = pick(ch, (1, 1, 1, 0, 2))
+            return call(pick(ch, _SOUP_FUNCTIONS), *(expr(depth - 1) for _ in range(arity)))
+        if how == 5:
+            return transpose(expr(depth - 1), pick(ch, ("'", ".T", "ᵀ", "^T")))
+        if how == 6:
+            return neg(expr(depth - 1))
+        return binary(pick(ch, ("^", ".^")), expr(depth - 1), Node("num", None, (), pick(ch, _SOUP_NUMBERS)))
+
+    statements: list[Statement] = []
+    for _ in range(ch.integer(0, 3)):
+        kind = pick(ch, ("scalar", "vector", "matrix", "symmetric", "elementwise"))
+        dims = {"scalar": (), "elementwise": (), "vector": (1,), "symmetric": (1,), "matrix": (1, 1)}[kind]
+        sizes = tuple(pick(ch, ("n", "m", "k", 1, 2, "x")) for _ in dims)
+        statements.append(Decl(tuple(pick(ch, _SOUP_NAMES) for _ in range(ch.integer(1, 2))), kind, sizes))
+    for _ in range(ch.integer(1, 3)):
+        statements.append(Def(pick(ch, ("f", "s", "t", "x", "A", "out")), expr(ch.integer(0, 4))))
+    if chance(ch, 30):
+        statements.append(Def(None, expr(ch.integer(0, 3))))
+    return Printer(ch.integer(0, 2**31)).model(statements)
+
+
 _INSERTS = (
     b"(", b")", b"'", b"*", b"^", b":", b";", b",", b"\n", b"=", b".", b"-", b"+", b"1", b"x", b"A",
     b"(((", b")))", b"\x00", b"\xff", b"\xe2\x88\x98", b"\xe1\xb5\x80", b"\xce\xb1", b"\xc3",

@@ -91,3 +91,13 @@ def format_terms(terms: tuple[Term, ...], p: Printer) -> str:
         else:
             out += " + " + text
     return out
+
+
+def step_rows(steps: list[Step], p: Printer, latex: bool = False) -> list[tuple[str, str]]:
+    """``(equation, rule)`` per displayed line; a step that prints as the line before is merged."""
+    rows: list[tuple[str, str]] = []
+    for st in steps:
+        line = format_terms(st.terms, p)
+        if not rows or rows[-1][0] != line:
+            rows.append((line, st.rule_latex if latex else st.rule))
+    return rows

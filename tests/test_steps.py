@@ -13,19 +13,13 @@ from matcalc.check import random_instance
 from matcalc.differential import Differentiator
 from matcalc.evaluate import Evaluator, evaluate_model
 from matcalc.printing.text import TextPrinter
-from matcalc.steps import format_terms
+from matcalc.steps import step_rows
 
 MODELS = Path(__file__).parent / "models"
 
 
 def text_lines(g):
-    p = TextPrinter()
-    out = []
-    for st in g.steps:
-        line = format_terms(st.terms, p)
-        if not out or out[-1][0] != line:
-            out.append((line, st.rule))
-    return out
+    return step_rows(g.steps, TextPrinter())
 
 
 def test_seed000_derivation_line_by_line():
