@@ -180,6 +180,29 @@ def _setup_check(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spd", metavar="X[,Y...]", help="square inputs to draw positive definite")
 
 
+def cmd_selftest(args: argparse.Namespace) -> int:
+    """Check random models' gradients numerically; print the figures; exit 1 on a disagreement."""
+    from .selftest import command
+
+    return command(args)
+
+
+def _setup_selftest(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--examples", type=int, default=1000, metavar="N",
+                        help="random well-typed models to check (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="which random models (default 0)")
+    parser.add_argument("--max-seconds", type=float, metavar="S", help="stop checking models after S seconds")
+    parser.add_argument("--ill-typed", type=int, default=0, metavar="N",
+                        help="also check that N ill-typed models fail with a located error")
+    parser.add_argument("--fuzz", type=int, default=0, metavar="N",
+                        help="also check that N fuzzed inputs end in a model or a located error")
+    parser.add_argument("--extreme-numbers", action="store_true",
+                        help="let the fuzzer write numbers beyond a float's range (1e400, 5000 digits)")
+    parser.add_argument("--derivations", action="store_true", help="also print each step-by-step derivation")
+    parser.add_argument("--show", type=int, default=5, metavar="K",
+                        help="print the first K disagreements in full, each with a shrunk model (default 5)")
+
+
 #: name -> (one-line help, argument setup, command)
 COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -188,6 +211,7 @@ COMMANDS: dict[
     "grad": ("print the gradients of a scalar w.r.t. variables", _setup_grad, cmd_grad),
     "check": ("check gradients against central finite differences", _setup_check, cmd_check),
     "numpy": ("write a NumPy module computing the value and gradients", _setup_numpy, cmd_numpy),
+    "selftest": ("check random models' gradients against finite differences", _setup_selftest, cmd_selftest),
 }
 
 

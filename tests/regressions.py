@@ -1,0 +1,163 @@
+# ruff: noqa: E501  (one model a line reads best unwrapped)
+"""Minimal models that once failed, replayed by the normal suite (tests/test_random_models.py,
+tests/test_fuzz.py).
+
+Each random-model entry is checked like a generated one: the generated NumPy
+module's value and gradients against the model's own value and its central
+differences (matcalc.selftest.check_case), on several random draws, with the
+step-by-step derivation printed too. ``expect`` (optional) pins the printed
+gradients. ``domains`` marks inputs to draw ``positive``, ``small`` or
+``spd``. ``open`` names the owner of a bug not fixed yet: the test is then an
+expected failure (strict: once fixed it fails, and the ``open`` goes).
+
+Add a model here whenever the random-model property or the fuzzer finds one
+(hypothesis prints the shrunk model; ``matcalc selftest`` prints the model
+number to regenerate it).
+"""
+
+REGRESSIONS = [
+    {
+        "name": "linear function of a zero differential",
+        "model": "P: matrix(n, n); Y = tr(step(P)); f = tanh(Y)",
+        "wrt": "P",
+        "note": "d tr(step(P)) = tr(0 ∘ dP) was Call(tr, Zero), which the Frobenius rules could not "
+        "take apart ('cannot move a differential out of Zero'); fixed in build.call: a linear "
+        "function (sum tr diag Diag vec) of zero is zero",
+    },
+    {
+        "name": "Diag of a zero differential",
+        "model": "v: vector(k); q = Diag(1/2 + sign(v) .* sign(v)); f = tr(q) + v'*v",
+        "wrt": "v",
+        "note": "as above, through Diag(sign(v)...)",
+    },
+    {
+        "name": "vec of a scalar",
+        "model": "λ: scalar; f = sum(vec(λ))",
+        "wrt": "λ",
+        "note": "the generated module called .reshape on a Python float; fixed in build.call: "
+        "vec of a column (or a 1×1) is the column itself",
+    },
+    {
+        "name": "vec of a constant times a matrix",
+        "model": "P: matrix(n, k); f = normF(sum(vec(0.5)) * P)",
+        "wrt": "P",
+        "note": "as above (0.5.reshape in the generated module)",
+    },
+    {
+        "name": "a constant definition is not a name for zero",
+        "model": "x, y: vector(n); z = 0*x; f = sum(exp(x))",
+        "wrt": "x,y",
+        "expect": ["exp(x)", "0"],
+        "note": "∂f/∂y printed as 'z': simplify_all replaced every zero by the definition whose "
+        "value is zero; fixed in simplify.simplify_all (constant definitions name nothing)",
+    },
+    {
+        "name": "a constant definition after --of",
+        "model": "x, y: vector(n); t = sum(exp(x)); z = y - y; f = t + sum(z)",
+        "wrt": "x,y",
+        "of": "t",
+        "note": "∂t/∂y printed as 'z', which the module for --of t never computes (NameError); "
+        "fixed with the entry above",
+    },
+    {
+        "name": "a definition after --of names a gradient",
+        "model": "x: vector(n); t = sum(exp(x)); u = exp(x); f = t + sum(u)",
+        "wrt": "x",
+        "of": "t",
+        "open": "gradient.py: derive() passes every definition to simplify_all as a name, also those after --of",
+        "note": "∂t/∂x printed as 'u', defined after t; the module for --of t raises NameError: "
+        "name 'u' is not defined. Fix: build `names` from the definitions up to the target only",
+    },
+    {
+        "name": "a definition after --of names a gradient (shrunk by selftest)",
+        "model": "C: matrix(1, m); a1: vector(m); Φ: matrix(1, m); s = C : a1' - Φ; ψ = C'; f = Φ*a1",
+        "wrt": "a1",
+        "of": "s",
+        "open": "gradient.py (as above)",
+        "note": "∂s/∂a1 = Cᵀ is printed as ψ; NameError in the module. `matcalc selftest --examples "
+        "100000 --seed 2` found this three times (models #2000019084, #2000042468, #2000046938)",
+    },
+    {
+        "name": "derivation of a zero gradient",
+        "model": "x: vector(n); alpha: scalar; f = alpha",
+        "wrt": "x",
+        "open": "api.py: Gradient.steps_text/steps_latex",
+        "note": "steps_text() raises ValueError: max() arg is an empty sequence when no step "
+        "was taken (∂f/∂x = 0); so does `matcalc grad ... --steps`",
+    },
+    {
+        "name": "negated step mask in the generated module",
+        "model": "x, c: vector(n); f = relu(x ./ c)' * c",
+        "wrt": "x,c",
+        "open": "printing/numpy.py: STEP_MASK",
+        "note": "∂f/∂c = relu(x ⊘ c) − step(x ⊘ c) ∘ x ⊘ c is generated as "
+        "-(t0 > 0.0) * x / c: numpy refuses unary minus on a boolean array (TypeError). "
+        "Found by `matcalc selftest --examples 100000 --seed 1` (models #1000031784, #1000052982)",
+    },
+    {
+        "name": "a size nothing determines",
+        "model": "x: vector(n); f = sum(x) + sum(ones)",
+        "wrt": "x",
+        "open": "infer.py / printing/numpy.py",
+        "note": "the size of `ones` is inferred from nothing; the generated module uses an "
+        "undefined name k1 (NameError). Either a located error ('cannot infer the size of ones') "
+        "or a module that takes the size",
+    },
+]
+
+#: Inputs that once crashed or hung the parser or the derivation. Each must end, within
+#: seconds, in a model (differentiated when its output is a scalar) or a located MatcalcError.
+FUZZ_REGRESSIONS = [
+    {
+        "text": "f = alpha^2^2^2^2^2^2",
+        "open": "infer.py: constant() folds 2^2^2^2^2 = 2^65536 exactly and then 2^(2^65536): hangs",
+    },
+    {
+        "text": "f = 2^99999999999999999999 * alpha",
+        "open": "infer.py: constant() computes 2**99999999999999999999 exactly: hangs",
+    },
+    {
+        "text": "x = 1000.^1e308; f = x*alpha",
+        "open": "infer.py: constant() of a huge exponent: hangs",
+    },
+    {
+        "text": "f = 1e100000000 * alpha",
+        "open": "syntax.py: Fraction('1e100000000') builds a 100-million-digit integer: hangs",
+    },
+    {
+        "text": "alpha: scalar; f = " + "1" * 5000 + " * alpha",
+        "open": "syntax.py: Fraction(str(token)) raises ValueError for more than 4300 digits "
+        "(Python's int/str conversion limit)",
+    },
+    {
+        "text": "f = alpha^2^2^2^2^2",
+        "open": "infer.py / printing: the exponent 2^65536 has 19729 digits; printing it raises "
+        "ValueError (int max str digits)",
+    },
+    {
+        "text": "f = 1e1000000 * alpha",
+        "open": "syntax.py / printing: ValueError (int max str digits) printing the gradient",
+    },
+    {
+        "text": "f = 1e400 * alpha",
+        "open": "syntax.py / printing/numpy.py: 1e400 overflows a float: OverflowError in numpy_source",
+    },
+    {
+        "text": "alpha: scalar; f = (1e200*alpha)^2",
+        "open": "printing/numpy.py: the coefficient 2e400 overflows a float: OverflowError in numpy_source",
+    },
+    {
+        "text": "alpha: scalar; f = (3^100)^100 * alpha",
+        "open": "infer.py constant folding / printing: 3^10000 is exact and has 4772 digits; printing "
+        "the gradient raises ValueError (int max str digits). Found by `matcalc selftest --fuzz 100000 --seed 2`",
+    },
+    {
+        "text": "alpha: scalar; f = (100^3)^100 * alpha",
+        "open": "printing/numpy.py: the constant 1e600 overflows a float (OverflowError). Found by "
+        "`matcalc selftest --fuzz 100000 --seed 2`",
+    },
+    {
+        "text": "m: matrix(2, x); s = 1e308'.^3; 1/2",
+        "open": "printing/numpy.py: OverflowError for the constant 1e924 (float(Fraction))",
+    },
+]
