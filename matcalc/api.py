@@ -64,7 +64,7 @@ class Gradient:
         """The derivation as aligned Unicode text, each line with the rule it used."""
         f = greek(self.of)
         rows = step_rows(self.steps, TextPrinter())
-        width = max(len(r[0]) for r in rows)
+        width = max((len(r[0]) for r in rows), default=0)
         out = []
         for i, (line, rule) in enumerate(rows):
             head = f"d{f} = " if i == 0 else " " * len(f"d{f} ") + "= "

@@ -132,7 +132,7 @@ def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None
             adjoint.setdefault(dv.var.name, []).append(gv)
         steps.append(ChainStep(var, g, lin, tuple((r, x, tuple(p)) for r, x, p in trace)))
 
-    names = {rhs: var for var, rhs in model.definitions if not isinstance(rhs, Var)}
+    names = {rhs: var for var, rhs in defs if not isinstance(rhs, Var)}
     grads = []
     for v in variables:
         terms = adjoint.get(v.name)

@@ -64,7 +64,6 @@ REGRESSIONS = [
         "model": "x: vector(n); t = sum(exp(x)); u = exp(x); f = t + sum(u)",
         "wrt": "x",
         "of": "t",
-        "open": "gradient.py: derive() passes every definition to simplify_all as a name, also those after --of",
         "note": "∂t/∂x printed as 'u', defined after t; the module for --of t raises NameError: "
         "name 'u' is not defined. Fix: build `names` from the definitions up to the target only",
     },
@@ -73,7 +72,6 @@ REGRESSIONS = [
         "model": "C: matrix(1, m); a1: vector(m); Φ: matrix(1, m); s = C : a1' - Φ; ψ = C'; f = Φ*a1",
         "wrt": "a1",
         "of": "s",
-        "open": "gradient.py (as above)",
         "note": "∂s/∂a1 = Cᵀ is printed as ψ; NameError in the module. `matcalc selftest --examples "
         "100000 --seed 2` found this three times (models #2000019084, #2000042468, #2000046938)",
     },
@@ -81,7 +79,6 @@ REGRESSIONS = [
         "name": "derivation of a zero gradient",
         "model": "x: vector(n); alpha: scalar; f = alpha",
         "wrt": "x",
-        "open": "api.py: Gradient.steps_text/steps_latex",
         "note": "steps_text() raises ValueError: max() arg is an empty sequence when no step "
         "was taken (∂f/∂x = 0); so does `matcalc grad ... --steps`",
     },

@@ -41,7 +41,6 @@ def test_larger_random_models_agree_with_finite_differences(case):
     assert_agrees(check_case(case))
 
 
-@pytest.mark.xfail(reason="open: steps_text() fails on a zero gradient (regressions.py)", strict=False)
 @property_settings(max_examples=100)
 @given(cases())
 def test_random_models_print_their_derivations(case):
