@@ -655,6 +655,7 @@ class _Inference:
 
     def resolve_dims(self) -> None:
         """Name every size left unknown, then compute sizes derived from others."""
+        self.check_sizes_fixed()
         self.dims.name_unbound(skip=[v for v, *_ in self.deferred])
         for v, fn, arg, i, node in self.deferred:
             shape = (self.dims.value(arg[0]), self.dims.value(arg[1]))
@@ -663,6 +664,24 @@ class _Inference:
                 raise self.error(
                     DimensionError,
                     f"{self.src(node)} has size {size} where {self.dims.value(v)} is needed",
+                    node,
+                )
+
+    def check_sizes_fixed(self) -> None:
+        """Every size must be an input's: ``sum(x) + sum(ones)`` leaves the size of
+        ``ones``, and so the value, open; that is an error at the first such expression."""
+        find = self.dims.find
+        inputs = [d.ty for d in self.declared.values()] + list(self.undeclared.values())
+        fixed = {find(v) for ty in inputs for v in ty}
+        free = set(self.dims.unbound_roots(skip=[v for v, *_ in self.deferred])) - fixed
+        if not free:
+            return
+        for node, (ty, _, _) in self.info.items():
+            if find(ty[0]) in free or find(ty[1]) in free:
+                raise self.error(
+                    DimensionError,
+                    f"nothing in the model fixes the size of {self.src(node)}; give it "
+                    "(as in ones(n) or eye(n)) or tie it to an input",
                     node,
                 )
 

@@ -86,7 +86,6 @@ REGRESSIONS = [
         "name": "negated step mask in the generated module",
         "model": "x, c: vector(n); f = relu(x ./ c)' * c",
         "wrt": "x,c",
-        "open": "printing/numpy.py: STEP_MASK",
         "note": "∂f/∂c = relu(x ⊘ c) − step(x ⊘ c) ∘ x ⊘ c is generated as "
         "-(t0 > 0.0) * x / c: numpy refuses unary minus on a boolean array (TypeError). "
         "Found by `matcalc selftest --examples 100000 --seed 1` (models #1000031784, #1000052982)",
@@ -95,10 +94,10 @@ REGRESSIONS = [
         "name": "a size nothing determines",
         "model": "x: vector(n); f = sum(x) + sum(ones)",
         "wrt": "x",
-        "open": "infer.py / printing/numpy.py",
-        "note": "the size of `ones` is inferred from nothing; the generated module uses an "
-        "undefined name k1 (NameError). Either a located error ('cannot infer the size of ones') "
-        "or a module that takes the size",
+        "error": (1, 32, "nothing in the model fixes the size of ones"),
+        "note": "the size of `ones` is inferred from nothing, so the value is open; the generated "
+        "module used an undefined name k1 (NameError). Fixed in infer.py (check_sizes_fixed): a "
+        "located dimension error at `ones`",
     },
 ]
 

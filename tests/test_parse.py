@@ -11,6 +11,7 @@ import pytest
 
 import matcalc
 from matcalc import build as b
+from matcalc.errors import DimensionError
 from matcalc.expr import Apply, Call, EProd, Eye, Frob, Mul, Num, Ones, Transpose, Var
 from matcalc.infer import conventional_kind
 
@@ -416,8 +417,11 @@ def test_ones_eye_and_fills():
     assert rhs(model) == b.mul(Ones((1, "m")), var(model, "X"))
     model = model_with("eye + X", "X: matrix(n, n)")
     assert rhs(model) == b.add(Eye(("n", "n")), var(model, "X"))
-    model = model_with("vector(1)", "x: vector(n)\ny = x")
-    assert rhs(model).shape == ("k1", 1) and isinstance(rhs(model), Ones)
+    model = model_with("x .* vector(1)", "x: vector(n)")
+    assert rhs(model) == var(model, "x")
+    with pytest.raises(DimensionError) as err:  # a size no input fixes
+        model_with("vector(1)", "x: vector(n)\ny = x")
+    assert (err.value.line, err.value.column) == (3, 5) and "fixes the size of vector(1)" in str(err.value)
     model = model_with("x + vector(2)", "x: vector(n)")
     x = var(model, "x")
     assert rhs(model) == b.add(x, b.mul(b.num(2), Ones(("n", 1))))

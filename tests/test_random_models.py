@@ -72,6 +72,12 @@ def _regression_params():
 
 @pytest.mark.parametrize("entry", _regression_params())
 def test_regression(entry):
+    if "error" in entry:  # now refused by the front end, with a location
+        with pytest.raises(matcalc.MatcalcError) as err:
+            matcalc.parse(entry["model"])
+        assert (err.value.line, err.value.column) == entry["error"][:2]
+        assert entry["error"][2] in str(err.value)
+        return
     for seed in range(3):
         out = check_case(_regression_case(entry, seed), derivations=True)
         assert out.status in ("ok", "rejected"), out.report()

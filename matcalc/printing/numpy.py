@@ -399,13 +399,14 @@ class NumpyModule:
         return f"{self.atom(left)} @ {self.atom(right)}"
 
     def _code_EProd(self, e: EProd) -> str:
-        top, bottom = [], []
+        top, bottom, masks = [], [], []
         mask = any(not _is_step(f) or k != 1 for f, k in e.factors)
         for f, k in e.factors:
             mag = abs(k)
             if mask and k == 1 and _is_step(f):
-                text = STEP_MASK.format(x=self.atom(f.arg))
-            elif mag == 1:
+                masks.append(STEP_MASK.format(x=self.atom(f.arg)))
+                continue
+            if mag == 1:
                 text = self.atom(f)
             elif mag == Fraction(1, 2):
                 text = f"{self.np}.sqrt({self.code(f)})"
@@ -414,6 +415,10 @@ class NumpyModule:
             else:
                 text = f"{self.atom(f)} ** {float(mag)!r}"
             (top if k > 0 else bottom).append(text)
+        # A mask never leads: "-(a > 0.0) * x" would negate a boolean array.
+        top += masks
+        if top and top[0] in masks:
+            top.insert(0, "1.0")
         out = " * ".join(top) if top else "1.0"
         for b in bottom:
             out += f" / {_paren(b)}"
