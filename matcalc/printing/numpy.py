@@ -769,35 +769,29 @@ def _elementwise_factor(e: Expr) -> bool:
     return isinstance(e, Ones) or _is_diag(e)
 
 
-def _is_atomic(text: str) -> bool:
-    if text.isidentifier():
-        return True
-    if text.startswith("-"):
-        return False
+def _top_level(text: str):
+    """The characters of ``text`` outside brackets, with the one before each
+    (the sign of an exponent, ``1e-05``, is skipped)."""
     depth = 0
     for i, ch in enumerate(text):
         if ch in "([":
             depth += 1
         elif ch in ")]":
             depth -= 1
-        elif depth == 0 and ch in " +-*/@<>=":
-            if ch == "-" and i > 0 and text[i - 1] in "e":
-                continue
-            return False
-    return True
+        elif depth == 0 and not (ch in "+-" and i > 0 and text[i - 1] == "e"):
+            yield ch
+
+
+def _is_atomic(text: str) -> bool:
+    """An identifier, a call or a bracketed expression: needs no parentheses."""
+    if text.isidentifier():
+        return True
+    return not text.startswith("-") and not any(ch in " +-*/@<>=" for ch in _top_level(text))
 
 
 def _is_product(text: str) -> bool:
     """No ``+`` or ``-`` outside parentheses (so ``- text`` needs none)."""
-    depth = 0
-    for i, ch in enumerate(text):
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        elif depth == 0 and ch in "+-" and not (ch == "-" and i > 0 and text[i - 1] == "e"):
-            return False
-    return True
+    return not any(ch in "+-" for ch in _top_level(text))
 
 
 def _paren(text: str) -> str:
