@@ -261,6 +261,9 @@ def eprod(*factors: Expr | tuple[Expr, Fraction | int]) -> Expr:
         if k == 0:
             return
         if isinstance(e, EProd):
+            if k == 1 and e.shape != SCALAR and (shape is None or shape == e.shape):
+                merge_canonical(e)
+                return
             for b, j in e.factors:
                 put(b, j * k)
             return
@@ -280,6 +283,16 @@ def eprod(*factors: Expr | tuple[Expr, Fraction | int]) -> Expr:
         elif e.shape != shape:
             raise ValueError(f"entry-wise product of {shape} and {e.shape}")
         powers[e] = powers.get(e, Fraction(0)) + k
+
+    def merge_canonical(e: EProd) -> None:
+        """An entry-wise product already in canonical form: its bases need no more work."""
+        nonlocal shape
+        shape = e.shape
+        for b, j in e.factors:
+            if b in powers:
+                powers[b] += j
+            else:
+                powers[b] = j
 
     for e, k in pairs:
         put(e, k)
