@@ -471,7 +471,8 @@ class NumpyModule:
 
         for r in roots:
             visit(r)
-        return [e for e in order if count[e] > 1 and not self._cheap(e)]
+        deep = _too_deep(order)
+        return [e for e in order if (count[e] > 1 and not self._cheap(e)) or e in deep]
 
     def _cheap(self, e: Expr) -> bool:
         """Views that cost nothing to recompute."""
@@ -842,3 +843,26 @@ def _greedy_order(dims: list[int], i: int, j: int) -> Order:
     for m in range(i + 1, j + 1):
         t = (i, m, t, (m, m))
     return t
+
+
+#: Nodes of one generated expression nested below a temporary at most (Python's parser
+#: allows 200 nested parentheses; a node opens at most a few).
+NESTING_LIMIT = 24
+
+
+def _too_deep(order: list[Expr]) -> set[Expr]:
+    """Nodes of ``order`` (children before parents) to compute into temporaries so that
+    no generated expression nests more than :data:`NESTING_LIMIT` nodes deep."""
+    heights: dict[Expr, int] = {}
+    deep: set[Expr] = set()
+
+    def height(c: Expr) -> int:
+        return heights.get(c.arg if isinstance(c, _Neg) else c, 0) + isinstance(c, _Neg)
+
+    for e in order:
+        h = 1 + max((height(c) for c in e.children()), default=0)
+        if h >= NESTING_LIMIT:
+            deep.add(e)
+            h = 0
+        heights[e] = h
+    return deep
