@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from .depth import guard_depth
 from .expr import Expr
 from .gradient import Derivation, derive
 from .model import Model
@@ -17,6 +18,14 @@ def _names(wrt: str | Iterable[str]) -> list[str]:
     if isinstance(wrt, str):
         return [w.strip() for w in wrt.split(",") if w.strip()]
     return [w.strip() for w in wrt]
+
+
+def _at_output(g: Gradient, *args, **kwargs) -> tuple[str, str]:
+    return g.model.source, g.of
+
+
+#: Printing recurses into the gradients; a too-deep one is a located error at the output.
+_printing = guard_depth(_at_output, "print")
 
 
 class Gradient:
@@ -39,12 +48,14 @@ class Gradient:
     def __iter__(self):
         return iter(self.gradients.items())
 
+    @_printing
     def text(self) -> str:
         """One line per variable: ``∂f/∂W = …`` in Unicode text."""
         p = TextPrinter()
         f = greek(self.of)
         return "\n".join(f"∂{f}/∂{greek(name)} = {p(g)}" for name, g in self.gradients.items())
 
+    @_printing
     def latex(self) -> str:
         """The gradients as LaTeX: ``\\frac{\\partial f}{\\partial W} = …``, one per line."""
         p = LatexPrinter()
@@ -56,10 +67,12 @@ class Gradient:
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
     @property
+    @_printing
     def steps(self) -> list[Step]:
         """The derivation, one :class:`~matcalc.steps.Step` (equation and rule) per line."""
         return derivation_steps(self.derivation)
 
+    @_printing
     def steps_text(self) -> str:
         """The derivation as aligned Unicode text, each line with the rule it used."""
         f = greek(self.of)
@@ -72,6 +85,7 @@ class Gradient:
         out.extend(self.text().splitlines())
         return "\n".join(out)
 
+    @_printing
     def steps_latex(self) -> str:
         """The derivation as a LaTeX ``aligned`` block, each line with its rule."""
         p = LatexPrinter()
@@ -85,6 +99,7 @@ class Gradient:
             lines.append(rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}")
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
+    @_printing
     def numpy_source(self, name: str = "value_and_grad") -> str:
         """A self-contained NumPy module defining ``name(inputs…) -> (value, grads…)``."""
         return numpy_source(self.derivation, name)
@@ -101,6 +116,7 @@ class Gradient:
             n: "×".join(map(str, g.shape)) for n, g in zip(self.wrt, (v.shape for v in self.derivation.wrt))
         }
 
+    @_printing
     def to_json(self) -> dict:
         """Gradients, shapes and steps as plain data, for tools that call matcalc."""
         text, latex = TextPrinter(), LatexPrinter()
@@ -139,6 +155,7 @@ class Gradient:
             stack.extend(e.children())
         return len(seen)
 
+    @_printing
     def __str__(self) -> str:
         return self.text()
 

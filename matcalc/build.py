@@ -78,14 +78,14 @@ def split_coef(e: Expr) -> tuple[Fraction, Expr]:
     if isinstance(e, Num):
         return e.value, ONE
     if isinstance(e, Mul):
-        return e.coef, _mul_raw(Fraction(1), e.scalars, e.chain)
+        return e.coef, _mul_raw(Fraction(1), e.scalars, e.chain, e.shape)
     return Fraction(1), e
 
 
 def split_scalars(e: Expr) -> tuple[list[Expr], Expr]:
     """``e == prod(scalars) * rest`` with the scalar factors of a product taken out."""
     if isinstance(e, Mul) and e.chain and (e.coef != 1 or e.scalars):
-        return [Num(e.coef), *e.scalars], _mul_raw(Fraction(1), (), e.chain)
+        return [Num(e.coef), *e.scalars], _mul_raw(Fraction(1), (), e.chain, e.shape)
     return [], e
 
 
@@ -96,53 +96,83 @@ def _chain_shape(chain: tuple[Expr, ...]) -> Shape:
     return (chain[0].shape[0], chain[-1].shape[1])
 
 
-def _mul_raw(coef: Fraction, scalars: tuple[Expr, ...], chain: tuple[Expr, ...]) -> Expr:
+def _mul_raw(
+    coef: Fraction, scalars: tuple[Expr, ...], chain: tuple[Expr, ...], shape: Shape | None = None
+) -> Expr:
+    """A product from parts already in canonical form (``shape``: the chain's, when known)."""
+    if shape is None:
+        shape = _chain_shape(chain) if chain else SCALAR
     if coef == 0:
-        return zero(_chain_shape(chain) if chain else SCALAR)
+        return zero(shape)
     items = len(scalars) + len(chain)
     if items == 0:
         return Num(coef)
     if coef == 1 and items == 1:
         return (scalars + chain)[0]
-    shape = _chain_shape(chain) if chain else SCALAR
     return Mul(coef, scalars, chain, shape)
+
+
+class _Chain:
+    """A matrix chain being assembled: whole chains of products are appended at once, and
+    only the joins between the pieces are checked (each piece is already valid)."""
+
+    __slots__ = ("factors", "has_eye", "has_zero")
+
+    def __init__(self) -> None:
+        self.factors: list[Expr] = []
+        self.has_eye = False
+        self.has_zero = False
+
+    def append(self, pieces: tuple[Expr, ...] | list[Expr]) -> None:
+        if self.factors and self.factors[-1].shape[1] != pieces[0].shape[0]:
+            raise ValueError(f"matrix product of {self.factors[-1].shape} and {pieces[0].shape}")
+        if len(pieces) == 1:
+            f = pieces[0]
+            self.has_eye = self.has_eye or isinstance(f, Eye)
+            self.has_zero = self.has_zero or isinstance(f, Zero)
+        self.factors.extend(pieces)
+
+    def shape(self) -> Shape:
+        return (self.factors[0].shape[0], self.factors[-1].shape[1]) if self.factors else SCALAR
+
+    def done(self) -> tuple[Expr, ...]:
+        """The factors, identities dropped (a lone identity stays)."""
+        chain = self.factors
+        if self.has_eye and len(chain) > 1:
+            chain = [f for f in chain if not isinstance(f, Eye)] or [chain[0]]
+        return tuple(chain)
 
 
 def mul(*factors: Expr) -> Expr:
     """The product of factors: 1x1 factors scale, the others form a matrix chain."""
     coef = Fraction(1)
     scalars: list[Expr] = []
-    chain: list[Expr] = []
-    zero_seen = False
+    chain = _Chain()
     for f in factors:
         if isinstance(f, Num):
             coef *= f.value
-        elif isinstance(f, Zero):
-            zero_seen = True
-            chain.append(f)
         elif isinstance(f, Mul):
             coef *= f.coef
             scalars.extend(f.scalars)
             if f.chain:
                 if f.shape == SCALAR:
-                    scalars.append(_mul_raw(Fraction(1), (), f.chain))
+                    scalars.append(_mul_raw(Fraction(1), (), f.chain, SCALAR))
                 else:
-                    chain.extend(f.chain)
+                    chain.append(f.chain)
         elif f.shape == SCALAR:
             scalars.append(f)
         else:
-            chain.append(f)
-    shape = _chain_shape(tuple(chain)) if chain else SCALAR
-    if zero_seen or coef == 0:
+            chain.append((f,))
+    shape = chain.shape()
+    if chain.has_zero or coef == 0:
         return zero(shape)
-    if len(chain) > 1:
-        chain = [f for f in chain if not isinstance(f, Eye)] or [chain[0]]
-    scalars.sort(key=_scalar_order)
-    scalars = _merge_scalar_powers(scalars)
+    if len(scalars) > 1:
+        scalars.sort(key=_scalar_order)
+        scalars = _merge_scalar_powers(scalars)
     if any(is_zero(s) for s in scalars):
         return zero(shape)
     coef2, scalars = _fold_numbers(scalars)
-    return _mul_raw(coef * coef2, tuple(scalars), tuple(chain))
+    return _mul_raw(coef * coef2, tuple(scalars), chain.done(), shape)
 
 
 def _scalar_order(s: Expr) -> tuple[int, str]:
@@ -261,6 +291,9 @@ def eprod(*factors: Expr | tuple[Expr, Fraction | int]) -> Expr:
         if k == 0:
             return
         if isinstance(e, EProd):
+            if k == 1 and e.shape != SCALAR and (shape is None or shape == e.shape):
+                merge_canonical(e)
+                return
             for b, j in e.factors:
                 put(b, j * k)
             return
@@ -270,7 +303,7 @@ def eprod(*factors: Expr | tuple[Expr, Fraction | int]) -> Expr:
             for s in e.scalars:
                 outer.append(power(s, k))
             if e.chain:
-                put(_mul_raw(Fraction(1), (), e.chain), k)
+                put(_mul_raw(Fraction(1), (), e.chain, e.shape), k)
             return
         if e.shape == SCALAR:
             outer.append(power(e, k))
@@ -280,6 +313,16 @@ def eprod(*factors: Expr | tuple[Expr, Fraction | int]) -> Expr:
         elif e.shape != shape:
             raise ValueError(f"entry-wise product of {shape} and {e.shape}")
         powers[e] = powers.get(e, Fraction(0)) + k
+
+    def merge_canonical(e: EProd) -> None:
+        """An entry-wise product already in canonical form: its bases need no more work."""
+        nonlocal shape
+        shape = e.shape
+        for b, j in e.factors:
+            if b in powers:
+                powers[b] += j
+            else:
+                powers[b] = j
 
     for e, k in pairs:
         put(e, k)
@@ -412,7 +455,8 @@ def call(fn: str, *args: Expr) -> Expr:
         return args[0]  # a column (or a scalar) is its own vec
     if fn in LINEAR and isinstance(args[0], Mul) and (args[0].coef != 1 or args[0].scalars) and args[0].chain:
         inner = args[0]
-        return mul(Num(inner.coef), *inner.scalars, call(fn, _mul_raw(Fraction(1), (), inner.chain)))
+        body = _mul_raw(Fraction(1), (), inner.chain, inner.shape)
+        return mul(Num(inner.coef), *inner.scalars, call(fn, body))
     if spec.simplify is not None:
         quick = spec.simplify(*args)
         if quick is not None:

@@ -22,7 +22,7 @@ SCALAR: Shape = (1, 1)
 class Expr:
     """Base of all nodes: structural equality, cached hash, deterministic key."""
 
-    __slots__ = ("_hash", "_key")
+    __slots__ = ("_hash", "_key", "_shape", "_size")
     shape: Shape
 
     def fields(self) -> tuple:
@@ -80,7 +80,19 @@ class Expr:
 
     def size(self) -> int:
         """Number of nodes in the tree (shared sub-trees counted each time)."""
-        return sum(1 for _ in self.walk())
+        try:
+            return self._size
+        except AttributeError:
+            pass
+        stack: list[tuple[Expr, bool]] = [(self, False)]
+        while stack:  # children before parents, each distinct node once
+            e, ready = stack.pop()
+            if ready:
+                object.__setattr__(e, "_size", 1 + sum(c._size for c in e.children()))
+            elif not hasattr(e, "_size"):
+                stack.append((e, True))
+                stack.extend((c, False) for c in e.children() if not hasattr(c, "_size"))
+        return self._size
 
 
 def _key_of(x: object) -> str:
@@ -254,7 +266,12 @@ class Apply(Expr):
 
     @property
     def shape(self) -> Shape:  # type: ignore[override]
-        return self.arg.shape
+        try:
+            return self._shape
+        except AttributeError:  # worked out once: nested calls would walk the whole tree
+            shape = self.arg.shape
+            object.__setattr__(self, "_shape", shape)
+            return shape
 
     def fields(self) -> tuple:
         return (self.fn, self.arg, self.order)
@@ -274,8 +291,12 @@ class Transpose(Expr):
 
     @property
     def shape(self) -> Shape:  # type: ignore[override]
-        r, c = self.arg.shape
-        return (c, r)
+        try:
+            return self._shape
+        except AttributeError:
+            r, c = self.arg.shape
+            object.__setattr__(self, "_shape", (c, r))
+            return (c, r)
 
     def fields(self) -> tuple:
         return (self.arg,)

@@ -8,11 +8,11 @@ coefficient ``G_V`` (``df = G_V : dV + …``) is the sum over its uses.
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from . import build as b
+from .depth import deep_recursion, definition_position, too_deep
 from .differential import Differentiator
 from .errors import DerivativeError
 from .expr import Add, Expr, Var
@@ -60,16 +60,6 @@ def _nodes(e: Expr) -> list[Expr]:
     return list(seen)
 
 
-def _definition_position(source: str, name: str) -> tuple[int | None, int | None]:
-    """Line and column where ``name = …`` is defined in ``source``."""
-    pattern = re.compile(rf"(?:^|;)[ \t]*({re.escape(name)})[ \t]*=(?!=)")
-    for i, text in enumerate(source.splitlines()):
-        m = pattern.search(text.split("#")[0])
-        if m:
-            return i + 1, m.start(1) + 1
-    return None, None
-
-
 def _resolve(model: Model, name: str) -> Var:
     var = model.lookup(name)
     if var is None:
@@ -89,7 +79,7 @@ def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None
         raise DerivativeError(f"{target.name!r} is an input, not a definition to differentiate")
     if target.shape != (1, 1):
         r, c = target.shape
-        line, column = _definition_position(model.source, target.name)
+        line, column = definition_position(model.source, target.name)
         raise DerivativeError(
             f"{target.name} is {r}×{c}, not a scalar: a gradient needs a scalar function "
             f"(reduce it with sum(...), tr(...), a norm or ':')",
@@ -104,6 +94,29 @@ def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None
         if v.name in seen:
             raise DerivativeError(f"{v.name!r} is given twice in wrt")
         seen.add(v.name)
+    with deep_recursion():
+        try:
+            return _reverse_mode(model, target, variables)
+        except RecursionError:
+            raise too_deep(model.source, target.name) from None
+
+
+def _chain_step(
+    diff: Differentiator, var: Var, rhs: Expr, g: Expr, adjoint: dict[str, list[Expr]]
+) -> ChainStep | None:
+    """``g : dvar`` expanded through ``var``'s definition; the coefficients of the names it
+    uses are added to ``adjoint``. ``None`` when the definition's differential is zero."""
+    lin = diff(rhs, value=var)
+    if b.is_zero(lin):
+        return None
+    trace: list = []
+    for gv, dv in separate(g, lin, trace):
+        adjoint.setdefault(dv.var.name, []).append(gv)
+    return ChainStep(var, g, lin, tuple((r, x, tuple(p)) for r, x, p in trace))
+
+
+def _reverse_mode(model: Model, target: Var, variables: tuple[Var, ...]) -> Derivation:
+    """The derivation of ``target`` by reverse mode over the model's definitions."""
     sources = {v.name for v in variables}
 
     defs = []
@@ -123,14 +136,12 @@ def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None
         terms = adjoint.get(var.name)
         if not terms or var.name not in active:
             continue
-        g = b.add(*terms)
-        lin = diff(rhs, value=var)
-        if b.is_zero(lin):
-            continue
-        trace: list = []
-        for gv, dv in separate(g, lin, trace):
-            adjoint.setdefault(dv.var.name, []).append(gv)
-        steps.append(ChainStep(var, g, lin, tuple((r, x, tuple(p)) for r, x, p in trace)))
+        try:
+            step = _chain_step(diff, var, rhs, b.add(*terms), adjoint)
+        except RecursionError:
+            raise too_deep(model.source, var.name) from None
+        if step is not None:
+            steps.append(step)
 
     names = {rhs: var for var, rhs in defs if not isinstance(rhs, Var)}
     grads = []

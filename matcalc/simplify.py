@@ -12,41 +12,61 @@ from collections.abc import Callable
 from . import build as b
 from .expr import Add, Call, Diff, EProd, Expr, Mul, Var
 
+#: A term being factored: its scalar factors (the coefficient first), its matrix chain,
+#: and the bounds ``lo:hi`` of the part of the chain not yet taken out as a common factor.
+_Item = tuple[tuple[Expr, ...], tuple[Expr, ...], int, int]
 
-def _parts(t: Expr) -> tuple[list[Expr], list[Expr]]:
-    """A term as (scalar factors incl. the coefficient, matrix chain)."""
+
+def _item(t: Expr) -> _Item:
+    """A term as an :data:`_Item` covering its whole chain."""
     if isinstance(t, Mul):
-        return [b.Num(t.coef), *t.scalars], list(t.chain)
+        return (b.Num(t.coef), *t.scalars), t.chain, 0, len(t.chain)
     if t.is_scalar:
-        return [t], []
-    return [], [t]
+        return (t,), (), 0, 0
+    return (), (t,), 0, 1
+
+
+def _rest(item: _Item) -> Expr:
+    scalars, chain, lo, hi = item
+    return b.mul(*scalars, *chain[lo:hi])
+
+
+def _rest_shape(item: _Item) -> tuple:
+    _, chain, lo, hi = item
+    return (chain[lo].shape[0], chain[hi - 1].shape[1]) if hi > lo else (1, 1)
+
+
+def _factored_sum(items: list[_Item], side: int) -> tuple[Expr, bool]:
+    """The sum of ``items`` with common last (``side=-1``) or first (``side=0``) factors taken
+    out, again inside each group; and whether any was. Each term's chain is read once."""
+    groups: dict[Expr, list[int]] = {}
+    for i, (_, chain, lo, hi) in enumerate(items):
+        if hi > lo:
+            groups.setdefault(chain[hi - 1] if side == -1 else chain[lo], []).append(i)
+    merged: list[Expr] = []
+    used: set[int] = set()
+    for common, idx in groups.items():
+        if len(idx) < 2:
+            continue
+        if side == -1:
+            rests = [(sc, ch, lo, hi - 1) for sc, ch, lo, hi in (items[i] for i in idx)]
+        else:
+            rests = [(sc, ch, lo + 1, hi) for sc, ch, lo, hi in (items[i] for i in idx)]
+        if len({_rest_shape(r) for r in rests}) != 1:
+            continue
+        inner, _ = _factored_sum(rests, side)
+        merged.append(b.mul(inner, common) if side == -1 else b.mul(common, inner))
+        used.update(idx)
+    others = [_rest(it) for i, it in enumerate(items) if i not in used]
+    return b.add(*reversed(merged), *others), bool(merged)
 
 
 def _factor(e: Expr, side: int) -> Expr | None:
     """``A X + B X = (A + B) X`` (``side=-1``) or ``X A + X B = X (A + B)`` (``side=0``)."""
     if not isinstance(e, Add):
         return None
-    groups: dict[Expr, list[int]] = {}
-    for i, t in enumerate(e.terms):
-        _, chain = _parts(t)
-        if len(chain) >= 1:
-            groups.setdefault(chain[side], []).append(i)
-    for common, idx in groups.items():
-        if len(idx) < 2:
-            continue
-        rests = []
-        for i in idx:
-            scalars, chain = _parts(e.terms[i])
-            rest = chain[:-1] if side == -1 else chain[1:]
-            rests.append(b.mul(*scalars, *rest))
-        shapes = {r.shape for r in rests}
-        if len(shapes) != 1:
-            continue
-        inner = b.add(*rests)
-        merged = b.mul(inner, common) if side == -1 else b.mul(common, inner)
-        others = [t for i, t in enumerate(e.terms) if i not in idx]
-        return b.add(merged, *others)
-    return None
+    out, changed = _factored_sum([_item(t) for t in e.terms], side)
+    return out if changed else None
 
 
 def _is_difference(e: Expr) -> bool:

@@ -62,3 +62,20 @@ def test_gradient_wrt_the_output_itself_is_one():
 def test_constant_function_has_zero_gradient():
     g = matcalc.grad("x: vector(n); f = 3", wrt="x")
     assert matcalc.printing.text.to_text(g["x"]) == "0"
+
+
+def test_recursion_too_deep_becomes_a_located_error():
+    """A RecursionError inside a guarded step is a DerivativeError at the definition."""
+    from matcalc.depth import guard_depth
+    from matcalc.errors import DerivativeError
+
+    source = "x: vector(n)\nf = sum(x)"
+
+    @guard_depth(lambda: (source, "f"), "differentiate")
+    def overflow():
+        raise RecursionError
+
+    with pytest.raises(DerivativeError) as info:
+        overflow()
+    assert (info.value.line, info.value.column) == (2, 1)
+    assert "nested too deeply to differentiate" in str(info.value)

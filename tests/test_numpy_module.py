@@ -401,3 +401,31 @@ def test_shared_sub_products_are_computed_once():
 def test_trace_of_product_is_one_pass():
     body = _body("A: matrix(p, m); X: matrix(m, p); f = tr(A*X)", "X")
     assert "trace" not in body and "vdot" in body
+
+
+def test_long_chain_code_is_ordered_greedily_and_correct():
+    """A chain beyond the cubic search's reach (50 factors) still computes the right gradients,
+    and the generated code stays within Python's nesting limits."""
+    k = 50
+    g = matcalc.grad("A: matrix(n, n); x: vector(n); f = x'*" + "A*" * k + "x", wrt=["A", "x"])
+    fn = g.to_function()
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(4, 4)) / 2.5
+    x = rng.normal(size=4)
+    value, dA, dx = fn(A, x)
+    P = np.linalg.matrix_power(A, k)
+    assert np.isclose(value, x @ P @ x)
+    assert np.allclose(dx, (P + P.T) @ x)
+    powers = [np.linalg.matrix_power(A.T, i) for i in range(k)]
+    expected = sum(powers[i] @ np.outer(x, x) @ powers[k - 1 - i] for i in range(k))
+    assert np.allclose(dA, expected)
+
+
+def test_deeply_nested_code_uses_temporaries():
+    """300 nested inverses compile (no expression nests past the parser's limit) and agree with NumPy."""
+    depth = 300
+    g = matcalc.grad("A: matrix(n, n); f = tr(" + "inv(" * depth + "A" + ")" * depth + ")", wrt="A")
+    A = np.eye(3) + 0.1 * np.arange(9.0).reshape(3, 3)
+    value, dA = g.to_function()(A)
+    assert np.isclose(value, np.trace(A))  # an even number of inverses
+    assert np.allclose(dA, np.eye(3))

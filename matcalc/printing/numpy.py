@@ -265,51 +265,33 @@ class NumpyModule:
             return Mul(e.coef, scalars, (), e.shape)
         n = len(items)
         dims = [self.size(items[0].shape[0])] + [self.size(f.shape[1]) for f in items]
-        cost = [[0] * n for _ in range(n)]
-        split = [[0] * n for _ in range(n)]
-        for length in range(2, n + 1):
-            for i in range(n - length + 1):
-                j = i + length - 1
-                best = None
-                for k in range(i, j):
-                    if (k == i and _elementwise_factor(items[i])) or (
-                        k + 1 == j and _elementwise_factor(items[j])
-                    ):
-                        step = dims[i] * dims[j + 1]  # a broadcast, a sum or a scaling
-                    else:
-                        step = dims[i] * dims[k + 1] * dims[j + 1]
-                    c = cost[i][k] + cost[k + 1][j] + step
-                    if best is None or c < best:
-                        best, split[i][j] = c, k
-                cost[i][j] = best  # type: ignore[assignment]
+        tree = _optimal_order(items, dims) if n <= OPTIMAL_ORDER_UP_TO else _greedy_order(dims, 0, n - 1)
         # the coefficient multiplies the smallest array of the tree (ties: the outermost)
         target = None
         if e.coef != 1 or scalars:
             candidates = []
-
-            def collect(i: int, j: int, depth: int) -> None:
-                shape = (items[i].shape[0], items[j].shape[1])
+            stack = [(tree, 0)]
+            while stack:
+                t, depth = stack.pop()
+                i, j = t[0], t[1]
                 if i != j or not _elementwise_factor(items[i]):
+                    shape = (items[i].shape[0], items[j].shape[1])
                     candidates.append((self.numel(shape), depth, (i, j)))
                 if i != j:
-                    k = split[i][j]
-                    collect(i, k, depth + 1)
-                    collect(k + 1, j, depth + 1)
-
-            collect(0, n - 1, 0)
+                    stack += [(t[3], depth + 1), (t[2], depth + 1)]
             target = min(candidates)[2] if candidates else None
 
-        def build(i: int, j: int) -> Expr:
+        def build(t: tuple) -> Expr:
+            i, j = t[0], t[1]
             if i == j:
                 node = items[i]
             else:
-                k = split[i][j]
-                node = _Prod(build(i, k), build(k + 1, j), (items[i].shape[0], items[j].shape[1]))
+                node = _Prod(build(t[2]), build(t[3]), (items[i].shape[0], items[j].shape[1]))
             if target == (i, j):
                 node = Mul(e.coef, scalars, (node,), node.shape)
             return node
 
-        root = build(0, n - 1)
+        root = build(tree)
         if (e.coef != 1 or scalars) and target is None:
             root = Mul(e.coef, scalars, (root,), root.shape)
         return root
@@ -494,7 +476,8 @@ class NumpyModule:
 
         for r in roots:
             visit(r)
-        return [e for e in order if count[e] > 1 and not self._cheap(e)]
+        deep = _too_deep(order)
+        return [e for e in order if (count[e] > 1 and not self._cheap(e)) or e in deep]
 
     def _cheap(self, e: Expr) -> bool:
         """Views that cost nothing to recompute."""
@@ -801,3 +784,84 @@ def _paren(text: str) -> str:
 def numpy_source(derivation: Derivation, name: str = "value_and_grad") -> str:
     """The source of a NumPy module computing the value and gradients of ``derivation``."""
     return NumpyModule(derivation, name).source()
+
+
+#: Chains up to this length are multiplied in the cheapest order (a cubic search);
+#: longer ones in a greedy order found in about linear time.
+OPTIMAL_ORDER_UP_TO = 40
+
+#: An order of multiplication: ``(i, j)`` for the factor ``i == j``, or
+#: ``(i, j, left, right)`` for the product of factors ``i..j`` split in two.
+Order = tuple
+
+
+def _optimal_order(items: list[Expr], dims: list[int]) -> Order:
+    """The cheapest order of the chain ``items`` (``dims``: its dimensions), by dynamic
+    programming; products with an all-ones or ``Diag`` factor cost one pass."""
+    n = len(items)
+    cheap = [_elementwise_factor(f) for f in items]
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(2, n + 1):
+        for i in range(n - length + 1):
+            j = i + length - 1
+            best = None
+            for k in range(i, j):
+                if (k == i and cheap[i]) or (k + 1 == j and cheap[j]):
+                    step = dims[i] * dims[j + 1]  # a broadcast, a sum or a scaling
+                else:
+                    step = dims[i] * dims[k + 1] * dims[j + 1]
+                c = cost[i][k] + cost[k + 1][j] + step
+                if best is None or c < best:
+                    best, split[i][j] = c, k
+            cost[i][j] = best  # type: ignore[assignment]
+
+    def tree(i: int, j: int) -> Order:
+        if i == j:
+            return (i, j)
+        k = split[i][j]
+        return (i, j, tree(i, k), tree(k + 1, j))
+
+    return tree(0, n - 1)
+
+
+def _greedy_order(dims: list[int], i: int, j: int) -> Order:
+    """An order for factors ``i..j`` of a long chain: split at an inner dimension smaller than
+    both outer ones, otherwise multiply towards the smaller outer dimension (``A(B(Cx))``)."""
+    if i == j:
+        return (i, j)
+    k = min(range(i, j), key=lambda k: dims[k + 1])
+    if dims[k + 1] < min(dims[i], dims[j + 1]):
+        return (i, j, _greedy_order(dims, i, k), _greedy_order(dims, k + 1, j))
+    if dims[j + 1] <= dims[i]:  # from the right
+        t: Order = (j, j)
+        for m in range(j - 1, i - 1, -1):
+            t = (m, j, (m, m), t)
+        return t
+    t = (i, i)
+    for m in range(i + 1, j + 1):
+        t = (i, m, t, (m, m))
+    return t
+
+
+#: Nodes of one generated expression nested below a temporary at most (Python's parser
+#: allows 200 nested parentheses; a node opens at most a few).
+NESTING_LIMIT = 24
+
+
+def _too_deep(order: list[Expr]) -> set[Expr]:
+    """Nodes of ``order`` (children before parents) to compute into temporaries so that
+    no generated expression nests more than :data:`NESTING_LIMIT` nodes deep."""
+    heights: dict[Expr, int] = {}
+    deep: set[Expr] = set()
+
+    def height(c: Expr) -> int:
+        return heights.get(c.arg if isinstance(c, _Neg) else c, 0) + isinstance(c, _Neg)
+
+    for e in order:
+        h = 1 + max((height(c) for c in e.children()), default=0)
+        if h >= NESTING_LIMIT:
+            deep.add(e)
+            h = 0
+        heights[e] = h
+    return deep
