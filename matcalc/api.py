@@ -20,8 +20,8 @@ def _names(wrt: str | Iterable[str]) -> list[str]:
     return [w.strip() for w in wrt]
 
 
-def _at_output(g: Gradient, *args, **kwargs) -> tuple[str, str]:
-    return g.model.source, g.of
+def _at_output(g: Gradient, *args, **kwargs) -> tuple[Model, str]:
+    return g.model, g.of
 
 
 #: Printing recurses into the gradients; a too-deep one is a located error at the output.

@@ -14,6 +14,7 @@ from functools import wraps
 from typing import TypeVar
 
 from .errors import DerivativeError
+from .model import Model
 
 #: Recursion allowed while building, differentiating and printing a model.
 RECURSION_LIMIT = 20_000
@@ -33,37 +34,22 @@ def deep_recursion(limit: int = RECURSION_LIMIT) -> Iterator[None]:
         sys.setrecursionlimit(old)
 
 
-def definition_position(source: str, name: str) -> tuple[int | None, int | None]:
-    """Line and column where ``name = …`` is defined in ``source`` (``None`` if not found)."""
-    import re
-
-    pattern = re.compile(rf"(?:^|;)[ \t]*({re.escape(name)})[ \t]*=(?!=)")
-    for i, text in enumerate(source.splitlines()):
-        m = pattern.search(text.split("#")[0])
-        if m:
-            return i + 1, m.start(1) + 1
-    return None, None
+def at_definition(model: Model, name: str, message: str) -> DerivativeError:
+    """A :class:`DerivativeError` saying ``message``, located at the definition of ``name``."""
+    line, column, end = model.place(name) or (None, None, None)
+    return DerivativeError(message, line, column, source=model.source, end_column=end)
 
 
-def too_deep(source: str, name: str, what: str = "differentiate") -> DerivativeError:
+def too_deep(model: Model, name: str, what: str = "differentiate") -> DerivativeError:
     """The error for a definition of ``name`` nested too deeply to ``what``, located at it."""
-    line, column = definition_position(source, name)
-    if line is None:
-        line, column = 1, 1
-    return DerivativeError(
-        f"expression nested too deeply to {what}",
-        line,
-        column,
-        source=source,
-        end_column=column + len(name),
-    )
+    return at_definition(model, name, f"expression nested too deeply to {what}")
 
 
 def guard_depth(
-    where: Callable[..., tuple[str, str]], what: str
+    where: Callable[..., tuple[Model, str]], what: str
 ) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Run the decorated function under :func:`deep_recursion`; a ``RecursionError`` becomes
-    :func:`too_deep` at the ``(source, name)`` that ``where`` gives for the same arguments."""
+    :func:`too_deep` at the ``(model, name)`` that ``where`` gives for the same arguments."""
 
     def decorate(fn: Callable[..., T]) -> Callable[..., T]:
         @wraps(fn)
@@ -72,8 +58,8 @@ def guard_depth(
                 try:
                     return fn(*args, **kwargs)
                 except RecursionError:
-                    source, name = where(*args, **kwargs)
-                    raise too_deep(source, name, what) from None
+                    model, name = where(*args, **kwargs)
+                    raise too_deep(model, name, what) from None
 
         return run
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from . import build as b
-from .depth import deep_recursion, definition_position, too_deep
+from .depth import at_definition, deep_recursion, too_deep
 from .differential import Differentiator
 from .errors import DerivativeError
 from .expr import Add, Expr, Var
@@ -79,14 +79,11 @@ def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None
         raise DerivativeError(f"{target.name!r} is an input, not a definition to differentiate")
     if target.shape != (1, 1):
         r, c = target.shape
-        line, column = definition_position(model.source, target.name)
-        raise DerivativeError(
+        raise at_definition(
+            model,
+            target.name,
             f"{target.name} is {r}×{c}, not a scalar: a gradient needs a scalar function "
             f"(reduce it with sum(...), tr(...), a norm or ':')",
-            line,
-            column,
-            source=model.source,
-            end_column=column + len(target.name) if column else None,
         )
     variables = tuple(_resolve(model, n) for n in wrt)
     seen: set[str] = set()
@@ -98,17 +95,35 @@ def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None
         try:
             return _reverse_mode(model, target, variables)
         except RecursionError:
-            raise too_deep(model.source, target.name) from None
+            raise too_deep(model, target.name) from None
+
+
+#: The most nodes a definition's differential may have. The differential of a chain of k
+#: factors has about k²/2 (``x'*A^1000*x``: a million); past this limit writing it out,
+#: simplifying and printing would take minutes, so the model is refused instead.
+MAX_DIFFERENTIAL_SIZE = 50_000
+
+
+def _too_large(model: Model, var: Var, size: int) -> DerivativeError:
+    return at_definition(
+        model,
+        var.name,
+        f"the differential of {var.name} has {size:,} terms and factors, more than matcalc "
+        f"writes out ({MAX_DIFFERENTIAL_SIZE:,}): a product of k factors has a derivative of "
+        "k terms of k factors each; shorten the product chains (or matrix powers)",
+    )
 
 
 def _chain_step(
-    diff: Differentiator, var: Var, rhs: Expr, g: Expr, adjoint: dict[str, list[Expr]]
+    diff: Differentiator, var: Var, rhs: Expr, g: Expr, adjoint: dict[str, list[Expr]], model: Model
 ) -> ChainStep | None:
     """``g : dvar`` expanded through ``var``'s definition; the coefficients of the names it
     uses are added to ``adjoint``. ``None`` when the definition's differential is zero."""
     lin = diff(rhs, value=var)
     if b.is_zero(lin):
         return None
+    if lin.size() > MAX_DIFFERENTIAL_SIZE:
+        raise _too_large(model, var, lin.size())
     trace: list = []
     for gv, dv in separate(g, lin, trace):
         adjoint.setdefault(dv.var.name, []).append(gv)
@@ -137,9 +152,9 @@ def _reverse_mode(model: Model, target: Var, variables: tuple[Var, ...]) -> Deri
         if not terms or var.name not in active:
             continue
         try:
-            step = _chain_step(diff, var, rhs, b.add(*terms), adjoint)
+            step = _chain_step(diff, var, rhs, b.add(*terms), adjoint, model)
         except RecursionError:
-            raise too_deep(model.source, var.name) from None
+            raise too_deep(model, var.name) from None
         if step is not None:
             steps.append(step)
 

@@ -234,7 +234,11 @@ class _Inference:
         self.make_vars()
 
         definitions: list[tuple[Var, Expr]] = []
+        places: list[tuple[int, int, int]] = []
         for st in values:
+            at = st.target.span if isinstance(st, Assign) else st.span
+            end = at.end_column if at.end_line == at.line else at.column + 1
+            places.append((at.line, at.column, end))
             rhs = self.guarded(st, lambda st=st: self.build(st.expr))
             if isinstance(st, Assign):
                 var = self.def_vars[st.target.name]
@@ -249,6 +253,7 @@ class _Inference:
             elementwise=tuple(self.elementwise),
             dims=self.dims_in_order(),
             source=self.text,
+            places=tuple(places),
         )
 
     def guarded(self, st: Statement, work: Callable[[], object]):

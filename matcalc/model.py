@@ -15,7 +15,9 @@ class Model:
     (declarations first), ``definitions`` the ``NAME = EXPR`` lines in order
     (a final bare expression becomes a definition named ``f``, or ``f_`` if taken),
     ``elementwise`` the declared abstract functions, ``dims`` every dimension
-    symbol in order of first appearance, ``source`` the text parsed.
+    symbol in order of first appearance, ``source`` the text parsed,
+    ``places`` where each definition is written: ``(line, column, end_column)``
+    of its name (of the expression, for a final bare one).
     """
 
     inputs: tuple[Var, ...]
@@ -24,12 +26,20 @@ class Model:
     elementwise: tuple[str, ...] = ()
     dims: tuple[str, ...] = ()
     source: str = ""
+    places: tuple[tuple[int, int, int], ...] = ()
 
     def definition(self, name: str) -> tuple[Var, Expr] | None:
         """The definition of ``name``, if the model has one."""
         for var, rhs in self.definitions:
             if var.name == name:
                 return var, rhs
+        return None
+
+    def place(self, name: str) -> tuple[int, int, int] | None:
+        """``(line, column, end_column)`` of the definition of ``name`` in ``source``."""
+        for (var, _), where in zip(self.definitions, self.places):
+            if var.name == name:
+                return where
         return None
 
     def lookup(self, name: str) -> Var | None:

@@ -69,9 +69,9 @@ def test_recursion_too_deep_becomes_a_located_error():
     from matcalc.depth import guard_depth
     from matcalc.errors import DerivativeError
 
-    source = "x: vector(n)\nf = sum(x)"
+    model = matcalc.parse("x: vector(n)\nf = sum(x)")
 
-    @guard_depth(lambda: (source, "f"), "differentiate")
+    @guard_depth(lambda: (model, "f"), "differentiate")
     def overflow():
         raise RecursionError
 
