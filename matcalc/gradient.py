@@ -98,10 +98,26 @@ def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None
             raise too_deep(model, target.name) from None
 
 
-#: The most nodes a definition's differential may have. The differential of a chain of k
-#: factors has about k²/2 (``x'*A^1000*x``: a million); past this limit writing it out,
-#: simplifying and printing would take minutes, so the model is refused instead.
+#: The most a definition's differential may hold (:func:`_written_size`). The differential
+#: of a chain of k factors is k terms of k factors (``x'*A^1000*x``: a million); past this
+#: limit simplifying and printing it would take minutes, so the model is refused instead.
 MAX_DIFFERENTIAL_SIZE = 50_000
+
+
+def _written_size(e: Expr) -> int:
+    """How much there is to write out: each distinct node once, with its operands."""
+    seen: set[int] = set()
+    stack = [e]
+    total = 0
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        kids = n.children()
+        total += 1 + len(kids)
+        stack.extend(kids)
+    return total
 
 
 def _too_large(model: Model, var: Var, size: int) -> DerivativeError:
@@ -122,8 +138,9 @@ def _chain_step(
     lin = diff(rhs, value=var)
     if b.is_zero(lin):
         return None
-    if lin.size() > MAX_DIFFERENTIAL_SIZE:
-        raise _too_large(model, var, lin.size())
+    size = _written_size(lin)
+    if size > MAX_DIFFERENTIAL_SIZE:
+        raise _too_large(model, var, size)
     trace: list = []
     for gv, dv in separate(g, lin, trace):
         adjoint.setdefault(dv.var.name, []).append(gv)
