@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable
 
+from .errors import NumberError
 from .expr import Expr
-from .gradient import Derivation, derive
+from .gradient import Derivation, _definition_position, derive
 from .model import Model
+from .numbers import NumberRangeError
 from .printing.latex import LatexPrinter, latex_name
 from .printing.numpy import numpy_source
 from .printing.text import TextPrinter, greek
@@ -14,9 +17,11 @@ from .steps import Step, derivation_steps, format_terms, step_rows
 
 
 def _names(wrt: str | Iterable[str]) -> list[str]:
+    """The names in ``wrt``, NFC-normalised as the model text is."""
     if isinstance(wrt, str):
-        return [w.strip() for w in wrt.split(",") if w.strip()]
-    return [w.strip() for w in wrt]
+        wrt = wrt.split(",")
+        return [unicodedata.normalize("NFC", w.strip()) for w in wrt if w.strip()]
+    return [unicodedata.normalize("NFC", w.strip()) for w in wrt]
 
 
 class Gradient:
@@ -155,7 +160,38 @@ def grad(model: str | Model, wrt: str | Iterable[str], of: str | None = None) ->
     from .parser import parse
 
     m = parse(model) if isinstance(model, str) else model
-    return Gradient(derive(m, _names(wrt), of))
+    if of is not None:
+        of = unicodedata.normalize("NFC", of.strip())
+    try:
+        return Gradient(derive(m, _names(wrt), of))
+    except NumberRangeError as err:
+        raise _number_error(m, of or m.output.name, err) from None
+
+
+def _number_error(model: Model, of: str, err: NumberRangeError) -> NumberError:
+    """A constant of a gradient beyond a float's range, located at the definition of ``of``
+    (or at the model's last statement when ``of`` is a bare final expression)."""
+    line, column = _definition_position(model.source, of)
+    if line is None or column is None:
+        line, column = _last_statement(model.source)
+    return NumberError(
+        err.about(f"a constant in the derivative of {of}"),
+        line,
+        column,
+        source=model.source,
+        end_column=column + len(of),
+    )
+
+
+def _last_statement(source: str) -> tuple[int, int]:
+    """Line and column where the last statement of ``source`` starts."""
+    lines = source.splitlines()
+    for i in range(len(lines) - 1, -1, -1):
+        code = lines[i].split("#")[0]
+        if code.strip():
+            start = code.rstrip().rstrip(";").rfind(";") + 1
+            return i + 1, start + len(code[start:]) - len(code[start:].lstrip()) + 1
+    return 1, 1
 
 
 def _rule_tag(rule: str) -> str:
