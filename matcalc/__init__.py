@@ -8,6 +8,7 @@ from .errors import (
     DimensionError,
     MatcalcError,
     MatcalcSyntaxError,
+    NumberError,
     ShapeError,
     UnknownNameError,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "MatcalcError",
     "MatcalcSyntaxError",
     "Model",
+    "NumberError",
     "ShapeError",
     "UnknownNameError",
     "__version__",

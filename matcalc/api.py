@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable
 
-from .depth import guard_depth
+from .depth import at_definition, guard_depth
+from .errors import NumberError
 from .expr import Expr
 from .gradient import Derivation, derive
 from .model import Model
+from .numbers import NumberRangeError
 from .printing.latex import LatexPrinter, latex_name
 from .printing.numpy import numpy_source
 from .printing.text import TextPrinter, greek
@@ -15,9 +18,11 @@ from .steps import Step, derivation_steps, format_terms, step_rows
 
 
 def _names(wrt: str | Iterable[str]) -> list[str]:
+    """The names in ``wrt``, NFC-normalised as the model text is."""
     if isinstance(wrt, str):
-        return [w.strip() for w in wrt.split(",") if w.strip()]
-    return [w.strip() for w in wrt]
+        wrt = wrt.split(",")
+        return [unicodedata.normalize("NFC", w.strip()) for w in wrt if w.strip()]
+    return [unicodedata.normalize("NFC", w.strip()) for w in wrt]
 
 
 def _at_output(g: Gradient, *args, **kwargs) -> tuple[Model, str]:
@@ -172,7 +177,13 @@ def grad(model: str | Model, wrt: str | Iterable[str], of: str | None = None) ->
     from .parser import parse
 
     m = parse(model) if isinstance(model, str) else model
-    return Gradient(derive(m, _names(wrt), of))
+    if of is not None:
+        of = unicodedata.normalize("NFC", of.strip())
+    try:
+        return Gradient(derive(m, _names(wrt), of))
+    except NumberRangeError as err:
+        of = of or m.output.name
+        raise at_definition(m, of, err.about(f"a constant in the derivative of {of}"), NumberError) from None
 
 
 def _rule_tag(rule: str) -> str:

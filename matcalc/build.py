@@ -12,6 +12,7 @@ from __future__ import annotations
 from fractions import Fraction
 from functools import lru_cache
 
+from . import numbers
 from .expr import (
     SCALAR,
     Add,
@@ -36,8 +37,8 @@ ZERO = Num(Fraction(0))
 
 
 def num(value: int | Fraction) -> Num:
-    """A scalar constant."""
-    return Num(Fraction(value))
+    """A scalar constant (raises :class:`~matcalc.numbers.NumberRangeError` beyond a float's range)."""
+    return Num(numbers.checked(Fraction(value)))
 
 
 def zero(shape: Shape) -> Expr:
@@ -172,7 +173,7 @@ def mul(*factors: Expr) -> Expr:
     if any(is_zero(s) for s in scalars):
         return zero(shape)
     coef2, scalars = _fold_numbers(scalars)
-    return _mul_raw(coef * coef2, tuple(scalars), chain.done(), shape)
+    return _mul_raw(numbers.checked(coef * coef2), tuple(scalars), chain.done(), shape)
 
 
 def _scalar_order(s: Expr) -> tuple[int, str]:
@@ -194,7 +195,7 @@ def _merge_scalar_powers(scalars: list[Expr]) -> list[Expr]:
     for base, k in merged.items():
         if k == 0:
             continue
-        out.append(base if k == 1 else EProd(((base, k),), SCALAR))
+        out.append(base if k == 1 else EProd(((base, numbers.checked(k)),), SCALAR))
     out.sort(key=_scalar_order)
     return out
 
@@ -257,7 +258,8 @@ def add(*terms: Expr) -> Expr:
     out = [mul(Num(c), first[k]) for k, c in groups.items() if c != 0]
     nums = [t for t in out if isinstance(t, Num)]
     if len(nums) > 1:
-        out = [t for t in out if not isinstance(t, Num)] + [Num(sum(n.value for n in nums))]
+        total = numbers.checked(sum(n.value for n in nums))
+        out = [t for t in out if not isinstance(t, Num)] + [Num(total)]
     if not out:
         return zero(shape)
     if len(out) == 1:
@@ -295,10 +297,11 @@ def eprod(*factors: Expr | tuple[Expr, Fraction | int]) -> Expr:
                 merge_canonical(e)
                 return
             for b, j in e.factors:
-                put(b, j * k)
+                put(b, numbers.checked(j * k))
             return
         if isinstance(e, Mul) and (e.coef != 1 or e.scalars) and (k.denominator == 1 or e.coef > 0):
-            c = e.coef**k if k.denominator == 1 else Fraction(float(e.coef) ** float(k))
+            c = numbers.power(e.coef, k)
+            assert c is not None  # an integer power, or a power of a positive number
             outer.append(Num(c))
             for s in e.scalars:
                 outer.append(power(s, k))
@@ -312,7 +315,7 @@ def eprod(*factors: Expr | tuple[Expr, Fraction | int]) -> Expr:
             shape = e.shape
         elif e.shape != shape:
             raise ValueError(f"entry-wise product of {shape} and {e.shape}")
-        powers[e] = powers.get(e, Fraction(0)) + k
+        powers[e] = numbers.checked(powers.get(e, Fraction(0)) + k)
 
     def merge_canonical(e: EProd) -> None:
         """An entry-wise product already in canonical form: its bases need no more work."""
@@ -320,7 +323,7 @@ def eprod(*factors: Expr | tuple[Expr, Fraction | int]) -> Expr:
         shape = e.shape
         for b, j in e.factors:
             if b in powers:
-                powers[b] += j
+                powers[b] = numbers.checked(powers[b] + j)
             else:
                 powers[b] = j
 
@@ -351,17 +354,13 @@ def power(e: Expr, k: int | Fraction) -> Expr:
         if e.value == 0 and k < 0:
             raise ZeroDivisionError("0 to a negative power")
         if k.denominator == 1:
-            return Num(e.value**k)
-        if e.value >= 0:
-            root = Fraction(e.value) ** k
-            if isinstance(root, Fraction):
-                return Num(root)
+            return Num(numbers.power(e.value, k))
     if e.shape == SCALAR and isinstance(e, EProd):
-        return eprod(*((b, j * k) for b, j in e.factors))
+        return eprod(*((b, numbers.checked(j * k)) for b, j in e.factors))
     if e.shape == SCALAR and isinstance(e, Mul) and (e.coef != 1 or e.scalars):
         return eprod((e, k))
     if e.shape == SCALAR:
-        return EProd(((e, k),), SCALAR)
+        return EProd(((e, numbers.checked(k)),), SCALAR)
     return eprod((e, k))
 
 

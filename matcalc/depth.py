@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from functools import wraps
 from typing import TypeVar
 
-from .errors import DerivativeError
+from .errors import DerivativeError, MatcalcError
 from .model import Model
 
 #: Recursion allowed while building, differentiating and printing a model.
@@ -34,13 +34,15 @@ def deep_recursion(limit: int = RECURSION_LIMIT) -> Iterator[None]:
         sys.setrecursionlimit(old)
 
 
-def at_definition(model: Model, name: str, message: str) -> DerivativeError:
-    """A :class:`DerivativeError` saying ``message``, located at the definition of ``name``."""
+def at_definition(
+    model: Model, name: str, message: str, cls: type[MatcalcError] = DerivativeError
+) -> MatcalcError:
+    """An error of class ``cls`` saying ``message``, located at the definition of ``name``."""
     line, column, end = model.place(name) or (None, None, None)
-    return DerivativeError(message, line, column, source=model.source, end_column=end)
+    return cls(message, line, column, source=model.source, end_column=end)
 
 
-def too_deep(model: Model, name: str, what: str = "differentiate") -> DerivativeError:
+def too_deep(model: Model, name: str, what: str = "differentiate") -> MatcalcError:
     """The error for a definition of ``name`` nested too deeply to ``what``, located at it."""
     return at_definition(model, name, f"expression nested too deeply to {what}")
 

@@ -73,6 +73,12 @@ class ArityError(MatcalcError):
     kind = "arity error"
 
 
+class NumberError(MatcalcError):
+    """A number beyond the range of a float: too large, too small (rounds to 0) or too long."""
+
+    kind = "number error"
+
+
 class DerivativeError(MatcalcError):
     """A derivative that cannot be taken as asked (non-scalar, unknown variable...)."""
 

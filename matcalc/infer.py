@@ -22,12 +22,14 @@ from .errors import (
     DimensionError,
     MatcalcError,
     MatcalcSyntaxError,
+    NumberError,
     ShapeError,
     UnknownNameError,
 )
 from .expr import Expr, Var
 from .functions import ALIASES, ENTRYWISE, KNOWN_FUNCTIONS, STRUCTURAL
 from .model import Model
+from .numbers import NumberRangeError, checked, power
 from .syntax import (
     Assign,
     Binary,
@@ -146,23 +148,29 @@ def constant(node: Node) -> Fraction | None:
             return -args[0]
         if not isinstance(n, Binary):
             return None
-        x, y = args
         try:
-            if n.op == "+":
-                return x + y
-            if n.op == "-":
-                return x - y
-            if n.op in PRODUCT + HADAMARD:
-                return x * y
-            if n.op in ("/", "./"):
-                return x / y
-            if n.op in POWERS and y.denominator == 1:
-                return x ** int(y)
+            return _fold(n.op, *args)
         except ZeroDivisionError:
             return None
-        return None
+        except NumberRangeError as err:
+            raise error_at(NumberError, err.about(f"the result of '{n.op}'"), n.op_span) from None
 
     return postorder(node, kids, value)
+
+
+def _fold(op: str, x: Fraction, y: Fraction) -> Fraction | None:
+    """``x op y`` exactly, within a float's range (raises :class:`NumberRangeError`)."""
+    if op == "+":
+        return checked(x + y)
+    if op == "-":
+        return checked(x - y)
+    if op in PRODUCT + HADAMARD:
+        return checked(x * y)
+    if op in ("/", "./"):
+        return checked(x / y)
+    if op in POWERS and y.denominator == 1:
+        return power(x, y)
+    return None
 
 
 #: How a sum is built, by inference's decision.
@@ -735,6 +743,10 @@ class _Inference:
             raise self.error(ShapeError, f"{self.src(node)}: {err}", node) from None
         except ZeroDivisionError:
             raise self.error(MatcalcError, f"{self.src(node)}: division by zero", node) from None
+        except NumberRangeError as err:
+            where = node.op_span if isinstance(node, Binary) else node
+            what = f"a constant in {self.src(node)}"
+            raise self.error(NumberError, err.about(what), where) from None
         hash(e)  # cache hashes bottom-up: no deep recursion when hashed later
         return e
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from .expr import Expr, Var
@@ -29,7 +30,8 @@ class Model:
     places: tuple[tuple[int, int, int], ...] = ()
 
     def definition(self, name: str) -> tuple[Var, Expr] | None:
-        """The definition of ``name``, if the model has one."""
+        """The definition of ``name`` (compared in NFC, as the model text is read), if any."""
+        name = unicodedata.normalize("NFC", name)
         for var, rhs in self.definitions:
             if var.name == name:
                 return var, rhs
@@ -43,7 +45,8 @@ class Model:
         return None
 
     def lookup(self, name: str) -> Var | None:
-        """The input or definition called ``name``."""
+        """The input or definition called ``name`` (compared in NFC, as the model text is read)."""
+        name = unicodedata.normalize("NFC", name)
         for v in self.inputs:
             if v.name == name:
                 return v

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import re
 import sys
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -46,9 +47,12 @@ RECURSION_LIMIT = 20_000
 def parse(text: str) -> Model:
     """The model written in ``text``.
 
-    Raises a :class:`~matcalc.errors.MatcalcError` subclass, located at a line
-    and column of ``text``, for anything that is not a valid model.
+    The text is read in Unicode normal form NFC (an ``e`` followed by a combining
+    accent is the letter ``é``); lines and columns of errors count characters of
+    the normalised text. Raises a :class:`~matcalc.errors.MatcalcError` subclass,
+    located at a line and column of ``text``, for anything that is not a valid model.
     """
+    text = unicodedata.normalize("NFC", text)
     with _recursion_limit(RECURSION_LIMIT), _gc_paused():
         try:
             statements = parse_statements(text)

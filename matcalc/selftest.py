@@ -36,6 +36,7 @@ from __future__ import annotations
 import random
 import time
 import traceback
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -1390,10 +1391,11 @@ def check_case(case: Case, derivations: bool = False, check_parse: bool = True) 
 
     # 3. the generated module
     args = []
+    drawn = {unicodedata.normalize("NFC", k): a for k, a in case.inputs.items()}  # as matcalc reads
     for v in model.inputs:
-        if v.name not in case.inputs:
+        if v.name not in drawn:
             return failed(f"matcalc found an input {v.name!r} the model does not have")
-        a = case.inputs[v.name]
+        a = drawn[v.name]
         args.append(float(a[0, 0]) if v.shape == (1, 1) else a[:, 0].copy() if v.shape[1] == 1 else a.copy())
     for f in sorted(model.elementwise):
         args += list(functions[f])
@@ -1538,12 +1540,14 @@ def case_from_text(
     """A case for a model given as text (a regression): sizes and inputs drawn at random.
 
     ``domains`` maps inputs to ``positive``, ``small`` or ``spd`` (others are
-    standard normal; ``symmetric`` inputs are drawn symmetric).
+    standard normal; ``symmetric`` inputs are drawn symmetric). Names are taken in NFC,
+    as matcalc reads the text.
     """
     import matcalc
 
     from .parser import parse_statements
 
+    text = unicodedata.normalize("NFC", text)
     model = matcalc.parse(text)
     domains = domains or {}
     rng = np.random.default_rng(seed)
@@ -1563,6 +1567,7 @@ def case_from_text(
     }
     sym = frozenset(v.name for v in model.inputs if v.symmetric)
     wrt = tuple(w.strip() for w in wrt.split(",")) if isinstance(wrt, str) else tuple(wrt)
+    wrt = tuple(unicodedata.normalize("NFC", w) for w in wrt)
     statements = from_syntax(parse_statements(text))
     return Case(text, wrt, of, statements, dims, inputs, sym, tuple(model.elementwise))
 

@@ -11,7 +11,8 @@ from fractions import Fraction
 
 from lark import Token, Transformer
 
-from .errors import ArityError, MatcalcError, MatcalcSyntaxError
+from .errors import ArityError, MatcalcError, MatcalcSyntaxError, NumberError
+from .numbers import NumberRangeError, literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +202,12 @@ class ToSyntax(Transformer):
 
     def number(self, children: list) -> Number:
         (tok,) = children
-        return Number(Span.of(tok), Fraction(str(tok)))
+        span = Span.of(tok)
+        try:
+            value = literal(str(tok))
+        except NumberRangeError as err:
+            raise error_at(NumberError, err.message, span) from None
+        return Number(span, value)
 
     def name(self, children: list) -> Name:
         (tok,) = children

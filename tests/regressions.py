@@ -103,57 +103,99 @@ REGRESSIONS = [
 
 #: Inputs that once crashed or hung the parser or the derivation. Each must end, within
 #: seconds, in a model (differentiated when its output is a scalar) or a located MatcalcError.
+#: ``error`` (optional): words the located error's message must contain.
+_RANGE_FIX = (
+    "fixed in matcalc/numbers.py: literals (syntax.py), folded constants (infer.constant) and "
+    "the constants build.py folds must be finite float64 values, checked by magnitude (logs, "
+    "bit lengths) before any power is computed; a located NumberError otherwise"
+)
 FUZZ_REGRESSIONS = [
     {
         "text": "f = alpha^2^2^2^2^2^2",
-        "open": "infer.py: constant() folds 2^2^2^2^2 = 2^65536 exactly and then 2^(2^65536): hangs",
+        "error": "number too large: the result of '^'",
+        "note": "infer.py: constant() folded 2^2^2^2^2 = 2^65536 exactly and then 2^(2^65536): "
+        "hung. " + _RANGE_FIX,
     },
     {
         "text": "f = 2^99999999999999999999 * alpha",
-        "open": "infer.py: constant() computes 2**99999999999999999999 exactly: hangs",
+        "error": "number too large: a constant in 2^99999999999999999999",
+        "note": "infer.py: constant() computed 2**99999999999999999999 exactly: hung. " + _RANGE_FIX,
     },
     {
         "text": "x = 1000.^1e308; f = x*alpha",
-        "open": "infer.py: constant() of a huge exponent: hangs",
+        "error": "number too large",
+        "note": "infer.py: constant() of a huge exponent: hung. " + _RANGE_FIX,
     },
     {
         "text": "f = 1e100000000 * alpha",
-        "open": "syntax.py: Fraction('1e100000000') builds a 100-million-digit integer: hangs",
+        "error": "number too large: 1e100000000",
+        "note": "syntax.py: Fraction('1e100000000') built a 100-million-digit integer: hung; "
+        "numbers.literal looks at the exponent first",
     },
     {
         "text": "alpha: scalar; f = " + "1" * 5000 + " * alpha",
-        "open": "syntax.py: Fraction(str(token)) raises ValueError for more than 4300 digits "
-        "(Python's int/str conversion limit)",
+        "error": "number too long",
+        "note": "syntax.py: Fraction(str(token)) raised ValueError for more than 4300 digits "
+        "(Python's int/str conversion limit); numbers.literal refuses literals of more than "
+        "400 digits",
     },
     {
         "text": "f = alpha^2^2^2^2^2",
-        "open": "infer.py / printing: the exponent 2^65536 has 19729 digits; printing it raises "
-        "ValueError (int max str digits)",
+        "error": "number too large: the result of '^'",
+        "note": "infer.py / printing: the exponent 2^65536 has 19729 digits; printing it raised "
+        "ValueError (int max str digits). " + _RANGE_FIX,
     },
     {
         "text": "f = 1e1000000 * alpha",
-        "open": "syntax.py / printing: ValueError (int max str digits) printing the gradient",
+        "error": "number too large: 1e1000000",
+        "note": "syntax.py / printing: ValueError (int max str digits) printing the gradient. " + _RANGE_FIX,
     },
     {
         "text": "f = 1e400 * alpha",
-        "open": "syntax.py / printing/numpy.py: 1e400 overflows a float: OverflowError in numpy_source",
+        "error": "number too large: 1e400",
+        "note": "syntax.py / printing/numpy.py: 1e400 overflowed a float: OverflowError in "
+        "numpy_source. " + _RANGE_FIX,
     },
     {
         "text": "alpha: scalar; f = (1e200*alpha)^2",
-        "open": "printing/numpy.py: the coefficient 2e400 overflows a float: OverflowError in numpy_source",
+        "error": "number too large: a constant in (1e200*alpha)^2",
+        "note": "printing/numpy.py: the coefficient 2e400 overflowed a float: OverflowError in "
+        "numpy_source; build.eprod now checks the power of the coefficient. " + _RANGE_FIX,
     },
     {
         "text": "alpha: scalar; f = (3^100)^100 * alpha",
-        "open": "infer.py constant folding / printing: 3^10000 is exact and has 4772 digits; printing "
-        "the gradient raises ValueError (int max str digits). Found by `matcalc selftest --fuzz 100000 --seed 2`",
+        "error": "number too large",
+        "note": "infer.py constant folding / printing: 3^10000 was exact and has 4772 digits; "
+        "printing the gradient raised ValueError (int max str digits). Found by `matcalc "
+        "selftest --fuzz 100000 --seed 2`. " + _RANGE_FIX,
     },
     {
         "text": "alpha: scalar; f = (100^3)^100 * alpha",
-        "open": "printing/numpy.py: the constant 1e600 overflows a float (OverflowError). Found by "
-        "`matcalc selftest --fuzz 100000 --seed 2`",
+        "error": "number too large",
+        "note": "printing/numpy.py: the constant 1e600 overflowed a float (OverflowError). Found "
+        "by `matcalc selftest --fuzz 100000 --seed 2`. " + _RANGE_FIX,
     },
     {
         "text": "m: matrix(2, x); s = 1e308'.^3; 1/2",
-        "open": "printing/numpy.py: OverflowError for the constant 1e924 (float(Fraction))",
+        "error": "number too large: a constant in 1e308'.^3",
+        "note": "printing/numpy.py: OverflowError for the constant 1e924 (float(Fraction)). " + _RANGE_FIX,
+    },
+    {
+        "text": "f = 1e-400 * alpha",
+        "error": "number too small: 1e-400",
+        "note": "a literal that a float rounds to 0 printed as 0 in one place and exactly in "
+        "another; now a located NumberError (subnormals such as 1e-320 are kept)",
+    },
+    {
+        "text": "alpha: scalar; f = 1e308 * alpha^1000",
+        "error": "number too large: a constant in the derivative of f",
+        "note": "the model's constants are in range but the gradient's 1e311 is not (OverflowError "
+        "in numpy_source); build.py checks every folded number and api.grad locates the error "
+        "at the definition of f",
+    },
+    {
+        "text": "f = 1.000001^1000000 * alpha",
+        "note": "the exact power has 6 million digits (slow, then ValueError printing it); "
+        "numbers.power rounds a power whose exact form exceeds 4096 bits to the nearest float",
     },
 ]

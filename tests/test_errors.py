@@ -12,6 +12,7 @@ from matcalc import (
     DimensionError,
     MatcalcError,
     MatcalcSyntaxError,
+    NumberError,
     ShapeError,
     UnknownNameError,
 )
@@ -78,6 +79,15 @@ BAD = [
     ("f = exp + x", ShapeError, 1, 5, ["exp is a function", "exp(...)"]),
     ("g: elementwise\nf = g + x", ShapeError, 2, 5, ["g is an elementwise function"]),
     ("f = 1/0", MatcalcError, 1, 5, ["division by zero"]),
+    # ------------------------------------------------ numbers beyond a float's range
+    ("f = 1e400 * alpha", NumberError, 1, 5, ["number too large: 1e400", "largest float"]),
+    ("f = 2 * 1e-400 * x", NumberError, 1, 9, ["number too small: 1e-400", "write 0"]),
+    ("f = " + "9" * 401 + " * alpha", NumberError, 1, 5, ["number too long", "400 digits"]),
+    ("f = alpha^(2^99999999999999999999)", NumberError, 1, 13, ["number too large", "'^'"]),
+    ("f = 2^2048 * alpha", NumberError, 1, 6, ["number too large", "2^2048"]),
+    ("f = x * (1e200*alpha)^2", NumberError, 1, 22, ["number too large", "(1e200*alpha)^2"]),
+    ("f = (1e-200)^2 * alpha", NumberError, 1, 13, ["number too small", "(1e-200)^2"]),
+    ("f = (1e300 * 1e300) * x", NumberError, 1, 12, ["number too large"]),
     # ------------------------------------------------ functions: arity and names
     ("f = tr(A, B)", ArityError, 1, 5, ["tr takes 1 argument, got 2"]),
     ("f = exp()", ArityError, 1, 5, ["exp takes 1 argument, got 0"]),
@@ -171,3 +181,25 @@ def test_every_error_is_a_matcalc_error():
     for cls in (ArityError, DefinitionError, DimensionError, MatcalcSyntaxError, ShapeError,
                 UnknownNameError):  # fmt: skip
         assert issubclass(cls, MatcalcError)
+
+
+def test_a_gradient_constant_beyond_a_float_is_a_located_error():
+    """The model's constants are in range, but the derivative's coefficient 1000·1e308 is not."""
+    with pytest.raises(NumberError) as info:
+        matcalc.grad("alpha: scalar; f = 1e308*alpha^1000", wrt="alpha")
+    err = info.value
+    assert (err.line, err.column) == (1, 16), str(err)
+    assert "number too large: a constant in the derivative of f" in err.message
+    with pytest.raises(NumberError) as info:
+        matcalc.grad("alpha: scalar\n1e308*alpha^1000", wrt="alpha")  # a bare final expression
+    assert (info.value.line, info.value.column) == (2, 1), str(info.value)
+
+
+def test_numbers_within_a_float_keep_working():
+    assert str(matcalc.grad("f = 2^1023*alpha", wrt="alpha")) == f"∂f/∂α = {2**1023}"
+    assert str(matcalc.grad("f = 1/3*alpha^2", wrt="alpha")) == "∂f/∂α = 2/3 α"
+    assert "e-320" in matcalc.grad("f = 1e-320*alpha", wrt="alpha").numpy_source()  # subnormal
+    # an exact power too long to keep is the nearest float: (1 + 1e-6)^1e6 ≈ e
+    (_, g), = matcalc.grad("f = 1.000001^1000000*alpha", wrt="alpha")
+    assert abs(float(g.value) - 2.7182804690957534) < 1e-12
+    assert matcalc.parse("f = 0e99999999 * alpha + alpha").output.name == "f"

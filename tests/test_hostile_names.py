@@ -43,11 +43,15 @@ assert all(n.isidentifier() for n in HOSTILE)
 #: Names whose NFKC form differs: Python reads the parameter as the normalised name.
 NFKC_CHANGED = tuple(n for n in HOSTILE if unicodedata.normalize("NFKC", n) != n)
 
+#: The model text is read in NFC: Ω (U+2126 OHM SIGN) is the name Ω (U+03A9), so random
+#: models draw from names that stay distinct in NFC.
+DISTINCT = tuple(n for n in HOSTILE if unicodedata.normalize("NFC", n) == n)
+
 HOSTILE_POOL = NamePool(
-    matrices=HOSTILE, vectors=HOSTILE, scalars=HOSTILE, definitions=HOSTILE,
+    matrices=DISTINCT, vectors=DISTINCT, scalars=DISTINCT, definitions=DISTINCT,
     functions=("lambda", "print", "np", "_out", "dg", "ℌ", "value_and_grad", "float"),
     dims=("np", "lambda", "t0", "_out", "value_and_grad", "len", "ℌ", "H", "n"),
-    declared=HOSTILE, undeclared=False,
+    declared=DISTINCT, undeclared=False,
 )  # fmt: skip
 
 
@@ -85,7 +89,8 @@ COLLISIONS = [
     ("ℌ, H: matrix(m, n); f = sum(ℌ .* exp(H)) + tr(ℌ'*H)", "ℌ,H"),
     ("ﬁ, fi: vector(n); f = ﬁ'*fi + sum(exp(ﬁ))", "ﬁ,fi"),
     ("\u00b5, \u03bc: scalar; x: vector(n); f = \u00b5*x'*x + \u03bc^2", "\u00b5,\u03bc,x"),
-    ("\u2126: matrix(m, n); \u03a9: matrix(n, m); f = tr(\u2126*\u03a9) + sum(exp(\u2126))", "\u2126,\u03a9"),
+    ("\u01c5: matrix(m, n); D\u017e: matrix(n, m); f = tr(\u01c5*D\u017e) + sum(exp(\u01c5))",
+     "\u01c5,D\u017e"),
     ("lambda, lambda_: vector(n); f = lambda'*lambda_ + sum(sin(lambda))", "lambda,lambda_"),
     ("np, np_, numpy: vector(n); f = np'*np_ + sum(exp(numpy .* np))", "np,np_,numpy"),
     ("x, grad_x, grad_x_: vector(n); f = x'*grad_x + sum(exp(x .* grad_x_))", "x,grad_x,grad_x_"),
@@ -122,14 +127,11 @@ def test_inputs_are_keyword_callable_by_their_python_names(name):
 
 
 @pytest.mark.parametrize("name", NFKC_CHANGED)
-@pytest.mark.xfail(
-    reason="open: printing/numpy.py: a parameter named ℌ is the parameter H to Python (identifiers "
-    "are NFKC-normalised), so fn(**{'ℌ': ...}) is a TypeError; with both ℌ and H in a model the "
-    "signature is (H, H_) and no keyword reaches ℌ by its own name",
-    strict=True,
-)
 def test_inputs_with_non_normalised_names_are_keyword_callable(name):
+    """Was a strict xfail: a parameter spelt ``ℌ`` is ``H`` to Python. Fixed in
+    printing/numpy.py: ``python_name`` and ``Names`` give the NFKC form."""
     _keyword_call(name)
+    assert python_name(name) == unicodedata.normalize("NFKC", python_name(name)) != name
 
 
 #: Names the grammar accepts that are not Python identifiers (digits of category No).
@@ -137,20 +139,57 @@ NOT_IDENTIFIERS = ("x\u2081", "x\u00b2", "a\u00bd")  # x₁ x² a½
 
 
 @pytest.mark.parametrize("name", NOT_IDENTIFIERS)
-@pytest.mark.xfail(
-    reason="open: grammar/matcalc.lark NAME (\\w) accepts x₁, x², a½, which are not Python "
-    "identifiers; printing/numpy.py python_name then raises ValueError (an internal error, not a "
-    "MatcalcError). Either the grammar takes only str.isidentifier() names or the generator renames",
-    strict=True,
-)
 def test_names_that_are_not_python_identifiers(name):
+    """Was a strict xfail (ValueError from python_name). Fixed in printing/numpy.py: the
+    generated code maps them to identifiers (x₁ → x1, x² → x2, a½ → a1_2); text, LaTeX and
+    steps keep the user's name."""
+    assert not name.isidentifier() and python_name(name).isidentifier()
     model, wrt = _templates(name)["input"]
-    try:
-        matcalc.parse(model)
-    except matcalc.MatcalcError:
-        return  # refused by the front end: fine
     out = check_case(case_from_text(model, wrt), derivations=False)
-    assert out.status in ("ok", "rejected"), out.report()
+    assert out.status == "ok", out.report()
+    _keyword_call(name)
+    g = matcalc.grad(model, wrt=wrt)
+    assert f"∂f/∂{name} = " in g.text() and name in g.steps_text()
+    assert_module_is_clean(g)
+
+
+#: Model names and the parameters the generated function takes for them (NFKC, then
+#: characters that are not identifier characters as ``_``, keywords and collisions with ``_``
+#: appended, in order of first appearance).
+PARAMETERS = [
+    ("ℌ, H: matrix(m, n); f = sum(ℌ .* exp(H))", ["H", "H_"]),
+    ("H, ℌ: matrix(m, n); f = sum(ℌ .* exp(H))", ["H", "H_"]),
+    ("x\u2082, x2, x₂_: vector(n); f = x\u2082'*x2 + sum(exp(x₂_))", ["x2", "x2_", "x2__"]),
+    ("a\u00bd, a1_2: scalar; f = a\u00bd*a1_2", ["a1_2", "a1_2_"]),
+    ("lambda, lambda_: vector(n); f = lambda'*lambda_", ["lambda_", "lambda__"]),
+    ("ﬁ: vector(n); f = sum(exp(ﬁ))", ["fi"]),
+]
+
+
+@pytest.mark.parametrize("model,params", PARAMETERS)
+def test_parameters_are_nfkc_identifiers_told_apart_in_order(model, params):
+    g = matcalc.grad(model, wrt=[v.name for v in matcalc.parse(model).inputs])
+    fn = g.to_function()
+    assert list(inspect.signature(fn).parameters) == params
+    assert all(p.isidentifier() and unicodedata.normalize("NFKC", p) == p for p in params)
+    doc = inspect.getdoc(fn)
+    for v, p in zip(g.model.inputs, params):
+        if v.name != p:  # the docstring says which parameter is which model name
+            assert f"{p}: the model's {v.name}, " in doc, doc
+        else:
+            assert f"{p}: an array" in doc or f"{p}: a float" in doc, doc
+    assert g.numpy_source() == matcalc.grad(model, wrt=g.wrt).numpy_source()
+
+
+def test_canonically_equal_names_are_one_name():
+    """The model text is read in NFC: Ω (U+2126 OHM SIGN) is Ω (U+03A9), and e + U+0301 is é.
+    (Names that differ only in NFKC, such as ℌ and H, stay two names: see COLLISIONS.)"""
+    with pytest.raises(matcalc.DefinitionError) as info:
+        matcalc.parse("\u2126: matrix(m, n); \u03a9: matrix(n, m); f = tr(\u2126*\u03a9)")
+    assert (info.value.line, info.value.column) == (1, 18)
+    g = matcalc.grad("e\u0301: vector(n); f = sum(exp(\u00e9))", wrt="e\u0301")
+    assert [v.name for v in g.model.inputs] == ["\u00e9"] and g.wrt == ("\u00e9",)
+    assert g.text() == "∂f/∂\u00e9 = exp(\u00e9)"
 
 
 # ------------------------------------------------------------------ no injection
@@ -180,11 +219,12 @@ INJECTIONS = [
 
 def _module_names(g: matcalc.Gradient) -> set[str]:
     """Every identifier the generated module may contain, without trailing underscores (which
-    the generator appends to keep names apart), NFKC-normalised as Python reads them."""
+    the generator appends to keep names apart), NFKC-normalised as Python reads them; a model
+    name that is no identifier (``a½``) appears as its ``python_name`` (``a1_2``)."""
     model = g.model
     names = {v.name for v in model.inputs} | {v.name for v, _ in model.definitions}
     names |= set(model.elementwise) | {"d" + f for f in model.elementwise} | set(model.dims)
-    names |= {"grad_" + python_name(n).rstrip("_") for n in names}
+    names |= {"grad_" + python_name(n).rstrip("_") for n in names} | {python_name(n) for n in names}
     names |= {"np", "value_and_grad", "_input", "_mismatch", "_out", "_softmax", "_logsumexp"}
     names |= {"value", "name", "kind", "array", "shape", "fresh", "label", "want", "got", "x", "z", "m"}
     names |= {"ValueError"}

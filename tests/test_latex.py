@@ -64,6 +64,10 @@ def _sources() -> dict[str, tuple[str, str]]:
         out[f"operator:{op}"] = (model, wrt)
     out["names"] = (NAMES_MODEL, "W_in,alpha_1")
     out["small numbers"] = ("x: vector(n); f = sum(sqrt(x .^ 2 + 1e-6))", "x")
+    out["unicode sub- and superscripts"] = (
+        "x₁, x²: vector(n); W_in₁: matrix(n, n); f = x₁'*W_in₁*x²",
+        "x₁,x²,W_in₁",
+    )
     out["norms"] = ("X: matrix(m, n); f = norm1(X) + normF(X)^2 + norm2(X)", "X")
     return out
 
@@ -192,6 +196,10 @@ def test_katex_rejects_bad_latex(katex_dir):
         ("x_i", "x_{i}"),
         ("W_out", r"W_{\mathrm{out}}"),
         ("loss", r"\mathit{loss}"),
+        ("x\u2081", "x_{1}"),
+        ("x\u00b2", "x^{2}"),
+        ("alpha\u2081\u2082", r"\alpha_{12}"),
+        ("W_in\u2081", r"{W_{\mathrm{in}}}_{1}"),
     ],
 )
 def test_latex_names(name, latex):

@@ -578,3 +578,15 @@ def test_long_model():
     assert seconds < 60
     assert isinstance(result, matcalc.Model)
     assert len(result.definitions) == 3001 and result.output.shape == (1, 1)
+
+
+def test_input_is_read_in_nfc():
+    """e + U+0301 (combining acute) is the letter é; columns count characters of the NFC text."""
+    decomposed = "e\u0301: vector(n); f = sum(exp(e\u0301))"
+    model = matcalc.parse(decomposed)
+    assert [v.name for v in model.inputs] == ["\u00e9"]
+    assert model.source == "\u00e9: vector(n); f = sum(exp(\u00e9))"
+    with pytest.raises(matcalc.MatcalcError) as info:
+        matcalc.parse("e\u0301e\u0301 = )")  # "éé = )": the ')' is the 6th character
+    assert (info.value.line, info.value.column) == (1, 6), str(info.value)
+    assert str(info.value).splitlines()[1:] == ["  \u00e9\u00e9 = )", "       ^"]

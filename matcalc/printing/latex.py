@@ -13,11 +13,27 @@ _COMMANDS = {"exp", "log", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "t
 _SUB_COMMANDS = {"max", "min", "sup", "inf", "log", "exp", "det"}
 
 
+#: Unicode sub- and superscript digits, as written in names (``x₁``, ``x²``).
+_SUBSCRIPT_DIGITS = "₀₁₂₃₄₅₆₇₈₉"
+_SUPERSCRIPT_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+_SCRIPTS = re.compile(f"(.+?)(?:([{_SUBSCRIPT_DIGITS}]+)|([{_SUPERSCRIPT_DIGITS}]+))")
+
+
 def latex_name(name: str) -> str:
     """A user's name in LaTeX.
 
-    ``alpha`` → ``\\alpha``, ``E_max`` → ``E_{\\max}``, ``W1`` → ``W_{1}``.
+    ``alpha`` → ``\\alpha``, ``E_max`` → ``E_{\\max}``, ``W1`` → ``W_{1}``,
+    ``x₁`` → ``x_{1}``, ``x²`` → ``x^{2}``.
     """
+    m = _SCRIPTS.fullmatch(name)
+    if m:
+        head, sub, sup = m.groups()
+        base = latex_name(head)
+        if "_" in base or "^" in base:
+            base = "{" + base + "}"
+        if sub:
+            return base + "_{" + "".join(str(_SUBSCRIPT_DIGITS.index(c)) for c in sub) + "}"
+        return base + "^{" + "".join(str(_SUPERSCRIPT_DIGITS.index(c)) for c in sup) + "}"
     base, sep, sub = name.partition("_")
     if not sep:
         m = re.fullmatch(r"(.*?[^\d])(\d+)", name)

@@ -108,28 +108,46 @@ class CodegenError(MatcalcError, ValueError):
 
 
 def python_name(name: str) -> str:
-    """A model name as a Python parameter: keywords get a trailing underscore.
+    """The Python identifier that stands for a model name in generated code.
 
-    Soft keywords (``match``, ``case``, ``type``, ``_``) are valid parameter
-    names and are kept, so the signature does not depend on the Python version.
+    Python reads identifiers in NFKC form, so the name is NFKC-normalised
+    (``ℌ`` is ``H``, ``x²`` is ``x2``); characters that still cannot be part of
+    an identifier become ``_`` (``a½`` is ``a1_2``), a name that cannot start an
+    identifier gets a leading ``_``, and keywords a trailing ``_`` (``lambda_``).
+    Soft keywords (``match``, ``case``, ``type``, ``_``) are valid parameter names
+    and are kept, so the signature does not depend on the Python version. Names
+    that meet after this are told apart by :class:`Names`.
     """
-    if not name.isidentifier():
-        raise ValueError(f"{name!r} is not an identifier")
-    return name + "_" if keyword.iskeyword(name) else name
+    text = unicodedata.normalize("NFKC", name)
+    out = "".join(c if ("_" + c).isidentifier() else "_" for c in text)
+    if not out.isidentifier():
+        out = "_" + out
+    out = unicodedata.normalize("NFKC", out)
+    if not out.isidentifier():  # pragma: no cover - NFKC of identifier characters stays one
+        out = "_" + "".join(c if c.isascii() and ("_" + c).isidentifier() else "_" for c in out)
+    return out + "_" if keyword.iskeyword(out) else out
 
 
 class Names:
-    """Allocates identifiers that never collide (after NFKC normalisation)."""
+    """Allocates the identifiers of one generated module, never two alike.
+
+    Every identifier is taken in NFKC form (as Python reads it); one already
+    taken gets trailing underscores. Callers take names in a fixed order (the
+    model's inputs in order of first appearance, its functions, definitions,
+    then the module's own names), so a model always gives the same code.
+    """
 
     def __init__(self) -> None:
         self.used: set[str] = set()
 
     def reserve(self, name: str) -> None:
+        """Mark ``name`` as taken."""
         self.used.add(unicodedata.normalize("NFKC", name))
 
     def take(self, want: str) -> str:
-        name = want
-        while unicodedata.normalize("NFKC", name) in self.used or keyword.iskeyword(name):
+        """``want`` (a valid identifier), or it with underscores appended, now taken."""
+        name = unicodedata.normalize("NFKC", want)
+        while name in self.used or keyword.iskeyword(name):
             name += "_"
         self.reserve(name)
         return name
@@ -192,7 +210,7 @@ class NumpyModule:
         self.np = self.names.take("np")
         helpers = ("softmax", "logsumexp", "input", "mismatch", "out")
         self.helpers = {h: self.names.take("_" + h) for h in helpers}
-        self.dims = {d: self.names.take(d.replace("*", "_")) for d in self.model.dims}
+        self.dims = {d: self.names.take(python_name(d)) for d in self.model.dims}
         self.grad_names = [
             self.names.take("grad_" + self.var[v.name].rstrip("_")) for v in derivation.wrt
         ]
@@ -621,7 +639,7 @@ class NumpyModule:
                 kind = f"an array of shape ({r},)"
             else:
                 kind = f"an array of shape ({r}, {c})" + (", symmetric" if v.symmetric else "")
-            lines.append(f"{self.var[v.name]}: {kind}")
+            lines.append(f"{self.var[v.name]}: {_called(v.name, self.var[v.name])}{kind}")
         for (g, order), name in sorted(self.funcs.items()):
             lines.append(f"{name}: a callable, {g}{chr(39) * order} applied entry-wise")
         return lines
@@ -703,6 +721,11 @@ class NumpyModule:
             "",
             "",
         ]
+
+
+def _called(name: str, parameter: str) -> str:
+    """``"the model's ℌ, "`` when the parameter is not spelt as the model's name."""
+    return "" if parameter == name else f"the model's {name}, "
 
 
 def _nodes(root: Expr) -> set[Expr]:
