@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
+from .depth import deep_recursion
 from .errors import MatcalcError
 from .model import Model
 
@@ -267,17 +267,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # a bug in matcalc, reported without a traceback
         print(f"internal error: {type(err).__name__}: {err}", file=sys.stderr)
         return EXIT_INTERNAL_ERROR
-
-
-@contextmanager
-def deep_recursion(limit: int = 20_000) -> Iterator[None]:
-    """Allow deep recursion: printers and derivatives recurse into deeply nested models."""
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, limit))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
 
 
 def _tolerate_unencodable_output() -> None:

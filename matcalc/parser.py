@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import gc
 import re
-import sys
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from .depth import deep_recursion
 from .errors import MatcalcError, MatcalcSyntaxError, excerpt
 from .grammar import parser
 from .infer import infer_model
@@ -53,7 +53,7 @@ def parse(text: str) -> Model:
     located at a line and column of ``text``, for anything that is not a valid model.
     """
     text = unicodedata.normalize("NFC", text)
-    with _recursion_limit(RECURSION_LIMIT), _gc_paused():
+    with deep_recursion(RECURSION_LIMIT), _gc_paused():
         try:
             statements = parse_statements(text)
             return infer_model(text, statements)
@@ -163,14 +163,3 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-@contextmanager
-def _recursion_limit(limit: int) -> Iterator[None]:
-    old = sys.getrecursionlimit()
-    if old < limit:
-        sys.setrecursionlimit(limit)
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
