@@ -16,7 +16,7 @@ IDENTITIES = [
     ("tr(XAXᵀ)", "X: matrix(m, n); A: matrix(n, n); f = tr(X*A*X')", "X", ["X(Aᵀ + A)"]),
     ("tr(XᵀAX)", "X: matrix(m, n); A: matrix(m, m); f = tr(X'*A*X)", "X", ["(A + Aᵀ) X"]),
     ("tr(X^2)", "X: matrix(n, n); f = tr(X^2)", "X", ["2 Xᵀ"]),
-    ("tr(X^3)", "X: matrix(n, n); f = tr(X^3)", "X", ["3 Xᵀ Xᵀ"]),
+    ("tr(X^3)", "X: matrix(n, n); f = tr(X^3)", "X", ["3 (Xᵀ)²"]),
     ("tr(inv(X)A)", "X, A: matrix(n, n); f = tr(inv(X)*A)", "X", ["−inv(X)ᵀ Aᵀ inv(X)ᵀ"]),
     # linear and bilinear forms (§2.4)
     ("aᵀx", "a, x: vector(n); f = a'*x", "x", ["a"]),

@@ -189,8 +189,17 @@ class Printer:
             else:
                 alone = len(e.scalars) + len(e.chain) == 1
                 top.append(self.wrap(s, ("frob", "add", "neg", "had") + (() if alone else ("mul",))))
-        for f in e.chain:
-            top.append(self.wrap(f, ("frob", "add", "neg", "had")))
+        chain = list(e.chain)
+        i = 0
+        while i < len(chain):  # a run of one factor k times prints as a power: (Aᵀ)³
+            j = i
+            while j + 1 < len(chain) and chain[j + 1] == chain[i]:
+                j += 1
+            if j > i:
+                top.append(self.matrix_power(chain[i], j - i + 1))
+            else:
+                top.append(self.wrap(chain[i], ("frob", "add", "neg", "had")))
+            i = j + 1
         if coef.denominator != 1 and not bottom and top:
             lead = self.number(coef)
         elif coef.denominator != 1:
@@ -209,6 +218,11 @@ class Printer:
                 den = self.paren(den)
             num = self.fraction(num, den)
         return sign + num, ("neg" if sign else "mul")
+
+    def matrix_power(self, e: Expr, k: int) -> str:
+        """The square matrix ``e`` multiplied by itself ``k`` times: ``A²``, ``(Aᵀ)³``."""
+        text = self.paren(self(e)) if isinstance(e, Transpose) else self.atom(e)
+        return self.power_of(text, Fraction(k), True)
 
     def print_power(self, e: Expr, k: Fraction) -> str:
         if k == 1:
