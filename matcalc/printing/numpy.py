@@ -776,8 +776,8 @@ def _elementwise_factor(e: Expr) -> bool:
 
 
 def _top_level(text: str):
-    """The characters of ``text`` outside brackets, with the one before each
-    (the sign of an exponent, ``1e-05``, is skipped)."""
+    """The characters of ``text`` outside brackets (the sign of an exponent, as in
+    ``1e-05``, is not one of them)."""
     depth = 0
     for i, ch in enumerate(text):
         if ch in "([":
