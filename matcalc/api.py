@@ -77,11 +77,22 @@ class Gradient:
         """The derivation, one :class:`~matcalc.steps.Step` (equation and rule) per line."""
         return derivation_steps(self.derivation)
 
+    def _rows(self, printer, name: Callable[[str], str], latex: bool = False) -> list[tuple[str, str]]:
+        """The derivation's rows; ``df = 0`` when ``f`` does not depend on any variable."""
+        rows = step_rows(self.steps, printer, latex=latex)
+        if rows:
+            return rows
+        names = ", ".join(name(w) for w in self.wrt)
+        what = name(self.of)
+        if latex:
+            return [("0", rf"{what}\text{{ does not depend on }}{names}")]
+        return [("0", f"{what} does not depend on {names}")]
+
     @_printing
     def steps_text(self) -> str:
         """The derivation as aligned Unicode text, each line with the rule it used."""
         f = greek(self.of)
-        rows = step_rows(self.steps, TextPrinter())
+        rows = self._rows(TextPrinter(), greek)
         width = max((len(r[0]) for r in rows), default=0)
         out = []
         for i, (line, rule) in enumerate(rows):
@@ -95,7 +106,7 @@ class Gradient:
         """The derivation as a LaTeX ``aligned`` block, each line with its rule."""
         p = LatexPrinter()
         f = latex_name(self.of)
-        rows = step_rows(self.steps, p, latex=True)
+        rows = self._rows(p, latex_name, latex=True)
         lines = []
         for i, (line, rule) in enumerate(rows):
             head = rf"\mathrm{{d}}{f} " if i == 0 else ""

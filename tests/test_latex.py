@@ -68,6 +68,8 @@ def _sources() -> dict[str, tuple[str, str]]:
         "x₁, x²: vector(n); W_in₁: matrix(n, n); f = x₁'*W_in₁*x²",
         "x₁,x²,W_in₁",
     )
+    out["a function of none of the variables"] = ("x, y: vector(n); alpha: scalar; f = alpha^2", "x,y")
+    out["matrix powers"] = ("A: matrix(n, n); x: vector(n); f = x'*A^3*x", "A,x")
     out["norms"] = ("X: matrix(m, n); f = norm1(X) + normF(X)^2 + norm2(X)", "X")
     return out
 

@@ -98,3 +98,10 @@ def test_every_line_of_every_derivation_is_an_equation(model, wrt):
         for v, gx in zip(g.derivation.wrt, g.derivation.gradients)
     )
     assert np.isclose(separated, df, rtol=1e-8, atol=1e-10)
+
+
+def test_a_function_of_none_of_the_variables_has_the_derivation_df_0():
+    g = matcalc.grad("x, y: vector(n); alpha: scalar; f = alpha^2", wrt="x,y")
+    assert g.steps == []
+    assert g.steps_text().splitlines() == ["df = 0   [f does not depend on x, y]", "∂f/∂x = 0", "∂f/∂y = 0"]
+    assert r"\mathrm{d}f &= 0 && \left[f\text{ does not depend on }x, y\right]" in g.steps_latex()
