@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Iterable
 
 from .depth import at_definition, guard_depth
@@ -18,11 +17,9 @@ from .steps import Step, derivation_steps, format_terms, step_rows
 
 
 def _names(wrt: str | Iterable[str]) -> list[str]:
-    """The names in ``wrt``, NFC-normalised as the model text is."""
     if isinstance(wrt, str):
-        wrt = wrt.split(",")
-        return [unicodedata.normalize("NFC", w.strip()) for w in wrt if w.strip()]
-    return [unicodedata.normalize("NFC", w.strip()) for w in wrt]
+        return [w.strip() for w in wrt.split(",") if w.strip()]
+    return [w.strip() for w in wrt]
 
 
 def _at_output(g: Gradient, *args, **kwargs) -> tuple[Model, str]:
@@ -188,8 +185,6 @@ def grad(model: str | Model, wrt: str | Iterable[str], of: str | None = None) ->
     from .parser import parse
 
     m = parse(model) if isinstance(model, str) else model
-    if of is not None:
-        of = unicodedata.normalize("NFC", of.strip())
     try:
         return Gradient(derive(m, _names(wrt), of))
     except NumberRangeError as err:

@@ -106,18 +106,7 @@ MAX_DIFFERENTIAL_SIZE = 50_000
 
 def _written_size(e: Expr) -> int:
     """How much there is to write out: each distinct node once, with its operands."""
-    seen: set[int] = set()
-    stack = [e]
-    total = 0
-    while stack:
-        n = stack.pop()
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        kids = n.children()
-        total += 1 + len(kids)
-        stack.extend(kids)
-    return total
+    return sum(1 + len(n.children()) for n in _nodes(e))
 
 
 def _too_large(model: Model, var: Var, size: int) -> DerivativeError:

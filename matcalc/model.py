@@ -31,7 +31,7 @@ class Model:
 
     def definition(self, name: str) -> tuple[Var, Expr] | None:
         """The definition of ``name`` (compared in NFC, as the model text is read), if any."""
-        name = unicodedata.normalize("NFC", name)
+        name = _nfc(name)
         for var, rhs in self.definitions:
             if var.name == name:
                 return var, rhs
@@ -39,6 +39,7 @@ class Model:
 
     def place(self, name: str) -> tuple[int, int, int] | None:
         """``(line, column, end_column)`` of the definition of ``name`` in ``source``."""
+        name = _nfc(name)
         for (var, _), where in zip(self.definitions, self.places):
             if var.name == name:
                 return where
@@ -46,9 +47,14 @@ class Model:
 
     def lookup(self, name: str) -> Var | None:
         """The input or definition called ``name`` (compared in NFC, as the model text is read)."""
-        name = unicodedata.normalize("NFC", name)
+        name = _nfc(name)
         for v in self.inputs:
             if v.name == name:
                 return v
         d = self.definition(name)
         return d[0] if d else None
+
+
+def _nfc(name: str) -> str:
+    """A name as the parser reads it (the model text is normalised to NFC)."""
+    return unicodedata.normalize("NFC", name.strip())
