@@ -193,14 +193,22 @@ def samples(fn, runs: int, warmup: int = 3) -> list[float]:
     return out
 
 
+def pin_one_core() -> None:
+    """Keep this process on one core (single-thread runs).
+
+    XLA's CPU runtime runs some loops on its own threads whatever its flags say,
+    so pinning is what gives every method the same single core.
+    """
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
 def worker(method: str, case: str, threads: int, runs: int) -> dict:
     """Runs inside the subprocess: check, then time the method and the forward reference."""
     import numpy as np
 
-    if threads == 1 and hasattr(os, "sched_setaffinity"):
-        # XLA's CPU runtime runs some loops on its own threads whatever its flags say:
-        # pin the single-thread run to one core so that every method gets the same
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    if threads == 1:
+        pin_one_core()
     model, wrt, sizes = CASES[case]
     inputs = make_inputs(model, sizes)
     if method == "torch":
