@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import build as b
-from .expr import Add, Call, Diff, EProd, Expr, Mul, Var
+from .expr import Add, Call, Diff, EProd, Expr, Mul, Transpose, Var
 
 #: A term being factored: its scalar factors (the coefficient first), its matrix chain,
 #: and the bounds ``lo:hi`` of the part of the chain not yet taken out as a common factor.
@@ -39,26 +39,42 @@ def _rest_shape(item: _Item) -> tuple:
 def _factored_sum(items: list[_Item], side: int) -> tuple[Expr, bool]:
     """The sum of ``items`` with common last (``side=-1``) or first (``side=0``) factors taken
     out, again inside each group; and whether any was. Each term's chain is read once."""
-    groups: dict[Expr, list[int]] = {}
-    for i, (_, chain, lo, hi) in enumerate(items):
+    groups: dict[tuple[Expr, tuple], list[_Item]] = {}
+    index: dict[tuple[Expr, tuple], list[int]] = {}
+    for i, (sc, chain, lo, hi) in enumerate(items):
         if hi > lo:
-            groups.setdefault(chain[hi - 1] if side == -1 else chain[lo], []).append(i)
+            # terms group by the common factor and by what is left (only those add up)
+            if side == -1:
+                common, rest = chain[hi - 1], (sc, chain, lo, hi - 1)
+            else:
+                common, rest = chain[lo], (sc, chain, lo + 1, hi)
+            key = (common, _rest_shape(rest))
+            groups.setdefault(key, []).append(rest)
+            index.setdefault(key, []).append(i)
     merged: list[Expr] = []
     used: set[int] = set()
-    for common, idx in groups.items():
+    for (common, _), rests in groups.items():
+        idx = index[(common, _)]
         if len(idx) < 2:
-            continue
-        if side == -1:
-            rests = [(sc, ch, lo, hi - 1) for sc, ch, lo, hi in (items[i] for i in idx)]
-        else:
-            rests = [(sc, ch, lo + 1, hi) for sc, ch, lo, hi in (items[i] for i in idx)]
-        if len({_rest_shape(r) for r in rests}) != 1:
             continue
         inner, _ = _factored_sum(rests, side)
         merged.append(b.mul(inner, common) if side == -1 else b.mul(common, inner))
         used.update(idx)
     others = [_rest(it) for i, it in enumerate(items) if i not in used]
     return b.add(*reversed(merged), *others), bool(merged)
+
+
+def _common_scalar(e: Expr) -> Expr | None:
+    """``αA + αB = α(A + B)``: a scalar factor that every term has is taken out once."""
+    if not isinstance(e, Add) or not all(isinstance(t, Mul) and t.scalars for t in e.terms):
+        return None
+    first, *others = e.terms
+    common = [s for s in first.scalars if all(s in t.scalars for t in others)]
+    if not common:
+        return None
+    rests = [b.mul(b.Num(t.coef), *(s for s in t.scalars if s not in common), *t.chain)
+             for t in e.terms]
+    return b.mul(*common, b.add(*rests))
 
 
 def _factor(e: Expr, side: int) -> Expr | None:
@@ -76,17 +92,55 @@ def _is_difference(e: Expr) -> bool:
     return signs == [False, True]
 
 
+def _difference_of(f: Expr) -> Add | None:
+    """The difference ``a − b`` that the factor ``f`` is, or is the transpose of."""
+    inner = f.arg if isinstance(f, Transpose) else f
+    return inner if _is_difference(inner) else None
+
+
+def _flipped(f: Expr) -> Expr:
+    """The factor ``f`` (a difference or its transpose) negated: ``a − b`` becomes ``b − a``."""
+    if isinstance(f, Transpose):
+        return b.transpose(_flipped(f.arg))
+    a, c = f.terms
+    return b.add(b.neg(c), b.neg(a))
+
+
 def _flip_difference(e: Expr) -> Expr | None:
-    """``-(a - b) = b - a``: a negated difference reads as the difference reversed."""
+    """``−(a − b) = b − a``: a negated difference reads as the difference reversed.
+
+    Only in a product with one difference: in ``−(a − b)(a − b)ᵀ`` the two read alike.
+    """
     if not isinstance(e, Mul) or e.coef >= 0:
         return None
     factors = list(e.scalars + e.chain)
-    for i, f in enumerate(factors):
-        if _is_difference(f):
-            a, c = f.terms
-            factors[i] = b.add(b.neg(c), b.neg(a))
-            return b.mul(b.Num(-e.coef), *factors)
-    return None
+    found = [i for i, f in enumerate(factors) if _difference_of(f) is not None]
+    if len(found) != 1:
+        return None
+    factors[found[0]] = _flipped(factors[found[0]])
+    return b.mul(b.Num(-e.coef), *factors)
+
+
+def _align_differences(e: Expr) -> Expr | None:
+    """``(b − a) ⋯ (a − b) = −(a − b) ⋯ (a − b)``: a difference and its negation in one
+    product read the same way round (as the last of them does), the sign in front."""
+    if not isinstance(e, Mul):
+        return None
+    factors = list(e.scalars + e.chain)
+    seen: set[Expr] = set()
+    flips = 0
+    for i in reversed(range(len(factors))):
+        d = _difference_of(factors[i])
+        if d is None:
+            continue
+        if _flipped(d) in seen:
+            factors[i] = _flipped(factors[i])
+            flips += 1
+        else:
+            seen.add(d)
+    if not flips:
+        return None
+    return b.mul(b.Num(e.coef * (-1) ** flips), *factors)
 
 
 def _diag_times_vector(e: Expr) -> Expr | None:
@@ -169,7 +223,9 @@ def _distribute_number(e: Expr) -> Expr | None:
 RULES: tuple[tuple[str, Callable[[Expr], Expr | None]], ...] = (
     ("AX + BX = (A + B)X", lambda e: _factor(e, -1)),
     ("XA + XB = X(A + B)", lambda e: _factor(e, 0)),
+    ("αA + αB = α(A + B)", _common_scalar),
     ("−(a − b) = b − a", _flip_difference),
+    ("(b − a)(a − b) = −(a − b)(a − b)", _align_differences),
     ("Diag(h)x = h∘x", _diag_times_vector),
     ("diag(abᵀ) = a∘b", _diag_of_outer),
     ("aᵀ(b ⊘ a) = sum(b)", _inner_cancels),

@@ -59,6 +59,8 @@ IDENTITIES = [
     ("logistic regression", "X: matrix(m, n); w: vector(n); y: vector(m); f = sum(softplus(X*w)) - y'*X*w", "w", ["Xᵀ(sigmoid(X w) − y)"]),
     ("xᵀAx + c sin(y)ᵀx (matrixcalculus.org)", "x, y: vector(n); A: matrix(n, n); c: scalar; f = x'*A*x + c*sin(y)'*x", "x", ["(A + Aᵀ) x + c sin(y)"]),
     ("logistic cross-entropy", "X: matrix(m, n); w: vector(n); y: vector(m); p = sigmoid(X*w); f = -(y'*log(p) + (1 - y)'*log(1 - p))", "w", ["Xᵀ(p − y)"]),
+    ("Rayleigh quotient", "x: vector(n); A: matrix(n, n); f = x'*A*x / (x'*x)", "x", ["(A + Aᵀ) x / (xᵀ x) − 2 (xᵀ A x) x / (xᵀ x)²"]),
+    ("low-rank factorisation", "U: matrix(n, r); V: matrix(m, r); R: matrix(n, m); f = norm2(R - U*V')^2", "U,V", ["2 (U Vᵀ − R) V", "2 (U Vᵀ − R)ᵀ U"]),
     # softmax and log-sum-exp
     ("logsumexp(x) − yᵀx", "x, y: vector(n); f = logsumexp(x) - y'*x", "x", ["softmax(x) − y"]),
     ("softmax cross-entropy", "W: matrix(k, n); x: vector(n); y: vector(k); f = -y'*log(softmax(W*x))", "W", ["(sum(y) softmax(W x) − y) xᵀ"]),
@@ -66,6 +68,7 @@ IDENTITIES = [
     # Gaussian log-likelihood
     ("Gaussian mean", "x, mu: vector(n); S: symmetric(n); f = -1/2*logdet(S) - 1/2*(x - mu)'*inv(S)*(x - mu)", "mu", ["inv(S) (x − μ)"]),
     ("Gaussian covariance", "x, mu: vector(n); S: symmetric(n); f = -1/2*logdet(S) - 1/2*(x - mu)'*inv(S)*(x - mu)", "S", ["1/2 (inv(S) (x − μ) (x − μ)ᵀ inv(S) − inv(S))"]),
+    ("Gaussian negative log-likelihood", "x, mu: vector(n); S: symmetric(n); f = (x - mu)'*inv(S)*(x - mu) + logdet(S)", "S,mu", ["inv(S) − inv(S) (x − μ) (x − μ)ᵀ inv(S)", "2 inv(S) (μ − x)"]),
     ("Gaussian process evidence", "K: symmetric(n); y: vector(n); f = y'*inv(K)*y + logdet(K)", "K", ["inv(K) − inv(K) y yᵀ inv(K)"]),
     # networks
     ("two-layer net wrt W (seed 000)", "x: vector(n); b: vector(m); W: matrix(m, n); M: matrix(p, m); c, y: vector(p); s = W*x + b; a = relu(s); t = M*a + c; f = 1/2*sum((t - y).^2)", "W", ["((Mᵀ(t − y)) ∘ step(s)) xᵀ"]),

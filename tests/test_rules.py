@@ -106,7 +106,15 @@ s1, s2 = Var("s", (1, 1)), Var("u", (1, 1))
 SIMPLIFICATIONS = [
     ("AX + BX = (A + B)X", b.add(b.mul(Xs, x), b.mul(b.transpose(Xs), x))),
     ("XA + XB = X(A + B)", b.add(b.mul(A, B), b.mul(A, Var("B2", ("n", "p"))))),
+    # two of three terms share the last factor and the shape of what is left
+    ("AX + BX = (A + B)X", b.add(b.mul(Xs, x), b.mul(S, x), b.mul(s1, x))),
+    ("αA + αB = α(A + B)", b.add(b.mul(s1, s2, Xs), b.mul(b.num(-3), s1, S))),
     ("−(a − b) = b − a", b.mul(b.num(-2), b.sub(x, y))),
+    ("−(a − b) = b − a", b.mul(b.num(-2), b.transpose(b.sub(x, y)), Xs)),
+    (
+        "(b − a)(a − b) = −(a − b)(a − b)",
+        b.mul(Xs, b.sub(y, x), b.transpose(b.sub(x, y)), S),
+    ),
     ("Diag(h)x = h∘x", b.mul(Xs, b.call("Diag", h), x)),
     ("diag(abᵀ) = a∘b", b.call("diag", b.mul(h, b.transpose(x)))),
     ("aᵀ(b ⊘ a) = sum(b)", b.mul(x, b.transpose(h), b.div(y, h))),
