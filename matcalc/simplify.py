@@ -8,6 +8,7 @@ the definition's name (so results keep the user's intermediates).
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 
 from . import build as b
 from .expr import Add, Call, Diff, EProd, Expr, Mul, Transpose, Var
@@ -65,16 +66,20 @@ def _factored_sum(items: list[_Item], side: int) -> tuple[Expr, bool]:
 
 
 def _common_scalar(e: Expr) -> Expr | None:
-    """``αA + αB = α(A + B)``: a scalar factor that every term has is taken out once."""
-    if not isinstance(e, Add) or not all(isinstance(t, Mul) and t.scalars for t in e.terms):
+    """``αA + αB = α(A + B)``: a scalar factor that every term has is taken out once, and so
+    is a fraction that every coefficient is (``½A − ½B = ½(A − B)``)."""
+    if not isinstance(e, Add) or not all(isinstance(t, Mul) for t in e.terms):
         return None
     first, *others = e.terms
+    k = abs(first.coef)
+    if k.denominator == 1 or any(abs(t.coef) != k for t in others):
+        k = Fraction(1)
     common = [s for s in first.scalars if all(s in t.scalars for t in others)]
-    if not common:
+    if not common and k == 1:
         return None
-    rests = [b.mul(b.Num(t.coef), *(s for s in t.scalars if s not in common), *t.chain)
+    rests = [b.mul(b.Num(t.coef / k), *(s for s in t.scalars if s not in common), *t.chain)
              for t in e.terms]
-    return b.mul(*common, b.add(*rests))
+    return b.mul(b.Num(k), *common, b.add(*rests))
 
 
 def _factor(e: Expr, side: int) -> Expr | None:
@@ -205,7 +210,25 @@ def _expand_if_smaller(e: Expr) -> Expr | None:
     if not any(isinstance(b.split_coef(t)[1], EProd) for t in terms):
         return None
     expanded = b.add(*(_distribute(t) for t in terms))
-    return expanded if expanded.size() < e.size() else None
+    smaller = expanded.size() < e.size() and _written_size(expanded) < _written_size(e)
+    return expanded if smaller else None
+
+
+def _written_size(e: Expr) -> int:
+    """The size of ``e`` with ``a.^k`` in its sums and entry-wise products counted as ``a``
+    written ``|k|`` times: expanding ``σ ∘ (1 − σ)`` into ``σ − σ.^2`` cancels nothing,
+    so it is not smaller. (Only the sums and products on top are looked into.)"""
+    extra = 0
+    stack = [e]
+    while stack:
+        n = b.split_coef(stack.pop())[1]
+        if isinstance(n, Add):
+            stack.extend(n.terms)
+        elif isinstance(n, EProd):
+            for f, k in n.factors:
+                extra += f.size() * (int(abs(k)) - 1) if abs(k) > 1 else 0
+                stack.append(f)
+    return e.size() + extra
 
 
 def _distribute_number(e: Expr) -> Expr | None:

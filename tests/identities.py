@@ -31,6 +31,7 @@ IDENTITIES = [
     ("diag(X)ᵀa", "X: matrix(n, n); a: vector(n); f = diag(X)'*a", "X", ["Diag(a)"]),
     # quadratic forms
     ("xᵀAx", "x: vector(n); A: matrix(n, n); f = x'*A*x", "x", ["(A + Aᵀ) x"]),
+    ("½xᵀAx − bᵀx", "x, b: vector(n); A: matrix(n, n); f = 1/2*x'*A*x - b'*x", "x", ["1/2 (A + Aᵀ) x − b"]),
     ("xᵀSx symmetric", "x: vector(n); S: symmetric(n); f = x'*S*x", "x", ["2 S x"]),
     ("xᵀAx wrt A", "x: vector(n); A: matrix(n, n); f = x'*A*x", "A", ["x xᵀ"]),
     ("αxᵀx", "x: vector(n); alpha: scalar; f = alpha*x'*x", "alpha,x", ["xᵀ x", "2 α x"]),
@@ -73,5 +74,6 @@ IDENTITIES = [
     # networks
     ("two-layer net wrt W (seed 000)", "x: vector(n); b: vector(m); W: matrix(m, n); M: matrix(p, m); c, y: vector(p); s = W*x + b; a = relu(s); t = M*a + c; f = 1/2*sum((t - y).^2)", "W", ["((Mᵀ(t − y)) ∘ step(s)) xᵀ"]),
     ("sigmoid layer", "W: matrix(m, n); x: vector(n); y: vector(m); h = sigmoid(W*x); f = 1/2*norm2(h - y)^2", "W", ["((h − y) ∘ h ∘ (1 − h)) xᵀ"]),
+    ("sigmoid layer on a batch", "X: matrix(n, d); W: matrix(d, k); b: vector(k); f = sum(sigmoid(X*W + ones(n)*b'))", "W,b", ["Xᵀ(sigmoid(X W + 𝟏 bᵀ) ∘ (1 − sigmoid(X W + 𝟏 bᵀ)))", "(sigmoid(X W + 𝟏 bᵀ) ∘ (1 − sigmoid(X W + 𝟏 bᵀ)))ᵀ 𝟏"]),
     ("scalar function of a scalar", "alpha, beta: scalar; f = exp(alpha)*beta^2 + sin(alpha*beta)", "alpha,beta", ["β² exp(α) + β cos(α β)", "2 β exp(α) + α cos(α β)"]),
 ]

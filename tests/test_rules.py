@@ -109,6 +109,7 @@ SIMPLIFICATIONS = [
     # two of three terms share the last factor and the shape of what is left
     ("AX + BX = (A + B)X", b.add(b.mul(Xs, x), b.mul(S, x), b.mul(s1, x))),
     ("αA + αB = α(A + B)", b.add(b.mul(s1, s2, Xs), b.mul(b.num(-3), s1, S))),
+    ("αA + αB = α(A + B)", b.add(b.mul(b.num(Fraction(1, 2)), Xs), b.mul(b.num(Fraction(-1, 2)), S))),
     ("−(a − b) = b − a", b.mul(b.num(-2), b.sub(x, y))),
     ("−(a − b) = b − a", b.mul(b.num(-2), b.transpose(b.sub(x, y)), Xs)),
     (

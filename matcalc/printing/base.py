@@ -230,6 +230,12 @@ class Printer:
         return self.power_of(self.atom(e), k, e.is_scalar)
 
     def _print_EProd(self, e: EProd) -> Printed:
+        if (not e.is_scalar and len(e.factors) > 1
+                and all(isinstance(f, Transpose) for f, _ in e.factors)
+                and not all(isinstance(f.arg, Var) for f, _ in e.factors)):
+            # (f(A) ∘ (1 − f(A)))ᵀ reads better than f(A)ᵀ ∘ (1 − f(A))ᵀ; Aᵀ ∘ Bᵀ stays
+            inner = EProd(tuple((f.arg, k) for f, k in e.factors), (e.shape[1], e.shape[0]))
+            return self.transpose_of(self.paren(self.print(inner)[0])), "atom"
         top = [self.print_power(f, k) for f, k in e.factors if k > 0 and not isinstance(f, Ones)]
         bottom = [self.print_power(f, -k) for f, k in e.factors if k < 0]
         if len(top) == 1 and not bottom and e.factors[0][1] != 1:
