@@ -290,9 +290,27 @@ class _Inference:
         l, r = self.src(node.left), self.src(node.right)
         msg = (
             f"{self.src(node)}: {l} is {self.shape_text(lt)} but {r} is {self.shape_text(rt)}"
-            f"; {what}"
+            f"; {what}{self.convention_note(node.left, node.right)}"
         )
         return self.error(DimensionError, msg, node)
+
+    def convention_note(self, *operands: Node) -> str:
+        """Why an undeclared operand has the shape it has, for a shape error about it."""
+        notes = []
+        for op in operands:
+            while isinstance(op, (Neg, Transpose)):
+                op = op.operand
+            name = op.name if isinstance(op, Name) else None
+            if name is None or name not in self.undeclared or name in self.def_at:
+                continue
+            kind = conventional_kind(name)
+            also = (f" ({name} is also a dimension name, but dimensions are not values)"
+                    if name in self.dims.user_symbols else "")
+            others = [k for k in ("scalar", "vector(d)", "matrix(r, c)") if not k.startswith(kind)]
+            notes.append(f"{name} is not declared, so it is a {kind} by convention{also};"
+                         " declare another kind if that is not meant: "
+                         + " or ".join(f"'{name}: {k}'" for k in others))
+        return "".join("; " + n for n in notes)
 
     # ------------------------------------------------------------ declarations
 
@@ -495,7 +513,7 @@ class _Inference:
                     ShapeError,
                     f"{self.src(node)}: the divisor {self.src(node.right)} is"
                     f" {self.shape_text(rt)}, not a scalar; use './' for entry-wise division"
-                    " or inv(...) for a matrix inverse",
+                    f" or inv(...) for a matrix inverse{self.convention_note(node.right)}",
                     node,
                 )
             return self.note(node, lt, "div")

@@ -60,6 +60,17 @@ BAD = [
     ("A: matrix(m, n)\nB: matrix(m, n)\nf = A - B'", DimensionError, 3, 5, ["B' is n×m"]),
     # ------------------------------------------------ shapes that do not fit an operation
     ("f = x / y", ShapeError, 1, 5, ["divisor y is k2×1", "'./'", "inv"]),
+    # an undeclared operand: the error says why it has its shape, and how to change it
+    (
+        "f = x / y", ShapeError, 1, 5,
+        ["y is not declared, so it is a vector by convention", "'y: scalar' or 'y: matrix(r, c)'"],
+    ),
+    (
+        "W: matrix(m, n); x: vector(n); f = sum(W*x) / m",
+        ShapeError, 1, 36,
+        ["divisor m", "m is also a dimension name, but dimensions are not values", "'m: scalar'"],
+    ),
+    ("x: vector(n); f = x + z'", DimensionError, 1, 19, ["z is not declared, so it is a vector"]),
     ("A: matrix(m, n)\nf = tr(A)", ShapeError, 2, 8, ["tr(...) needs a square matrix", "A is m×n"]),
     ("A: matrix(m, n)\nf = inv(A)", ShapeError, 2, 9, ["inv(...) needs a square", "m×n"]),
     ("A: matrix(m, n)\nf = det(A)", ShapeError, 2, 9, ["det(...) needs a square", "m×n"]),
