@@ -76,14 +76,19 @@ def format_terms(terms: tuple[Term, ...], p: Printer) -> str:
     """``G₁ : L₁ + G₂ : L₂`` with scalar coefficients written as products."""
     if not terms:
         return "0"
-    out = ""
+    texts = []
     for g, lin in terms:
         if g == b.ONE:
-            text = p(lin)
+            texts.append(p(lin))
         elif g.is_scalar and not isinstance(lin, Diff):
-            text = p(b.mul(g, lin))
+            texts.append(p(b.mul(g, lin)))
         else:
-            text = p(Frob(g, lin))
+            texts.append(p(Frob(g, lin)))
+    # as in a printed sum, the first term without a minus leads
+    lead = next((i for i, t in enumerate(texts) if not t.startswith(p.minus)), 0)
+    texts.insert(0, texts.pop(lead))
+    out = ""
+    for text in texts:
         if not out:
             out = text
         elif text.startswith(p.minus):
