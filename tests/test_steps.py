@@ -13,7 +13,7 @@ from matcalc.check import random_instance
 from matcalc.differential import Differentiator
 from matcalc.evaluate import Evaluator, evaluate_model
 from matcalc.printing.text import TextPrinter
-from matcalc.steps import step_rows
+from matcalc.steps import format_terms, step_rows
 
 MODELS = Path(__file__).parent / "models"
 
@@ -105,3 +105,25 @@ def test_a_function_of_none_of_the_variables_has_the_derivation_df_0():
     assert g.steps == []
     assert g.steps_text().splitlines() == ["df = 0   [f does not depend on x, y]", "∂f/∂x = 0", "∂f/∂y = 0"]
     assert r"\mathrm{d}f &= 0 && \left[f\text{ does not depend on }x, y\right]" in g.steps_latex()
+
+
+@pytest.mark.parametrize(
+    "model,wrt",
+    [((MODELS / f"{n}.mc").read_text(), w) for n, w in SEED_CASES] + [(m, w) for _, m, w, _ in IDENTITIES],
+    ids=[n for n, _ in SEED_CASES] + [i[0] for i in IDENTITIES],
+)
+def test_a_line_leads_with_a_term_without_a_minus_when_it_has_one(model, wrt):
+    g = matcalc.grad(model, wrt=wrt)
+    p = TextPrinter()
+    for step in g.steps:
+        signs = [format_terms((t,), p).startswith(p.minus) for t in step.terms]
+        if not all(signs):
+            assert not format_terms(step.terms, p).startswith(p.minus), step.rule
+
+
+def test_splitting_a_sum_prints_no_line_that_only_reorders_it():
+    g = matcalc.grad("x, mu: vector(n); S: symmetric(n); f = (x - mu)'*inv(S)*(x - mu) + logdet(S)", wrt="S")
+    lines = g.steps_text().splitlines()
+    assert lines[0].startswith("df = tr(inv(S) dS) − (x − μ)ᵀ inv(S) dS inv(S) (x − μ)")
+    assert not any("[G:(A + B) = G:A + G:B]" in line for line in lines)
+    assert lines[-1] == "∂f/∂S = inv(S) − inv(S) (x − μ) (x − μ)ᵀ inv(S)"
