@@ -40,27 +40,23 @@ def _rest_shape(item: _Item) -> tuple:
 def _factored_sum(items: list[_Item], side: int) -> tuple[Expr, bool]:
     """The sum of ``items`` with common last (``side=-1``) or first (``side=0``) factors taken
     out, again inside each group; and whether any was. Each term's chain is read once."""
-    groups: dict[tuple[Expr, tuple], list[_Item]] = {}
-    index: dict[tuple[Expr, tuple], list[int]] = {}
+    # terms group by the common factor and by the shape of what is left: only those add up
+    groups: dict[tuple[Expr, tuple], list[tuple[int, _Item]]] = {}
     for i, (sc, chain, lo, hi) in enumerate(items):
         if hi > lo:
-            # terms group by the common factor and by what is left (only those add up)
             if side == -1:
                 common, rest = chain[hi - 1], (sc, chain, lo, hi - 1)
             else:
                 common, rest = chain[lo], (sc, chain, lo + 1, hi)
-            key = (common, _rest_shape(rest))
-            groups.setdefault(key, []).append(rest)
-            index.setdefault(key, []).append(i)
+            groups.setdefault((common, _rest_shape(rest)), []).append((i, rest))
     merged: list[Expr] = []
     used: set[int] = set()
-    for (common, _), rests in groups.items():
-        idx = index[(common, _)]
-        if len(idx) < 2:
+    for (common, _shape), members in groups.items():
+        if len(members) < 2:
             continue
-        inner, _ = _factored_sum(rests, side)
+        inner, _ = _factored_sum([rest for _, rest in members], side)
         merged.append(b.mul(inner, common) if side == -1 else b.mul(common, inner))
-        used.update(idx)
+        used.update(i for i, _ in members)
     others = [_rest(it) for i, it in enumerate(items) if i not in used]
     return b.add(*reversed(merged), *others), bool(merged)
 
