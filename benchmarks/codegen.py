@@ -356,7 +356,27 @@ def main() -> None:
             for m in methods:
                 if results[t][m].note:
                     print(f"  ({m}, {t} thread(s): {results[t][m].note})")
+        print("  " + verdict(results[threads[0]], threads[0]))
 
+
+def verdict(results: dict[str, Pooled], threads: int) -> str:
+    """The issue's targets for one case, from the headline run's ``/fwd`` ratios (each method
+    against a NumPy forward pass timed in its own processes, which cancels most of the
+    difference between processes)."""
+    mine, closed = results.get("matcalc"), results.get("closed form")
+    if mine is None or not mine.ok:
+        return "targets: n/a (matcalc not timed)"
+    parts = []
+    if closed is not None and closed.ok:
+        r = mine.ratio / closed.ratio
+        parts.append(f"{r:.2f}x the closed form (target 1.2x: {'met' if r <= 1.2 else 'NOT met'})")
+    peers = {m: p.ratio for m, p in results.items() if m in ("jax", "torch") and p.ok}
+    if peers:
+        best = min(peers, key=peers.__getitem__)
+        r = mine.ratio / peers[best]
+        parts.append(f"{r:.2f}x the fastest autodiff peer, {best} "
+                     f"(target 1.0x: {'met' if r <= 1.0 else 'NOT met'})")
+    return f"targets ({threads} thread{'s' if threads > 1 else ''}, /fwd ratios): " + "; ".join(parts)
 
 if __name__ == "__main__":
     main()
