@@ -79,11 +79,15 @@ SEED_CASES = [
 ]
 
 
-@pytest.mark.parametrize(
+#: every seed case and every identity of the table
+EVERY_DERIVATION = pytest.mark.parametrize(
     "model,wrt",
     [((MODELS / f"{n}.mc").read_text(), w) for n, w in SEED_CASES] + [(m, w) for _, m, w, _ in IDENTITIES],
     ids=[n for n, _ in SEED_CASES] + [i[0] for i in IDENTITIES],
 )
+
+
+@EVERY_DERIVATION
 def test_every_line_of_every_derivation_is_an_equation(model, wrt):
     g = matcalc.grad(model, wrt=wrt)
     rng = np.random.default_rng(11)
@@ -107,11 +111,7 @@ def test_a_function_of_none_of_the_variables_has_the_derivation_df_0():
     assert r"\mathrm{d}f &= 0 && \left[f\text{ does not depend on }x, y\right]" in g.steps_latex()
 
 
-@pytest.mark.parametrize(
-    "model,wrt",
-    [((MODELS / f"{n}.mc").read_text(), w) for n, w in SEED_CASES] + [(m, w) for _, m, w, _ in IDENTITIES],
-    ids=[n for n, _ in SEED_CASES] + [i[0] for i in IDENTITIES],
-)
+@EVERY_DERIVATION
 def test_a_line_leads_with_a_term_without_a_minus_when_it_has_one(model, wrt):
     g = matcalc.grad(model, wrt=wrt)
     p = TextPrinter()
