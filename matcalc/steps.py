@@ -84,18 +84,7 @@ def format_terms(terms: tuple[Term, ...], p: Printer) -> str:
             texts.append(p(b.mul(g, lin)))
         else:
             texts.append(p(Frob(g, lin)))
-    # as in a printed sum, the first term without a minus leads
-    lead = next((i for i, t in enumerate(texts) if not t.startswith(p.minus)), 0)
-    texts.insert(0, texts.pop(lead))
-    out = ""
-    for text in texts:
-        if not out:
-            out = text
-        elif text.startswith(p.minus):
-            out += f" {p.minus} {text[len(p.minus) :]}"
-        else:
-            out += " + " + text
-    return out
+    return p.sum_of(texts)
 
 
 def step_rows(steps: list[Step], p: Printer, latex: bool = False) -> list[tuple[str, str]]:

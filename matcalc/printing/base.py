@@ -145,20 +145,20 @@ class Printer:
         return "0", "atom"
 
     def _print_Add(self, e: Add) -> Printed:
-        out = ""
         printed = [self.print_term(t) for t in e.terms]
-        first = next((i for i, (_, kind) in enumerate(printed) if kind != "neg"), 0)
-        printed.insert(0, printed.pop(first))
-        for i, (text, kind) in enumerate(printed):
-            if kind == "frob":
-                text = self.paren(text)
-            if i == 0:
-                out = text
-            elif kind == "neg":
+        return self.sum_of([self.paren(t) if k == "frob" else t for t, k in printed]), "add"
+
+    def sum_of(self, terms: list[str]) -> str:
+        """Printed terms joined by ``+`` and ``−``, the first term without a minus leading."""
+        lead = next((i for i, t in enumerate(terms) if not t.startswith(self.minus)), 0)
+        terms = [terms[lead], *terms[:lead], *terms[lead + 1 :]]
+        out = terms[0]
+        for text in terms[1:]:
+            if text.startswith(self.minus):
                 out += f" {self.minus} " + text[len(self.minus) :]
             else:
                 out += " + " + text
-        return out, "add"
+        return out
 
     def print_term(self, t: Expr) -> Printed:
         """A term of a sum: ``1`` and ``c 1`` read as the scalars they broadcast,
