@@ -206,11 +206,11 @@ def _expand_if_smaller(e: Expr) -> Expr | None:
     if not any(isinstance(b.split_coef(t)[1], EProd) for t in terms):
         return None
     expanded = b.add(*(_distribute(t) for t in terms))
-    smaller = expanded.size() < e.size() and _written_size(expanded) < _written_size(e)
+    smaller = expanded.size() < e.size() and _size_counting_powers(expanded) < _size_counting_powers(e)
     return expanded if smaller else None
 
 
-def _written_size(e: Expr) -> int:
+def _size_counting_powers(e: Expr) -> int:
     """The size of ``e`` with ``a.^k`` in its sums and entry-wise products counted as ``a``
     written ``|k|`` times: expanding ``σ ∘ (1 − σ)`` into ``σ − σ.^2`` cancels nothing,
     so it is not smaller. (Only the sums and products on top are looked into.)"""
