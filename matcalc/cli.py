@@ -40,18 +40,29 @@ def read_model_text(spec: str) -> str:
     return spec
 
 
-def load_model(spec: str) -> Model:
-    """The parsed model ``spec`` stands for (see :func:`read_model_text`)."""
+def load_model(spec: str, convention: str | None = None) -> Model:
+    """The parsed model ``spec`` stands for (see :func:`read_model_text`), undeclared
+    names named by ``convention`` (see :mod:`matcalc.convention`)."""
     from .parser import parse
 
-    return parse(read_model_text(spec))
+    return parse(read_model_text(spec), convention)
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    """The MODEL argument, and ``--convention`` for the kinds of its undeclared names."""
+    from .convention import CONVENTIONS
+
     parser.add_argument(
         "model",
         metavar="MODEL",
         help="a model file, '-' for standard input, or the model text itself",
+    )
+    parser.add_argument(
+        "--convention",
+        choices=tuple(CONVENTIONS),
+        default="matcalc",
+        help="kinds of undeclared names: matcalc (lower-case: vectors, Greek: scalars) or"
+        " matrixcalculus/mc (as matrixcalculus.org: a-g scalars, h-z vectors, A-Z matrices)",
     )
 
 
@@ -62,7 +73,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     """Print the model as matcalc understood it: kinds, shapes, definitions."""
     from .show import format_model
 
-    print(format_model(load_model(args.model)))
+    print(format_model(load_model(args.model, args.convention)))
     return 0
 
 
@@ -83,7 +94,7 @@ def _add_derivative_arguments(parser: argparse.ArgumentParser) -> None:
 def _gradient(args: argparse.Namespace):
     from .api import grad
 
-    return grad(load_model(args.model), wrt=args.wrt, of=args.of)
+    return grad(load_model(args.model, args.convention), wrt=args.wrt, of=args.of)
 
 
 def _write(text: str, path: str | None) -> None:
