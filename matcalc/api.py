@@ -124,6 +124,13 @@ class Gradient:
         exec(compile(self.numpy_source(name), f"<matcalc {name}>", "exec"), namespace)
         return namespace[name]
 
+    def to_sympy(self, symbols: Iterable = ()) -> dict:
+        """Each gradient as a SymPy matrix expression (a scalar one for a scalar variable),
+        inputs as ``MatrixSymbol``\\ s or the objects of ``symbols`` with their names."""
+        from .sympy_interop import to_sympy
+
+        return {name: to_sympy(g, self.model, symbols) for name, g in self.gradients.items()}
+
     def shapes(self) -> dict[str, str]:
         """Each gradient's shape as text (``m×n``)."""
         return {n: "×".join(map(str, v.shape)) for n, v in zip(self.wrt, self.derivation.wrt)}
