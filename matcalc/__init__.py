@@ -25,6 +25,13 @@ def from_sympy(expr) -> Model:
     return convert(expr)
 
 
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext matcalc``: the ``%%matcalc`` cell magic (see :mod:`matcalc.jupyter`)."""
+    from .jupyter import load_ipython_extension as load
+
+    load(ipython)
+
+
 def diff(expr, *wrt):
     """The gradient of a scalar SymPy expression w.r.t. SymPy symbols, as SymPy expressions."""
     from .sympy_interop import diff as derivative

@@ -159,6 +159,12 @@ class Gradient:
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"
 
+    def _repr_html_(self) -> str:
+        """The rendered result with the derivation folded under it (see :mod:`matcalc.jupyter`)."""
+        from .jupyter import GradientView
+
+        return GradientView(self)._repr_html_()
+
     def _repr_markdown_(self) -> str:
         return "$$" + self.latex() + "$$"
 
