@@ -214,6 +214,23 @@ def _setup_selftest(parser: argparse.ArgumentParser) -> None:
                         help="print the first K disagreements in full, each with a shrunk model (default 5)")
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the local web page until interrupted."""
+    from .server import serve
+
+    return serve(args.host, args.port, args.open, args.workers, args.time_limit)
+
+
+def _setup_serve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free port)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--open", action="store_true", help="open the page in a web browser")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes for derivations (default 2)")
+    parser.add_argument("--time-limit", type=float, default=10.0, metavar="S",
+                        help="seconds a derivation may take before it is stopped (default 10)")
+
+
 #: name -> (one-line help, argument setup, command)
 COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -223,6 +240,7 @@ COMMANDS: dict[
     "check": ("check gradients against central finite differences", _setup_check, cmd_check),
     "numpy": ("write a NumPy module computing the value and gradients", _setup_numpy, cmd_numpy),
     "selftest": ("check random models' gradients against finite differences", _setup_selftest, cmd_selftest),
+    "serve": ("serve a local web page to derive, check and export gradients", _setup_serve, cmd_serve),
 }
 
 
