@@ -269,7 +269,7 @@ function loadExample(name) {
   $("wrt").value = "";
   state.lastVariables = "";
   clearError();
-  refreshVariables();
+  return refreshVariables();
 }
 
 async function start() {
@@ -298,16 +298,17 @@ async function start() {
   $("download").addEventListener("click", downloadCode);
   if (state.examples.length) {
     select.value = state.examples[0].name;
-    loadExample(state.examples[0].name);
+    await loadExample(state.examples[0].name);
   }
   const params = new URLSearchParams(location.search);
   if (params.has("model")) {
     $("model").value = params.get("model");
-    $("wrt").value = params.get("wrt") || "";
+    $("wrt").value = "";
     if (params.get("convention") === "matrixcalculus") document.querySelector('input[value="matrixcalculus"]').checked = true;
     state.lastVariables = "";
     await refreshVariables();
   }
+  if (params.has("wrt")) $("wrt").value = params.get("wrt");
   document.body.dataset.ready = "true";
   if (params.has("derive")) {
     await refreshVariables();
