@@ -215,6 +215,10 @@ WORKER_MEMORY = 2 * 1024**3
 
 def _worker(conn) -> None:
     """A worker process: answer requests from ``conn`` until it closes."""
+    import os
+
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")  # one core per worker, and no per-thread buffers
     try:
         import resource
 
