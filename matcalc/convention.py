@@ -34,6 +34,24 @@ GREEK_NAMES = frozenset(
     " sigma tau upsilon phi chi psi omega".split()
 )
 
+#: Examples from matrixcalculus.org, as written there, with where each comes from: they run
+#: as pasted under the ``matrixcalculus`` convention (the web page offers them).
+SITE_EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("x'*A*x + c*sin(y)'*x", "start page default"),
+    ("0.5*x'*A*x", "documentation"),
+    ("(y.*v)'*x", "documentation"),
+    ("norm1(A*x-y)", "documentation: 1-norm"),
+    ("norm2(A*x-y)^2", "documentation: least squares"),
+    ("sum(log(exp(-y.*(X*w)) + vector(1)))", "documentation: logistic regression"),
+    ("tr(A*X'*B*X*C)", "documentation"),
+    ("log(det(inv(X)))", "documentation: log det"),
+    ("sin(x)'*y", "older documentation"),
+    ("((tanh(w'*i+b)+1)/2-d)^2", "input quoted in a module the site generated"),
+    ("x'*C*x + (a+B*x)'*A*(B*x+a)", "input quoted in a module the site generated"),
+    ("a*exp(-b*x'*x)", "Gaussian bump"),
+    ("c*norm2(X*w - y)^2", "scaled least squares"),
+)
+
 #: First letters that matrixcalculus.org reads as scalars.
 MC_SCALAR_LETTERS = "abcdefg"
 

@@ -426,9 +426,19 @@ class Server(ThreadingHTTPServer):
 
 
 def examples() -> list[dict]:
-    """The seed models shipped with the page: ``{"name", "text"}`` each."""
-    return [{"name": p.stem, "text": p.read_text(encoding="utf-8")}
-            for p in sorted((WEB / "examples").glob("*.mc"))]
+    """The examples the page offers: the seed models, then matrixcalculus.org's examples
+    (read under its convention); ``{"name", "text", "title", "convention"}`` each."""
+    from .convention import SITE_EXAMPLES
+
+    seeds = []
+    for p in sorted((WEB / "examples").glob("*.mc")):
+        text = p.read_text(encoding="utf-8")
+        title = text.split("\n", 1)[0].lstrip("# ").strip() or p.stem
+        seeds.append({"name": p.stem, "text": text, "title": title, "convention": "matcalc"})
+    site = [{"name": f"matrixcalculus{i:02d}", "text": text + "\n",
+             "title": f"matrixcalculus.org: {text} ({source})", "convention": "matrixcalculus"}
+            for i, (text, source) in enumerate(SITE_EXAMPLES)]
+    return seeds + site
 
 
 def make_server(host: str = "127.0.0.1", port: int = 8765, workers: int = 2,

@@ -125,3 +125,19 @@ def test_an_error_is_marked_at_its_line_and_column(page, text):
     lines = text.split("\n")
     assert start == sum(len(line) + 1 for line in lines[: err.line - 1]) + err.column - 1
     assert page.evaluate("document.querySelector('#gutter .bad').textContent") == str(err.line)
+
+
+def test_a_matrixcalculus_example_from_the_menu_switches_the_convention(page):
+    page.evaluate(
+        "(() => { const s = document.querySelector('#example'); s.value = 'matrixcalculus05';"
+        " s.dispatchEvent(new Event('change')); })()"
+    )
+    page.wait_for("document.querySelector('#wrt').value !== ''")
+    text = page.evaluate("document.querySelector('#model').value")
+    assert text == "sum(log(exp(-y.*(X*w)) + vector(1)))\n"
+    assert page.evaluate("document.querySelector('input[value=matrixcalculus]').checked")
+    page.type_into("#wrt", "w")
+    derive(page, "derived")
+    want = matcalc.grad(text, wrt="w", convention="mc")
+    assert page.evaluate("document.querySelector('#result-text').textContent") == want.text()
+    page.click("input[value='matcalc']")

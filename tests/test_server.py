@@ -81,13 +81,22 @@ def test_the_page_and_everything_it_needs_are_served_from_the_package(server):
     assert "MIT License" in (WEB / "katex" / "LICENSE").read_text()
 
 
-def test_the_examples_are_the_seed_models(server):
+def test_the_examples_are_the_seed_models_and_the_sites_own(server):
     status, data, _ = request(server, "GET", "/api/examples")
     examples = json.loads(data)["examples"]
     assert status == 200
     seeds = sorted(MODELS.glob("seed00*.mc"))
-    assert [e["name"] for e in examples] == [p.stem for p in seeds]
-    assert [e["text"] for e in examples] == [p.read_text() for p in seeds]
+    ours = [e for e in examples if e["convention"] == "matcalc"]
+    assert [e["name"] for e in ours] == [p.stem for p in seeds]
+    assert [e["text"] for e in ours] == [p.read_text() for p in seeds]
+    site = [e for e in examples if e["convention"] == "matrixcalculus"]
+    assert len(site) >= 10
+    for e in site:  # each derives as pasted, under the site's convention
+        payload = {"model": e["text"], "convention": "matrixcalculus"}
+        names = derive(server, payload, "variables")[1]["variables"]
+        wrt = [v["name"] for v in names if v["role"] == "input"]
+        status, data = derive(server, {**payload, "wrt": wrt}, "check")
+        assert status == 200 and data["ok"], (e["text"], data)
 
 
 @pytest.mark.parametrize("path", ["/../pyproject.toml", "/%2e%2e/server.py", "/nothing", "/api/derive"])

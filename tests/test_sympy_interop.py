@@ -255,3 +255,12 @@ def test_what_matcalc_cannot_read_is_a_matcalc_error(expr, message):
 def test_a_non_scalar_sympy_expression_is_a_located_derivative_error():
     with pytest.raises(matcalc.DerivativeError, match="not a scalar"):
         matcalc.diff(A * x, x)
+
+
+def test_symbolic_sizes_come_back_as_the_users_own_symbols():
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    Xs, As, Bs = sp.MatrixSymbol("X", n, m), sp.MatrixSymbol("A", m, n), sp.MatrixSymbol("B", n, n)
+    assert matcalc.diff(sp.Trace(As * Xs), Xs) == As.T
+    dX = matcalc.diff(sp.Trace(Xs.T * Bs * Xs), Xs)
+    assert dX.shape == (n, m) and dX.free_symbols == {Xs, Bs}
+    assert dX == (Bs + Bs.T) * Xs

@@ -267,6 +267,7 @@ function loadExample(name) {
   if (!example) return;
   $("model").value = example.text;
   $("wrt").value = "";
+  document.querySelector(`input[name="convention"][value="${example.convention}"]`).checked = true;
   state.lastVariables = "";
   clearError();
   return refreshVariables();
@@ -279,7 +280,7 @@ async function start() {
   for (const e of state.examples) {
     const option = document.createElement("option");
     option.value = e.name;
-    option.textContent = e.text.split("\n")[0].replace(/^#\s*/, "") || e.name;
+    option.textContent = e.title;
     select.appendChild(option);
   }
   select.addEventListener("change", () => loadExample(select.value));
