@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import queue
+import signal
 import socket
 import threading
 import traceback
@@ -425,6 +426,18 @@ class Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def _stop_on(signum: int) -> None:
+    """Let ``signum`` stop the server as Ctrl-C does (its workers are stopped too)."""
+
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signum, stop)
+    except ValueError:  # not the main thread: the caller handles stopping
+        pass
+
+
 def examples() -> list[dict]:
     """The examples the page offers: the seed models, then matrixcalculus.org's examples
     (read under its convention); ``{"name", "text", "title", "convention"}`` each."""
@@ -461,6 +474,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False,
         import webbrowser
 
         webbrowser.open(url)
+    _stop_on(signal.SIGTERM)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

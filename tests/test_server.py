@@ -288,7 +288,14 @@ def test_serve_command_binds_to_loopback_by_default():
     try:
         line = proc.stdout.readline()
         assert re.match(r"matcalc serving on http://127\.0\.0\.1:\d+/ \(Ctrl-C to stop\)", line), line
+        port = int(line.split(":")[2].split("/")[0])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", "/api/derive", body=json.dumps({"model": SEED0, "wrt": "W"}),
+                     headers={"Content-Type": "application/json"})
+        assert conn.getresponse().status == 200
+        conn.close()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        proc.terminate()  # SIGTERM stops it as Ctrl-C does, workers and all
+        assert proc.wait(20) == 0
+        assert proc.stderr.read() == ""
 
