@@ -70,6 +70,12 @@ def test_seed_000_derivation_renders_and_checks(page):
     assert annotation == want.latex()
     assert page.evaluate("document.querySelectorAll('#steps .katex').length") == 1
     assert "def value_and_grad(" in page.evaluate("document.querySelector('#code').textContent")
+    page.evaluate("document.querySelector('#code-box').open = true")
+    page.click("#copy")
+    status = page.wait_for("document.querySelector('#status').textContent")
+    assert status in ("code copied", "code selected: press Ctrl-C to copy")
+    if status.startswith("code selected"):  # no clipboard in this browser: the code is selected
+        assert page.evaluate("window.getSelection().toString()").startswith('"""')
     page.click("#check")
     page.wait_for("document.querySelector('#checked').dataset.ok")
     assert page.evaluate("document.querySelector('#checked').dataset.ok") == "true"
