@@ -118,10 +118,19 @@ class Gradient:
         """A self-contained NumPy module defining ``name(inputs…) -> (value, grads…)``."""
         return numpy_source(self.derivation, name)
 
-    def to_function(self, name: str = "value_and_grad") -> Callable:
-        """The generated NumPy function, compiled (only validated identifiers reach its code)."""
+    @_printing
+    def source(self, target: str = "numpy", name: str = "value_and_grad") -> str:
+        """A self-contained module for ``target`` (``numpy``, ``torch``, ``jax``, ``array-api``)
+        defining ``name(inputs…) -> (value, grads…)``."""
+        from .codegen.targets import module_source
+
+        return module_source(self.derivation, target, name)
+
+    def to_function(self, name: str = "value_and_grad", target: str = "numpy") -> Callable:
+        """The generated function for ``target``, compiled (only validated identifiers reach its
+        code); the target's library is imported when it is called for."""
         namespace: dict = {}
-        exec(compile(self.numpy_source(name), f"<matcalc {name}>", "exec"), namespace)
+        exec(compile(self.source(target, name), f"<matcalc {name}>", "exec"), namespace)
         return namespace[name]
 
     def to_sympy(self, symbols: Iterable = ()) -> dict:

@@ -127,6 +127,8 @@ def cmd_grad(args: argparse.Namespace) -> int:
         out = g.steps_latex() if args.steps else g.latex()
     elif args.format == "numpy":
         out = g.numpy_source(_function_name(args.name))
+    elif args.format in TARGET_NAMES:
+        out = g.source(args.format, _function_name(args.name))
     else:
         out = json.dumps(g.to_json(), ensure_ascii=False, indent=2)
     _write(out, args.output)
@@ -135,9 +137,11 @@ def cmd_grad(args: argparse.Namespace) -> int:
 
 def _setup_grad(parser: argparse.ArgumentParser) -> None:
     _add_derivative_arguments(parser)
-    parser.add_argument("--format", choices=("text", "latex", "numpy", "json"), default="text")
+    parser.add_argument(
+        "--format", choices=("text", "latex", "numpy", *TARGET_NAMES[1:], "json"), default="text"
+    )
     parser.add_argument("--steps", action="store_true", help="show the derivation step by step")
-    parser.add_argument("--name", default="value_and_grad", help="function name for --format numpy")
+    parser.add_argument("--name", default="value_and_grad", help="function name for a code format")
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
 
 
@@ -150,6 +154,24 @@ def cmd_numpy(args: argparse.Namespace) -> int:
 
 def _setup_numpy(parser: argparse.ArgumentParser) -> None:
     _add_derivative_arguments(parser)
+    parser.add_argument("--name", default="value_and_grad", help="the function's name")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+
+
+#: The code targets, as ``code --target`` and ``grad --format`` take them (NumPy first).
+TARGET_NAMES = ("numpy", "torch", "jax", "array-api")
+
+
+def cmd_code(args: argparse.Namespace) -> int:
+    """Write a self-contained module for one target computing the value and the gradients."""
+    g = _gradient(args)
+    _write(g.source(args.target, _function_name(args.name)), args.output)
+    return 0
+
+
+def _setup_code(parser: argparse.ArgumentParser) -> None:
+    _add_derivative_arguments(parser)
+    parser.add_argument("--target", choices=TARGET_NAMES, default="numpy", help="the array library")
     parser.add_argument("--name", default="value_and_grad", help="the function's name")
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
 
@@ -239,6 +261,7 @@ COMMANDS: dict[
     "grad": ("print the gradients of a scalar w.r.t. variables", _setup_grad, cmd_grad),
     "check": ("check gradients against central finite differences", _setup_check, cmd_check),
     "numpy": ("write a NumPy module computing the value and gradients", _setup_numpy, cmd_numpy),
+    "code": ("write a NumPy, PyTorch, JAX or array-API module computing them", _setup_code, cmd_code),
     "selftest": ("check random models' gradients against finite differences", _setup_selftest, cmd_selftest),
     "serve": ("serve a local web page to derive, check and export gradients", _setup_serve, cmd_serve),
 }

@@ -284,9 +284,12 @@ class NumpyModule(Lowering):
                     return self._vdot(pair[0], pair[1])
         r, c = e.shape
         x = self.code(arg)
-        return self.STRUCTURAL[e.fn].format(
+        template = self.STRUCTURAL[e.fn]
+        size = {"n": self.dim(arg.shape[0])} if "{n}" in template else {}  # the argument's rows
+        return template.format(
             np=self.np,
             **self._spell_locals(),
+            **size,
             x=x,
             a=_paren(x),
             r=self.dim(r),
