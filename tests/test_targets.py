@@ -228,3 +228,36 @@ def test_array_api_on_cupy():  # pragma: no cover - needs a GPU
     for a, b in zip(out, ref, strict=True):
         np.testing.assert_allclose(cupy.asnumpy(a), b, rtol=1e-10, atol=1e-12)
 
+
+
+def test_cli_code_writes_each_target_and_grad_formats_them(tmp_path):
+    from matcalc.cli import main
+
+    model = CASES[0][0]
+    for target in ("numpy", "torch", "jax", "array-api"):
+        path = tmp_path / f"{target}.py"
+        assert main(["code", model, "--wrt", "W", "--target", target, "-o", str(path)]) == 0
+        g = matcalc.grad(model, "W")
+        assert path.read_text() == g.source(target)
+        assert ast_ok(path.read_text())
+    path = tmp_path / "jax2.py"
+    assert main(["grad", model, "--wrt", "W", "--format", "jax", "-o", str(path)]) == 0
+    assert path.read_text() == matcalc.grad(model, "W").source("jax")
+
+
+def ast_ok(text: str) -> bool:
+    import ast
+
+    ast.parse(text)
+    return True
+
+
+def test_unknown_target_is_an_error_not_a_traceback():
+    g = matcalc.grad(CASES[0][0], "W")
+    with pytest.raises(matcalc.MatcalcError, match="unknown target 'fortran'"):
+        g.source("fortran")
+
+
+def test_numpy_target_is_the_numpy_module():
+    g = matcalc.grad(CASES[0][0], "W")
+    assert g.source("numpy") == g.numpy_source()
