@@ -55,6 +55,7 @@ STRUCTURAL = {
 
 ARRAY_API_SPELL = {
     **SPELL,
+    "scalar": "{np}.asarray({x}, dtype={dtype}, device={device})",
     "ones": "{np}.ones(({r}, {c}), dtype={dtype}, device={device})",
     "eye": "{np}.eye({r}, dtype={dtype}, device={device})",
     "zeros": "{np}.zeros(({r}, {c}), dtype={dtype}, device={device})",

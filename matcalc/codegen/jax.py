@@ -33,6 +33,7 @@ JAX_STRUCTURAL = {
 
 JAX_SPELL = {
     **SPELL,
+    "scalar": "{np}.asarray({x}, dtype={dtype})",
     "ones": "{np}.ones(({r}, {c}), dtype={dtype})",
     "eye": "{np}.eye({r}, dtype={dtype})",
     "zeros": "{np}.zeros(({r}, {c}), dtype={dtype})",

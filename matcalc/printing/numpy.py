@@ -145,6 +145,13 @@ class NumpyModule(Lowering):
         """The target's spelling of the array operation ``what`` with its operands."""
         return self.SPELL[what].format(np=self.np, **self._spell_locals(), **parts)
 
+    def argument(self, e: Expr) -> str:
+        """Code for ``e`` as the argument of a library function: a number becomes an array
+        where the target's functions take no Python numbers (its ``scalar`` spelling)."""
+        if isinstance(e, Num) and "scalar" in self.SPELL:
+            return self.spell("scalar", x=self.code(e))
+        return self.code(e)
+
     def _spell_locals(self) -> dict[str, str]:
         return {k: v for k, v in self.locals.items()}
 
@@ -242,9 +249,9 @@ class NumpyModule(Lowering):
             if mag == 1:
                 text = self.atom(f)
             elif mag == Fraction(1, 2):
-                text = self.spell("sqrt", x=self.code(f))
+                text = self.spell("sqrt", x=self.argument(f))
             elif mag == 2:
-                text = self.spell("square", x=self.code(f))
+                text = self.spell("square", x=self.argument(f))
             else:
                 text = f"{self.atom(f)} ** {float(mag)!r}"
             (top if k > 0 else bottom).append(text)
@@ -258,7 +265,7 @@ class NumpyModule(Lowering):
         return out
 
     def _code_Apply(self, e: Apply) -> str:
-        x = self.code(e.arg)
+        x = self.argument(e.arg)
         if e.order == 0 and e.fn in self.ENTRYWISE:
             return self.ENTRYWISE[e.fn].format(np=self.np, x=x, a=_paren(x), **self._spell_locals())
         return f"{self.funcs[(e.fn, e.order)]}({x})"
@@ -283,7 +290,7 @@ class NumpyModule(Lowering):
                 if pair is not None:
                     return self._vdot(pair[0], pair[1])
         r, c = e.shape
-        x = self.code(arg)
+        x = self.argument(arg)
         template = self.STRUCTURAL[e.fn]
         size = {"n": self.dim(arg.shape[0])} if "{n}" in template else {}  # the argument's rows
         return template.format(
@@ -367,7 +374,7 @@ class NumpyModule(Lowering):
         for var, _ in self._forward():
             rhs = self.defs[var.name]
             body.extend(self._temps_for(rhs, shared, shared_ids))
-            body.append(f"{self.var[var.name]} = {self.code(rhs)}")
+            body.append(f"{self.var[var.name]} = {self.argument(rhs)}")  # a number: an array
         returned: set[str] = set()
         fresh_names = set(self._fresh_defs())
         for gname, v, g in zip(self.grad_names, wrt, grads, strict=True):
