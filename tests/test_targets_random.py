@@ -37,11 +37,15 @@ def arguments(model, case, to, sin, cos) -> list:
     return args
 
 
+#: Models per target (JAX runs eagerly op by op here, about 1 s a model).
+MODELS = {"torch": 80, "jax": 30, "array-api": 80}
+
+
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_random_models_agree_with_the_numpy_module(target):
     to, sin, cos = TARGETS[target]
     compared = 0
-    for number in range(5000, 5080):
+    for number in range(5000, 5000 + MODELS[target]):
         case = selftest.instance(selftest.generate(number))
         if selftest.check_case(case, check_parse=False).status != "ok":
             continue  # rejected draws (too close to a kink, huge values)
@@ -57,4 +61,4 @@ def test_random_models_agree_with_the_numpy_module(target):
             scale = max(1.0, float(np.max(np.abs(b), initial=0.0)))
             assert np.allclose(a, b, rtol=1e-8, atol=1e-9 * scale), (case.describe(), a, b)
         compared += 1
-    assert compared >= 60
+    assert compared >= 0.75 * MODELS[target]
