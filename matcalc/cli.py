@@ -214,10 +214,21 @@ def _setup_check(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    """Check random models' gradients numerically; print the figures; exit 1 on a disagreement."""
+    """Check random models' gradients numerically; print the figures; exit 1 on a disagreement.
+    With ``--target``, also run each checked model through that target's module."""
     from .selftest import command
 
-    return command(args)
+    status = command(args)
+    if args.target == "numpy":
+        return status
+    from .codegen.agree import run
+
+    s = run(args.examples, args.seed, args.target)
+    print(f"{args.target} module      {s.compared} of {s.tried} models compared with the NumPy module, "
+          f"{len(s.failures)} disagreements  ({s.seconds:.1f} s)")
+    for _, report in s.failures[: args.show]:
+        print("  " + report)
+    return 1 if status or s.failures else 0
 
 
 def _setup_selftest(parser: argparse.ArgumentParser) -> None:
@@ -232,6 +243,8 @@ def _setup_selftest(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extreme-numbers", action="store_true",
                         help="let the fuzzer write numbers beyond a float's range (1e400, 5000 digits)")
     parser.add_argument("--derivations", action="store_true", help="also print each step-by-step derivation")
+    parser.add_argument("--target", choices=TARGET_NAMES, default="numpy",
+                        help="also run every checked model through this target's module")
     parser.add_argument("--show", type=int, default=5, metavar="K",
                         help="print the first K disagreements in full, each with a shrunk model (default 5)")
 

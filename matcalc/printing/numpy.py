@@ -146,9 +146,9 @@ class NumpyModule(Lowering):
         return self.SPELL[what].format(np=self.np, **self._spell_locals(), **parts)
 
     def argument(self, e: Expr) -> str:
-        """Code for ``e`` as the argument of a library function: a number becomes an array
+        """Code for ``e`` as the argument of a library function: numbers become an array
         where the target's functions take no Python numbers (its ``scalar`` spelling)."""
-        if isinstance(e, Num) and "scalar" in self.SPELL:
+        if "scalar" in self.SPELL and _constant(e):
             return self.spell("scalar", x=self.code(e))
         return self.code(e)
 
@@ -526,6 +526,11 @@ class NumpyModule(Lowering):
             "",
             "",
         ]
+
+
+def _constant(e: Expr) -> bool:
+    """Numbers only (``10``, ``1.5^2.5``): Python computes them as a float, not an array."""
+    return all(isinstance(n, (Num, EProd, Mul, Add, _Neg)) for n in _nodes(e))
 
 
 def _called(name: str, parameter: str) -> str:
