@@ -10,9 +10,9 @@ from .expr import Expr
 from .gradient import Derivation, derive
 from .model import Model
 from .numbers import NumberRangeError
-from .printing.latex import LatexPrinter, latex_name
+from .printing.latex import LatexPrinter, latex_name, latex_where_lines
 from .printing.numpy import numpy_source
-from .printing.text import TextPrinter, greek
+from .printing.text import TextPrinter, greek, where_lines
 from .steps import Step, derivation_steps, format_terms, step_rows
 
 
@@ -43,6 +43,8 @@ class Gradient:
         self.of: str = derivation.of.name
         self.wrt: tuple[str, ...] = tuple(v.name for v in derivation.wrt)
         self.gradients: dict[str, Expr] = dict(zip(self.wrt, derivation.gradients))
+        #: The named adjoints the gradients use: ``δV = …`` by ``V``'s name, the output's first.
+        self.adjoints: dict[str, Expr] = {v.name: g for v, g in derivation.adjoints}
 
     def __getitem__(self, name: str) -> Expr:
         return self.gradients[name]
@@ -55,7 +57,8 @@ class Gradient:
         """One line per variable: ``∂f/∂W = …`` in Unicode text."""
         p = TextPrinter()
         f = greek(self.of)
-        return "\n".join(f"∂{f}/∂{greek(name)} = {p(g)}" for name, g in self.gradients.items())
+        lines = [f"∂{f}/∂{greek(name)} = {p(g)}" for name, g in self.gradients.items()]
+        return "\n".join(lines + where_lines(self.derivation.adjoints, p))
 
     @_printing
     def latex(self) -> str:
@@ -66,6 +69,7 @@ class Gradient:
             rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}"
             for name, g in self.gradients.items()
         ]
+        lines += latex_where_lines(self.derivation.adjoints, p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
     @property
@@ -110,6 +114,7 @@ class Gradient:
             lines.append(rf"{head}&= {line} && {_rule_tag(rule)}")
         for name, g in self.gradients.items():
             lines.append(rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}")
+        lines += latex_where_lines(self.derivation.adjoints, p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
     @_printing
@@ -140,6 +145,10 @@ class Gradient:
                 name: {"text": text(g), "latex": latex(g), "shape": list(v.shape)}
                 for (name, g), v in zip(self.gradients.items(), self.derivation.wrt)
             },
+            "adjoints": {
+                v.name: {"text": text(g), "latex": latex(g), "shape": list(v.shape)}
+                for v, g in self.derivation.adjoints
+            },
             "steps": [
                 {
                     "text": format_terms(st.terms, text),
@@ -159,7 +168,7 @@ class Gradient:
     def size(self) -> int:
         """Distinct nodes in all gradient expressions together (shared sub-trees once)."""
         seen: set[Expr] = set()
-        stack = list(self.gradients.values())
+        stack = list(self.gradients.values()) + list(self.adjoints.values())
         while stack:
             e = stack.pop()
             if e in seen:
@@ -176,17 +185,20 @@ class Gradient:
         return f"<Gradient of {self.of} w.r.t. {', '.join(self.wrt)}>\n{self.text()}"
 
 
-def grad(model: str | Model, wrt: str | Iterable[str], of: str | None = None) -> Gradient:
+def grad(
+    model: str | Model, wrt: str | Iterable[str], of: str | None = None, expand: bool = False
+) -> Gradient:
     """Gradients of the scalar ``of`` (default: the model's output) w.r.t. ``wrt``.
 
     ``model`` is model text or a parsed :class:`~matcalc.model.Model`;
-    ``wrt`` a list of names or a comma-separated string.
+    ``wrt`` a list of names or a comma-separated string. Adjoints used more than once
+    or deep in a chain are named (``where δh = …``); ``expand`` writes them out instead.
     """
     from .parser import parse
 
     m = parse(model) if isinstance(model, str) else model
     try:
-        return Gradient(derive(m, _names(wrt), of))
+        return Gradient(derive(m, _names(wrt), of, expand))
     except NumberRangeError as err:
         of = of or m.output.name
         raise at_definition(m, of, err.about(f"a constant in the derivative of {of}"), NumberError) from None

@@ -78,12 +78,17 @@ def _add_derivative_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--of", metavar="NAME", help="the scalar to differentiate (default: the last definition)"
     )
+    parser.add_argument(
+        "--expand",
+        action="store_true",
+        help="write every adjoint out where it is used (no 'where δh = …' lines)",
+    )
 
 
 def _gradient(args: argparse.Namespace):
     from .api import grad
 
-    return grad(load_model(args.model), wrt=args.wrt, of=args.of)
+    return grad(load_model(args.model), wrt=args.wrt, of=args.of, expand=args.expand)
 
 
 def _write(text: str, path: str | None) -> None:

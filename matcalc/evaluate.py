@@ -6,7 +6,23 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from .expr import Add, Apply, Call, Diff, EProd, Expr, Eye, Frob, Mul, Num, Ones, Transpose, Var, Zero
+from .expr import (
+    Add,
+    Adjoint,
+    Apply,
+    Call,
+    Diff,
+    EProd,
+    Expr,
+    Eye,
+    Frob,
+    Mul,
+    Num,
+    Ones,
+    Transpose,
+    Var,
+    Zero,
+)
 from .model import Model
 
 
@@ -85,6 +101,8 @@ class Evaluator:
         self.env = dict(env)
         self.dims = dict(dims)
         self.functions = dict(functions or {})
+        #: the values of the named adjoints ``δV`` (by ``V``'s name), set by their users
+        self.adjoints: dict[str, np.ndarray] = {}
         self._memo: dict[Expr, np.ndarray] = {}
 
     def size(self, d) -> int:
@@ -113,6 +131,8 @@ class Evaluator:
             return self.env[e.name]
         if isinstance(e, Diff):
             return self.env["d" + e.var.name]
+        if isinstance(e, Adjoint):
+            return self.adjoints[e.var.name]
         if isinstance(e, Num):
             return _scalar(e.value)
         if isinstance(e, Ones):

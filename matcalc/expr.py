@@ -144,6 +144,24 @@ class Diff(Expr):
 
 
 @_node
+class Adjoint(Expr):
+    """The adjoint ``δV = ∂f/∂V`` of a definition ``V``, written by its name in a result
+    (a leaf: its value is given once, in the result's ``where`` lines)."""
+
+    var: Var
+
+    @property
+    def shape(self) -> Shape:  # type: ignore[override]
+        return self.var.shape
+
+    def fields(self) -> tuple:
+        return (self.var,)
+
+    def __repr__(self) -> str:
+        return f"δ{self.var.name}"
+
+
+@_node
 class Num(Expr):
     """An exact scalar constant."""
 

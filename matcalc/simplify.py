@@ -11,7 +11,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from . import build as b
-from .expr import Add, Call, Diff, EProd, Expr, Mul, Transpose, Var
+from .expr import Add, Call, Diff, EProd, Expr, Mul, Num, Ones, Transpose, Var
 
 #: A term being factored: its scalar factors (the coefficient first), its matrix chain,
 #: and the bounds ``lo:hi`` of the part of the chain not yet taken out as a common factor.
@@ -207,7 +207,28 @@ def _expand_if_smaller(e: Expr) -> Expr | None:
         return None
     expanded = b.add(*(_distribute(t) for t in terms))
     smaller = expanded.size() < e.size() and _size_counting_powers(expanded) < _size_counting_powers(e)
-    return expanded if smaller else None
+    return expanded if smaller and _factor_uses(expanded) <= _factor_uses(e) else None
+
+
+def _factor_uses(e: Expr) -> int:
+    """How many times the sums and entry-wise products on top of ``e`` use a factor, a
+    power ``a.^k`` counting ``|k|`` times: expanding ``δ ∘ (1 − h.^2)`` into ``δ − h.^2 ∘ δ``
+    writes ``δ`` twice and cancels nothing."""
+    uses = 0
+    stack = [e]
+    while stack:
+        n = b.split_coef(stack.pop())[1]
+        if isinstance(n, Add):
+            stack.extend(n.terms)
+        elif isinstance(n, EProd):
+            for f, k in n.factors:
+                if isinstance(b.split_coef(f)[1], (Add, EProd)):
+                    stack.extend([f] * int(max(abs(k), 1)))
+                else:
+                    uses += int(max(abs(k), 1))
+        elif not isinstance(n, (Ones, Num)):
+            uses += 1
+    return uses
 
 
 def _size_counting_powers(e: Expr) -> int:

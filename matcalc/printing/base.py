@@ -13,6 +13,7 @@ from fractions import Fraction
 
 from ..expr import (
     Add,
+    Adjoint,
     Apply,
     Call,
     Diff,
@@ -101,6 +102,10 @@ class Printer:
     def differential(self, text: str) -> str:
         return "d" + text
 
+    def adjoint(self, text: str) -> str:
+        """The adjoint ``δV`` of the value named ``text``."""
+        return "δ" + text
+
     def number(self, v: Fraction) -> str:
         return number_text(v)
 
@@ -129,6 +134,9 @@ class Printer:
 
     def _print_Diff(self, e: Diff) -> Printed:
         return self.differential(self.name(e.var.name)), "atom"
+
+    def _print_Adjoint(self, e: Adjoint) -> Printed:
+        return self.adjoint(self.name(e.var.name)), "atom"
 
     def _print_Num(self, e: Num) -> Printed:
         if e.value < 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from ..expr import Call, EProd, Expr, Ones, Transpose
+from ..expr import Adjoint, Call, EProd, Expr, Ones, Transpose, Var
 from .base import GREEK, Printed, Printer, number_text
 
 #: Functions LaTeX has a command for; the rest are set with \operatorname.
@@ -70,6 +70,9 @@ class LatexPrinter(Printer):
 
     def paren(self, text: str) -> str:
         return rf"\left({text}\right)"
+
+    def adjoint(self, text: str) -> str:
+        return rf"{{\delta {text}}}"
 
     def transpose_of(self, text: str) -> str:
         return f"{{{text}}}^\\top"
@@ -165,3 +168,9 @@ def _unparen(text: str) -> str:
 def to_latex(e: Expr) -> str:
     """``e`` as LaTeX math."""
     return LatexPrinter()(e)
+
+
+def latex_where_lines(adjoints: tuple[tuple[Var, Expr], ...], p: LatexPrinter) -> list[str]:
+    """The named adjoints as lines of an ``aligned`` block, the first after ``where``."""
+    lead = r"\text{where } "
+    return [rf"{lead if i == 0 else ''}{p(Adjoint(v))} &= {p(g)}" for i, (v, g) in enumerate(adjoints)]

@@ -28,6 +28,7 @@ from fractions import Fraction
 from ..errors import MatcalcError
 from ..expr import (
     Add,
+    Adjoint,
     Apply,
     Call,
     Diff,
@@ -45,7 +46,7 @@ from ..expr import (
     _node,
 )
 from ..gradient import Derivation
-from .text import TextPrinter
+from .text import TextPrinter, where_lines
 
 #: NumPy spelling of each entry-wise function; ``{np}`` is the module alias, ``{x}`` the
 #: argument, ``{a}`` the argument parenthesised unless atomic (next to an operator).
@@ -205,6 +206,9 @@ class NumpyModule:
             self.funcs[(g, 1)] = self.names.take(python_name("d" + g))
         for v, _ in self.model.definitions:
             self.var[v.name] = self.names.take(python_name(v.name))
+        self.adjoint_var = {
+            v.name: self.names.take(python_name("delta_" + v.name)) for v, _ in derivation.adjoints
+        }
         self.func_name = name
         self.names.reserve(name)  # a module-level name: the alias and helpers must differ
         self.np = self.names.take("np")
@@ -218,6 +222,7 @@ class NumpyModule:
         self.temps: dict[Expr, str] = {}
         self.lowered: dict[Expr, Expr] = {}
         self.defs = {v.name: self.lower(rhs) for v, rhs in self._forward()}
+        self.adjoints = {v.name: self.lower(g) for v, g in derivation.adjoints}
 
     # ------------------------------------------------------------ sizes
     def dim(self, d) -> str:
@@ -327,6 +332,9 @@ class NumpyModule:
 
     def _code_Var(self, e: Var) -> str:
         return self.var[e.name]
+
+    def _code_Adjoint(self, e: Adjoint) -> str:
+        return self.adjoint_var[e.var.name]
 
     def _code_Diff(self, e: Diff) -> str:
         raise ValueError("a differential cannot be turned into code")
@@ -522,6 +530,8 @@ class NumpyModule:
             if e.role == "def" and e.name in self.defs:
                 return self.alias(self.defs[e.name]) or self.var[e.name]
             return self.var[e.name]
+        if isinstance(e, Adjoint):
+            return self.alias(self.adjoints[e.var.name]) or self.adjoint_var[e.var.name]
         if isinstance(e, Transpose):
             return self.alias(e.arg)
         if isinstance(e, Mul) and e.coef == 1 and not e.scalars and len(e.chain) == 1:
@@ -553,16 +563,20 @@ class NumpyModule:
         of, wrt = self.d.of.name, self.d.wrt
         doc = [f"{of} = {text(self._rhs(self.d.of))}"]
         doc += [f"∂{of}/∂{v.name} = {text(g)}" for v, g in zip(wrt, self.d.gradients, strict=True)]
+        doc += where_lines(self.d.adjoints, text)
         body: list[str] = []
         body += self._validation()
         grads = [self.lower(g) for g in self.d.gradients]
-        roots = [self.defs[v.name] for v, _ in self._forward()] + grads
+        roots = [self.defs[v.name] for v, _ in self._forward()] + list(self.adjoints.values()) + grads
         shared = self.share(roots)
         shared_ids = set(shared)
         for var, _ in self._forward():
             rhs = self.defs[var.name]
             body.extend(self._temps_for(rhs, shared, shared_ids))
             body.append(f"{self.var[var.name]} = {self.code(rhs)}")
+        for name, value in self.adjoints.items():
+            body.extend(self._temps_for(value, shared, shared_ids))
+            body.append(f"{self.adjoint_var[name]} = {self.code(value)}")
         returned: set[str] = set()
         fresh_names = set(self._fresh_defs())
         for gname, v, g in zip(self.grad_names, wrt, grads, strict=True):
@@ -605,7 +619,9 @@ class NumpyModule:
 
     def _fresh_defs(self) -> set[str]:
         """Definitions whose array is made by their own line (not a view of an input)."""
-        return {self.var[name] for name, rhs in self.defs.items() if self.alias(rhs) is None}
+        fresh = {self.var[name] for name, rhs in self.defs.items() if self.alias(rhs) is None}
+        fresh |= {self.adjoint_var[n] for n, value in self.adjoints.items() if self.alias(value) is None}
+        return fresh
 
     def _rhs(self, var: Var) -> Expr:
         found = self.model.definition(var.name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..expr import Expr
+from ..expr import Adjoint, Expr, Var
 from .base import GREEK, Printed, Printer, number_text
 
 _GREEK_LOWER = "αβγδεζηθικλμνξοπρστυφχψω"
@@ -54,3 +54,8 @@ class TextPrinter(Printer):
 def to_text(e: Expr) -> str:
     """``e`` as Unicode text."""
     return TextPrinter()(e)
+
+
+def where_lines(adjoints: tuple[tuple[Var, Expr], ...], p: TextPrinter) -> list[str]:
+    """``where δh₃ = …``, then one aligned line for each further named adjoint."""
+    return [f"{'where' if i == 0 else '     '} {p(Adjoint(v))} = {p(g)}" for i, (v, g) in enumerate(adjoints)]

@@ -1,0 +1,122 @@
+"""Named adjoints: deep chains, residual and gated networks and shared weights read like a
+textbook (``where δh₃ = …``), stay linear in the model's size, and are proved numerically."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from test_cli_commands import run
+from test_gradients import MODELS, SEEDS
+from test_numpy_module import kwargs_for
+
+import matcalc
+from matcalc.architectures import ARCHITECTURES, chain, gated, residual, rnn
+from matcalc.check import check, evaluate_gradient, random_instance, relative_error
+
+DEEP = [(kind, steps) for kind in ARCHITECTURES for steps in (1, 2, 3, 5)]
+
+
+@pytest.mark.parametrize("kind,steps", DEEP, ids=[f"{k}{s}" for k, s in DEEP])
+def test_deep_gradients_agree_with_finite_differences_named_and_expanded(kind, steps):
+    text, wrt = ARCHITECTURES[kind](steps)
+    for expand in (False, True):
+        g = matcalc.grad(text, wrt, expand=expand)
+        assert not expand or g.derivation.adjoints == ()
+        result = check(g.derivation, seed=steps)
+        assert result.ok, (kind, steps, expand, result)
+
+
+@pytest.mark.parametrize("kind", list(ARCHITECTURES))
+def test_generated_module_with_named_adjoints_agrees_with_the_derivation(kind):
+    text, wrt = ARCHITECTURES[kind](6)
+    g = matcalc.grad(text, wrt)
+    assert g.derivation.adjoints, "a 6-step model names its adjoints"
+    source = g.numpy_source()
+    assert "delta_" in source and "where δ" in source
+    fn = g.to_function()
+    rng = np.random.default_rng(7)
+    inst = random_instance(g.model, rng)
+    value, *grads = fn(**kwargs_for(g.model, inst, fn))
+    for got, want, var in zip(grads, evaluate_gradient(g.derivation, inst), g.derivation.wrt):
+        assert relative_error(np.reshape(got, want.shape), want) < 1e-10, var.name
+
+
+def test_seeds_name_no_adjoint():
+    for name, _, _ in SEEDS:
+        model = matcalc.parse((MODELS / f"{name}.mc").read_text())
+        wrt = ",".join(v.name for v in model.inputs)
+        assert matcalc.grad(model, wrt).derivation.adjoints == (), name
+
+
+def test_chain_of_four_reads_like_a_textbook():
+    g = matcalc.grad(*chain(4))
+    assert g.text().splitlines() == [
+        "∂f/∂W1 = (δh1 ∘ (1 − h1.^2)) xᵀ",
+        "∂f/∂W2 = (δh2 ∘ (1 − h2.^2)) h1ᵀ",
+        "∂f/∂W3 = (δh3 ∘ (1 − h3.^2)) h2ᵀ",
+        "∂f/∂W4 = (1 − h4.^2) h3ᵀ",
+        "where δh3 = W4ᵀ(1 − h4.^2)",
+        "      δh2 = W3ᵀ(δh3 ∘ (1 − h3.^2))",
+        "      δh1 = W2ᵀ(δh2 ∘ (1 − h2.^2))",
+    ]
+    assert check(g.derivation, seed=4).ok
+
+
+def test_shared_weights_sum_over_steps_with_named_adjoints():
+    g = matcalc.grad(*rnn(3))
+    lines = g.text().splitlines()
+    assert lines[0] == "∂L/∂U = (δh3 ∘ (1 − h3.^2)) h2ᵀ + (δh2 ∘ (1 − h2.^2)) h1ᵀ + (δh1 ∘ (1 − h1.^2)) h0ᵀ"
+    assert lines[2:] == [
+        "where δh3 = h3 − y",
+        "      δh2 = Uᵀ(δh3 ∘ (1 − h3.^2))",
+        "      δh1 = Uᵀ(δh2 ∘ (1 − h2.^2))",
+    ]
+    assert check(g.derivation, seed=5).ok
+
+
+def _size(kind, steps):
+    g = matcalc.grad(*ARCHITECTURES[kind](steps))
+    return len(g.text()), len(g.latex()), len(g.steps_text()), len(g.numpy_source()), g.size()
+
+
+@pytest.mark.parametrize("kind", list(ARCHITECTURES))
+def test_every_output_grows_linearly_with_depth(kind):
+    small, large = _size(kind, 8), _size(kind, 32)
+    for what, a, c in zip(("text", "latex", "steps", "numpy", "nodes"), small, large):
+        # steps print the whole df on every line: quadratic by nature, but no tree blow-up
+        limit = 4.0 * 4.7 if what == "steps" else 4.7
+        assert c <= limit * a, (kind, what, a, c)
+
+
+def test_plain_chain_text_grows_with_the_number_of_layers_not_its_square():
+    # each layer adds two lines of the same form; at L = 32 its indices have two digits
+    # (h10 … h32), which alone makes a layer about 12% longer than at L = 8
+    sizes = [len(matcalc.grad(*chain(depth)).text()) for depth in (8, 32)]
+    assert sizes[1] <= 4.7 * sizes[0], sizes
+
+
+def test_expand_writes_the_nested_form():
+    g = matcalc.grad(*chain(4), expand=True)
+    assert "δ" not in g.text()
+    assert g.text().splitlines()[0] == (
+        "∂f/∂W1 = ((W2ᵀ((W3ᵀ((W4ᵀ(1 − h4.^2)) ∘ (1 − h3.^2))) ∘ (1 − h2.^2))) ∘ (1 − h1.^2)) xᵀ"
+    )
+
+
+def test_latex_json_and_steps_show_the_named_adjoints():
+    g = matcalc.grad(*residual(3))
+    assert r"\text{where } {\delta h_{2}} &= " in g.latex()
+    assert r"{\delta h_{2}}" in g.steps_latex()
+    data = json.loads(json.dumps(g.to_json()))
+    assert set(data["adjoints"]) == {v.name for v, _ in g.derivation.adjoints}
+    assert "name δh2 = ∂f/∂h2" in g.steps_text()
+
+
+def test_cli_expand():
+    text, wrt = gated(3)
+    named = run("grad", text, "--wrt", wrt)
+    nested = run("grad", text, "--wrt", wrt, "--expand")
+    assert named.returncode == nested.returncode == 0
+    assert "where δ" in named.stdout and "δ" not in nested.stdout
