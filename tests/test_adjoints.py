@@ -107,7 +107,7 @@ def test_expand_writes_the_nested_form():
 
 def test_latex_json_and_steps_show_the_named_adjoints():
     g = matcalc.grad(*residual(3))
-    assert r"\text{where } {\delta h_{2}} &= " in g.latex()
+    assert r"\text{where } {\delta h_{3}} &= " in g.latex()
     assert r"{\delta h_{2}}" in g.steps_latex()
     data = json.loads(json.dumps(g.to_json()))
     assert set(data["adjoints"]) == {v.name for v, _ in g.derivation.adjoints}
