@@ -30,6 +30,8 @@ class ChainStep:
     coefficient: Expr
     differential: Expr
     moves: tuple[tuple[Rule, tuple[Expr, Expr], tuple[tuple[Expr, Expr], ...]], ...]
+    #: for a named adjoint (``coefficient`` is ``δV``), its value
+    value: Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,8 @@ def _reverse_mode(model: Model, target: Var, variables: tuple[Var, ...], expand:
     inline = adjoints.Inliner(raw, named)
     values = [(v, inline(g)) for v, g in raw.items() if v.name in named]
     out = simplify_all([inline(g) for g in grads] + [g for _, g in values], names)
-    steps = [_inlined(st, inline) for st in steps]
+    named_values = dict(values)
+    steps = [_inlined(st, inline, named_values.get(st.var)) for st in steps]
     return Derivation(
         model,
         target,
@@ -200,10 +203,11 @@ def _reverse_mode(model: Model, target: Var, variables: tuple[Var, ...], expand:
     )
 
 
-def _inlined(step: ChainStep, inline: adjoints.Inliner) -> ChainStep:
-    """``step`` with the adjoints that are not named written out."""
+def _inlined(step: ChainStep, inline: adjoints.Inliner, value: Expr | None) -> ChainStep:
+    """``step`` with the adjoints that are not named written out (``value``: the named
+    adjoint's, when ``step`` names one)."""
     moves = tuple(
         (rule, (inline(g), lin), tuple((inline(pg), pl) for pg, pl in pieces))
         for rule, (g, lin), pieces in step.moves
     )
-    return ChainStep(step.var, inline(step.coefficient), step.differential, moves)
+    return ChainStep(step.var, inline(step.coefficient), step.differential, moves, value)

@@ -39,7 +39,7 @@ def derivation_steps(d: Derivation) -> list[Step]:
         idx = [i for i, (_, lin) in enumerate(state) if isinstance(lin, Diff) and lin.var.name == name]
         if len(idx) > 1:
             state = [t for i, t in enumerate(state) if i not in idx[1:]]
-            state[idx[0]] = (chain.coefficient, Diff(chain.var))
+            state[idx[0]] = (chain.coefficient if chain.value is None else chain.value, Diff(chain.var))
             steps.append(Step(tuple(state), f"collect the terms in d{greek(name)}", r"\text{collect terms}"))
         if name in wrt and chain.var != d.of:
             steps.append(
