@@ -6,8 +6,9 @@ For each model, ``matcalc grad`` (text) and ``matcalc numpy`` are run as a user 
 them, each in a fresh process (``python -m matcalc``), and the script prints the
 median wall time, the peak resident memory of that process and the size of what it
 wrote, then the ratio of each figure to the one at the smallest depth (``×``): for
-linear growth that ratio follows the ratio of depths. Last, the text of all
-``∂f/∂W_i`` of a plain chain ``h_i = tanh(W_i h_{i−1})`` at L = 8 and L = 32.
+linear growth that ratio follows the ratio of depths. Then the text of all
+``∂f/∂W_i`` of a plain chain ``h_i = tanh(W_i h_{i−1})`` at L = 8 and L = 32, and the
+time to derive ``x'*A^1000*x`` and to run its generated code.
 Peers: the same run's figures at the smallest depth (no other tool writes these).
 """
 
@@ -92,6 +93,45 @@ def main() -> None:
         ratio = sizes[32] / sizes[8]
         print(f"\nplain chain, text of all ∂f/∂W_i: L = 8 {sizes[8]:,} chars, L = 32 {sizes[32]:,} chars, "
               f"{ratio:.2f}× for 4× the layers (target ≤ 4.5×: {'met' if ratio <= 4.5 else 'NOT met'})")
+    matrix_power()
+
+
+def matrix_power() -> None:
+    """``x'*A^1000*x``: parse, derive and generate in this process (after a warm-up), and one
+    call of the generated function at n = 50, against NumPy's own ``matrix_power``."""
+    import numpy as np
+
+    import matcalc
+
+    text = "A: matrix(n, n); x: vector(n); f = x'*A^1000*x"
+
+    def derive():
+        return matcalc.grad(text, "A,x")
+
+    derive()
+    times = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        g = derive()
+        g.text()
+        fn = g.to_function()
+        times.append(time.perf_counter() - t0)
+    rng = np.random.default_rng(0)
+    A = np.linalg.qr(rng.normal(size=(50, 50)))[0]
+    x = rng.normal(size=50)
+    calls, powers = [], []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        fn(A=A, x=x)
+        calls.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        np.linalg.matrix_power(A, 1000)
+        powers.append(time.perf_counter() - t0)
+    derive_s, call_s, power_s = (statistics.median(v) for v in (times, calls, powers))
+    print(f"\nx'*A^1000*x: parse + derive + print + compile {derive_s * 1e3:.1f} ms "
+          f"(min {min(times) * 1e3:.1f}, max {max(times) * 1e3:.1f}); value and both gradients at n = 50 "
+          f"{call_s * 1e3:.1f} ms = {call_s / power_s:.1f}× NumPy's matrix_power(A, 1000) alone "
+          f"(target < 100 ms: {'met' if derive_s + call_s < 0.1 else 'NOT met'})")
 
 
 if __name__ == "__main__":

@@ -23,9 +23,11 @@ from .expr import (
     Expr,
     Eye,
     Frob,
+    MatPow,
     Mul,
     Num,
     Ones,
+    PowerSum,
     Shape,
     Transpose,
     Var,
@@ -137,11 +139,37 @@ class _Chain:
         return (self.factors[0].shape[0], self.factors[-1].shape[1]) if self.factors else SCALAR
 
     def done(self) -> tuple[Expr, ...]:
-        """The factors, identities dropped (a lone identity stays)."""
+        """The factors, identities dropped (a lone identity stays), runs of one matrix
+        merged into its power (``A A² = A³``)."""
         chain = self.factors
         if self.has_eye and len(chain) > 1:
             chain = [f for f in chain if not isinstance(f, Eye)] or [chain[0]]
+        if len(chain) > 1:
+            chain = _merge_powers(chain)
         return tuple(chain)
+
+
+def _base_power(f: Expr) -> tuple[Expr, int]:
+    return (f.base, f.k) if isinstance(f, MatPow) else (f, 1)
+
+
+def _merge_powers(chain: list[Expr]) -> list[Expr]:
+    """Adjacent factors with one base as one power."""
+    out: list[Expr] = []
+    run: tuple[Expr, int] | None = None
+    changed = False
+    for f in chain:
+        base, k = _base_power(f)
+        if run is not None and run[0] == base and base.shape[0] == base.shape[1]:
+            run = (base, run[1] + k)
+            changed = True
+        else:
+            if run is not None:
+                out.append(matpow(*run))
+            run = (base, k)
+    assert run is not None
+    out.append(matpow(*run))
+    return out if changed else chain
 
 
 def mul(*factors: Expr) -> Expr:
@@ -369,6 +397,33 @@ def div(a: Expr, b: Expr) -> Expr:
     return eprod(a, (b, -1))
 
 
+# ---------------------------------------------------------------- matrix powers
+
+#: A differential of a power up to this exponent is written as its terms
+#: (``d(X³) = dX X² + X dX X + X² dX``); a higher one as a sum over ``i`` (:class:`PowerSum`).
+POWER_TERMS_UP_TO = 3
+
+
+def matpow(x: Expr, k: int) -> Expr:
+    """The matrix power ``x^k`` for an integer ``k ≥ 0`` (a negative power is of ``inv(x)``)."""
+    if k == 0:
+        return eye(x.shape[0])
+    if k == 1 or isinstance(x, (Eye, Zero)) or x.shape == SCALAR:
+        return x if x.shape != SCALAR else power(x, k)
+    if isinstance(x, MatPow):
+        return MatPow(x.base, x.k * k)
+    return MatPow(x, k)
+
+
+def power_sum(left: Expr, mid: Expr, right: Expr, k: int) -> Expr:
+    """``Σ_{i=0}^{k−1} leftⁱ mid right^{k−1−i}``: written as its terms for small ``k``."""
+    if is_zero(mid):
+        return zero(mid.shape)
+    if k <= POWER_TERMS_UP_TO:
+        return add(*(mul(matpow(left, i), mid, matpow(right, k - 1 - i)) for i in range(k)))
+    return PowerSum(left, mid, right, k)
+
+
 # ---------------------------------------------------------------- transpose
 
 
@@ -391,6 +446,8 @@ def is_symmetric(e: Expr) -> bool:
         return all(is_symmetric(f) for f, _ in e.factors)
     if isinstance(e, Apply):
         return is_symmetric(e.arg)
+    if isinstance(e, MatPow):
+        return is_symmetric(e.base)
     return False
 
 
@@ -408,6 +465,10 @@ def transpose(e: Expr) -> Expr:
         return eprod(*((transpose(b), k) for b, k in e.factors))
     if isinstance(e, Apply) and isinstance(e.arg, (Var, Transpose)):
         return Apply(e.fn, transpose(e.arg), e.order)
+    if isinstance(e, MatPow):
+        return matpow(transpose(e.base), e.k)
+    if isinstance(e, PowerSum):
+        return power_sum(transpose(e.right), transpose(e.mid), transpose(e.left), e.k)
     return Transpose(e)
 
 
@@ -479,6 +540,10 @@ def rebuild(e: Expr, kids: tuple[Expr, ...]) -> Expr:
         return call(e.fn, *kids) if e.fn != "unvec" else Call(e.fn, kids, e.shape)
     if isinstance(e, Frob):
         return frob(*kids)
+    if isinstance(e, MatPow):
+        return matpow(kids[0], e.k)
+    if isinstance(e, PowerSum):
+        return power_sum(*kids, e.k)
     return e
 
 
@@ -513,11 +578,13 @@ __all__ = [
     "eye",
     "frob",
     "is_zero",
+    "matpow",
     "mul",
     "neg",
     "num",
     "ones",
     "power",
+    "power_sum",
     "rebuild",
     "scale",
     "split_coef",

@@ -16,9 +16,11 @@ from .expr import (
     Expr,
     Eye,
     Frob,
+    MatPow,
     Mul,
     Num,
     Ones,
+    PowerSum,
     Transpose,
     Var,
     Zero,
@@ -83,6 +85,15 @@ CALL_NUMPY: dict[str, Callable[..., np.ndarray]] = {
     "softmax": _softmax,
     "logsumexp": _logsumexp,
 }
+
+
+def power_sum(left: np.ndarray, mid: np.ndarray, right: np.ndarray, k: int) -> np.ndarray:
+    """``Σ_{i=0}^{k−1} leftⁱ mid right^{k−1−i}`` by ``S ← left S + mid rightʲ`` (3k products)."""
+    total, right_j = mid, np.eye(right.shape[0])
+    for _ in range(1, k):
+        right_j = right_j @ right
+        total = left @ total + mid @ right_j
+    return total
 
 
 class Evaluator:
@@ -175,6 +186,10 @@ class Evaluator:
             return CALL_NUMPY[e.fn](*(ev(a) for a in e.args))
         if isinstance(e, Frob):
             return _scalar((ev(e.left) * ev(e.right)).sum())
+        if isinstance(e, MatPow):
+            return np.linalg.matrix_power(ev(e.base), e.k)
+        if isinstance(e, PowerSum):
+            return power_sum(ev(e.left), ev(e.mid), ev(e.right), e.k)
         raise TypeError(f"cannot evaluate {type(e).__name__}")
 
 

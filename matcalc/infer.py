@@ -820,7 +820,7 @@ class _Inference:
             if extra == 0:
                 return b.eye(self.shape(ty)[0])
             base = kids[0] if extra > 0 else b.call("inv", kids[0])
-            return b.mul(*[base] * abs(extra))
+            return b.matpow(base, abs(extra))
         left, right = kids
         if how in ("scale", "matmul"):
             return b.mul(left, right)

@@ -66,6 +66,7 @@ PULLS = [
     (rules.VEC, Var("G", ("n*p", 1)), b.call("vec", dX)),
     (rules.UNVEC, Var("G", ("n", "p")), Call("unvec", (Diff(Var("v", ("n*p", 1))),), ("n", "p"))),
     (rules.FROB, Var("g", (1, 1)), b.frob(H, dX)),
+    (rules.POWER_SUM, Var("G", ("n", "n")), b.power_sum(Xs, dXs, Var("R", ("n", "n")), 5)),
 ]
 
 

@@ -21,9 +21,11 @@ from ..expr import (
     Expr,
     Eye,
     Frob,
+    MatPow,
     Mul,
     Num,
     Ones,
+    PowerSum,
     Transpose,
     Var,
     Zero,
@@ -231,6 +233,30 @@ class Printer:
         """The square matrix ``e`` multiplied by itself ``k`` times: ``A²``, ``(Aᵀ)³``."""
         text = self.paren(self(e)) if isinstance(e, Transpose) else self.atom(e)
         return self.power_of(text, Fraction(k), True)
+
+    def _print_MatPow(self, e: MatPow) -> Printed:
+        return self.matrix_power(e.base, e.k), "atom"
+
+    def _print_PowerSum(self, e: PowerSum) -> Printed:
+        last = e.k - 1
+        parts = [
+            self.index_power(e.left, "i"),
+            self.wrap(e.mid, ("frob", "add", "neg", "had")),
+            self.index_power(e.right, f"{last}{self.minus}i"),
+        ]
+        return self.sum_over(last, " ".join(parts)), "add"
+
+    def index_power(self, e: Expr, exponent: str) -> str:
+        """``e`` to a power that depends on the summation index: ``(Aᵀ)ⁱ``."""
+        text = self.paren(self(e)) if isinstance(e, Transpose) else self.atom(e)
+        return self.symbolic_power(text, exponent)
+
+    def symbolic_power(self, text: str, exponent: str) -> str:
+        raise NotImplementedError
+
+    def sum_over(self, last: int, body: str) -> str:
+        """``Σ_{i=0}^{last} body``."""
+        raise NotImplementedError
 
     def print_power(self, e: Expr, k: Fraction) -> str:
         if k == 1:

@@ -77,6 +77,12 @@ class LatexPrinter(Printer):
     def transpose_of(self, text: str) -> str:
         return f"{{{text}}}^\\top"
 
+    def symbolic_power(self, text: str, exponent: str) -> str:
+        return f"{{{text}}}^{{{exponent}}}"
+
+    def sum_over(self, last: int, body: str) -> str:
+        return rf"\sum_{{i=0}}^{{{last}}} {body}"
+
     def power_of(self, text: str, k: Fraction, scalar: bool) -> str:
         exp = number_text(k) if k.denominator == 1 else rf"{k.numerator}/{k.denominator}"
         return f"{{{text}}}^{{{exp}}}" if scalar else f"{{{text}}}^{{\\circ {exp}}}"

@@ -36,9 +36,11 @@ from ..expr import (
     Expr,
     Eye,
     Frob,
+    MatPow,
     Mul,
     Num,
     Ones,
+    PowerSum,
     Shape,
     Transpose,
     Var,
@@ -212,7 +214,7 @@ class NumpyModule:
         self.func_name = name
         self.names.reserve(name)  # a module-level name: the alias and helpers must differ
         self.np = self.names.take("np")
-        helpers = ("softmax", "logsumexp", "input", "mismatch", "out")
+        helpers = ("softmax", "logsumexp", "power_sum", "power_sum_outer", "input", "mismatch", "out")
         self.helpers = {h: self.names.take("_" + h) for h in helpers}
         self.dims = {d: self.names.take(python_name(d)) for d in self.model.dims}
         self.grad_names = [
@@ -279,6 +281,13 @@ class NumpyModule:
             return Call(e.fn, tuple(self.lower(a) for a in e.args), e.shape)
         if isinstance(e, Frob):
             return Frob(self.lower(e.left), self.lower(e.right))
+        if isinstance(e, MatPow):
+            base = self.lower(e.base)
+            if isinstance(base, Transpose):  # (Aᵀ)ᵏ = (Aᵏ)ᵀ: shares Aᵏ with its other uses
+                return _transpose(self.lower(MatPow(base.arg, e.k)))
+            return MatPow(base, e.k)
+        if isinstance(e, PowerSum):
+            return PowerSum(self.lower(e.left), self.lower(e.mid), self.lower(e.right), e.k)
         return e
 
     def _lower_mul(self, e: Mul) -> Expr:
@@ -468,6 +477,18 @@ class NumpyModule:
             softmax=self.helpers["softmax"],
             logsumexp=self.helpers["logsumexp"],
         )
+
+    def _code_MatPow(self, e: MatPow) -> str:
+        return f"{self.np}.linalg.matrix_power({self.code(e.base)}, {e.k})"
+
+    def _code_PowerSum(self, e: PowerSum) -> str:
+        mid = e.mid
+        if isinstance(mid, _Prod) and mid.left.shape[1] == 1 and e.mid not in self.temps:
+            # an outer product u vᵀ: Σ Lⁱ u vᵀ R^{k−1−i} = U Vᵀ from 2k matrix-vector products
+            args = ", ".join(self.code(x) for x in (e.left, mid.left, mid.right, e.right))
+            return f"{self.helpers['power_sum_outer']}({args}, {e.k})"
+        args = ", ".join(self.code(x) for x in (e.left, e.mid, e.right))
+        return f"{self.helpers['power_sum']}({args}, {e.k})"
 
     def _code_Frob(self, e: Frob) -> str:
         left, right = e.left, e.right
@@ -734,6 +755,32 @@ class NumpyModule:
             f"def {h['logsumexp']}(x):",
             "    m = x.max()",
             f"    return m + {np_}.log({np_}.exp(x - m).sum())",
+            "",
+            "",
+            *self._power_sum_helper(),
+        ]
+
+    def _power_sum_helper(self) -> list[str]:
+        """``Σ_{i=0}^{k−1} Lⁱ M R^{k−1−i}`` as ``S ← L S + M Rʲ``, and for ``M = u vᵀ`` as
+        ``U Vᵀ`` with columns ``Lⁱ u`` and ``(Rᵀ)^{k−1−i} v``; only when a result has one."""
+        if not any(isinstance(n, PowerSum) for n in self.lowered.values()):
+            return []
+        return [
+            f"def {self.helpers['power_sum']}(left, mid, right, k):",
+            "    total, right_j = mid, right",
+            "    for _ in range(1, k):",
+            "        total = left @ total + mid @ right_j",
+            "        right_j = right_j @ right",
+            "    return total",
+            "",
+            "",
+            f"def {self.helpers['power_sum_outer']}(left, u, v, right, k):",
+            f"    us, vs = {self.np}.empty((u.shape[0], k)), {self.np}.empty((v.shape[1], k))",
+            "    col, row = u[:, 0], v[0]",
+            "    for i in range(k):",
+            "        us[:, i], vs[:, k - 1 - i] = col, row",
+            "        col, row = left @ col, row @ right",
+            "    return us @ vs.T",
             "",
             "",
         ]

@@ -39,6 +39,12 @@ class TextPrinter(Printer):
         exp = exp if k.denominator == 1 and k > 0 else f"({exp})"
         return f"{text}^{exp}" if scalar else f"{text}.^{exp}"
 
+    def symbolic_power(self, text: str, exponent: str) -> str:
+        return text + "ⁱ" if exponent == "i" else f"{text}^({exponent})"
+
+    def sum_over(self, last: int, body: str) -> str:
+        return f"Σ_{{i=0}}^{{{last}}} {body}"
+
     def function(self, fn: str, order: int, args: list[str]) -> str:
         return f"{greek(fn)}{chr(39) * order}({', '.join(args)})"
 
