@@ -437,7 +437,9 @@ def is_symmetric(e: Expr) -> bool:
     if isinstance(e, Call):
         return e.fn == "Diag" or (e.fn == "inv" and is_symmetric(e.args[0]))
     if isinstance(e, Add):
-        return all(is_symmetric(t) for t in e.terms)
+        if all(is_symmetric(t) for t in e.terms):
+            return True
+        return e.shape[0] == e.shape[1] and set(e.terms) == {transpose(t) for t in e.terms}  # A + Aᵀ
     if isinstance(e, Mul):
         if len(e.chain) == 1:
             return is_symmetric(e.chain[0])

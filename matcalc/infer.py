@@ -250,6 +250,10 @@ class _Inference:
             rhs = self.guarded(st, lambda st=st: self.build(st.expr))
             if isinstance(st, Assign):
                 var = self.def_vars[st.target.name]
+                if rhs.shape[0] == rhs.shape[1] != 1 and b.is_symmetric(rhs):
+                    # symmetric by construction (AᵀA, A + Aᵀ, inv(S), exp(S), …): its uses know it
+                    var = Var(var.name, var.shape, "def", True)
+                    self.def_vars[st.target.name] = var
             else:
                 var = Var(self.output_name(), rhs.shape, role="def")
             definitions.append((var, rhs))
