@@ -10,9 +10,10 @@ from .expr import Expr
 from .gradient import Derivation, derive
 from .model import Model
 from .numbers import NumberRangeError
-from .printing.latex import LatexPrinter, latex_name, latex_where_lines
+from .printing.indexed import fold_lines
+from .printing.latex import LATEX_INDEX, LatexPrinter, latex_index_range, latex_name, latex_where_lines
 from .printing.numpy import numpy_source
-from .printing.text import TextPrinter, greek, where_lines
+from .printing.text import TEXT_INDEX, TextPrinter, greek, index_range, where_lines
 from .steps import Step, derivation_steps, format_terms, step_rows
 
 
@@ -58,6 +59,7 @@ class Gradient:
         p = TextPrinter()
         f = greek(self.of)
         lines = [f"∂{f}/∂{greek(name)} = {p(g)}" for name, g in self.gradients.items()]
+        lines = fold_lines(lines, TEXT_INDEX, index_range)
         return "\n".join(lines + where_lines(self.derivation.adjoints, p))
 
     @_printing
@@ -69,6 +71,7 @@ class Gradient:
             rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}"
             for name, g in self.gradients.items()
         ]
+        lines = fold_lines(lines, LATEX_INDEX, latex_index_range)
         lines += latex_where_lines(self.derivation.adjoints, p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
@@ -112,8 +115,11 @@ class Gradient:
         for i, (line, rule) in enumerate(rows):
             head = rf"\mathrm{{d}}{f} " if i == 0 else ""
             lines.append(rf"{head}&= {line} && {_rule_tag(rule)}")
-        for name, g in self.gradients.items():
-            lines.append(rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}")
+        results = [
+            rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}"
+            for name, g in self.gradients.items()
+        ]
+        lines += fold_lines(results, LATEX_INDEX, latex_index_range)
         lines += latex_where_lines(self.derivation.adjoints, p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 

@@ -30,6 +30,7 @@ from ..expr import (
     Var,
     Zero,
 )
+from .indexed import MIN_RUN, Run, Spelling, fold
 
 Printed = tuple[str, str]
 
@@ -158,8 +159,18 @@ class Printer:
         printed = [self.print_term(t) for t in e.terms]
         return self.sum_of([self.paren(t) if k == "frob" else t for t, k in printed]), "add"
 
+    #: how this printer writes the numbers ending names (``h3``), for sums over an index
+    index: Spelling | None = None
+
+    def sum_over_index(self, run: Run) -> str:
+        """``Σ_{t=1}^{3} …``: a run of terms alike but for an index."""
+        raise NotImplementedError
+
     def sum_of(self, terms: list[str]) -> str:
-        """Printed terms joined by ``+`` and ``−``, the first term without a minus leading."""
+        """Printed terms joined by ``+`` and ``−``, the first term without a minus leading;
+        a run of terms alike but for the numbers ending names is one sum over an index."""
+        if self.index is not None and len(terms) >= MIN_RUN:
+            terms = [t if isinstance(t, str) else self._indexed_term(t) for t in fold(terms, self.index)]
         lead = next((i for i, t in enumerate(terms) if not t.startswith(self.minus)), 0)
         terms = [terms[lead], *terms[:lead], *terms[lead + 1 :]]
         out = terms[0]
@@ -169,6 +180,12 @@ class Printer:
             else:
                 out += " + " + text
         return out
+
+    def _indexed_term(self, run: Run) -> str:
+        if run.text.startswith(self.minus):
+            body = run.text[len(self.minus) :]
+            return self.minus + self.sum_over_index(Run(body, run.letter, run.first, run.last, run.length))
+        return self.sum_over_index(run)
 
     def print_term(self, t: Expr) -> Printed:
         """A term of a sum: ``1`` and ``c 1`` read as the scalars they broadcast,

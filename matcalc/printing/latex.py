@@ -7,6 +7,7 @@ from fractions import Fraction
 
 from ..expr import Adjoint, Call, EProd, Expr, Ones, Transpose, Var
 from .base import GREEK, Printed, Printer, number_text
+from .indexed import Run, Spelling, fold_lines
 
 #: Functions LaTeX has a command for; the rest are set with \operatorname.
 _COMMANDS = {"exp", "log", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "tanh", "det"}
@@ -56,8 +57,27 @@ def latex_name(name: str) -> str:
     return f"{head}_{{{tail}}}"
 
 
+def _latex_index(letter: str, offset: int) -> str:
+    return letter if offset == 0 else f"{letter}{'+' if offset > 0 else '-'}{abs(offset)}"
+
+
+#: ``h_{3}`` is ``h_{t}``, ``h_{2}`` is ``h_{t-1}``
+LATEX_INDEX = Spelling(re.compile(r"_\{(\d+)\}"), _latex_index)
+
+
+def latex_index_range(run: Run) -> str:
+    r"""``\quad t = 1, \ldots, 7``."""
+    return rf"\quad {run.letter} = {run.first}, \ldots, {run.last}"
+
+
 class LatexPrinter(Printer):
     """LaTeX math, one method per node (see :class:`~matcalc.printing.base.Printer`)."""
+
+    index = LATEX_INDEX
+
+    def sum_over_index(self, run: Run) -> str:
+        lo, hi = sorted((run.first, run.last))
+        return rf"\sum_{{{run.letter}={lo}}}^{{{hi}}} {run.text}"
 
     minus = "-"
     hadamard = r" \odot "
@@ -179,4 +199,5 @@ def to_latex(e: Expr) -> str:
 def latex_where_lines(adjoints: tuple[tuple[Var, Expr], ...], p: LatexPrinter) -> list[str]:
     """The named adjoints as lines of an ``aligned`` block, the first after ``where``."""
     lead = r"\text{where } "
-    return [rf"{lead if i == 0 else ''}{p(Adjoint(v))} &= {p(g)}" for i, (v, g) in enumerate(adjoints)]
+    lines = fold_lines([rf"{p(Adjoint(v))} &= {p(g)}" for v, g in adjoints], LATEX_INDEX, latex_index_range)
+    return [f"{lead if i == 0 else ''}{line}" for i, line in enumerate(lines)]

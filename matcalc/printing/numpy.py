@@ -48,7 +48,8 @@ from ..expr import (
     _node,
 )
 from ..gradient import Derivation
-from .text import TextPrinter, where_lines
+from .indexed import fold_lines
+from .text import TEXT_INDEX, TextPrinter, index_range, where_lines
 
 #: NumPy spelling of each entry-wise function; ``{np}`` is the module alias, ``{x}`` the
 #: argument, ``{a}`` the argument parenthesised unless atomic (next to an operator).
@@ -583,7 +584,8 @@ class NumpyModule:
         params += [self.funcs[k] for k in sorted(self.funcs)]
         of, wrt = self.d.of.name, self.d.wrt
         doc = [f"{of} = {text(self._rhs(self.d.of))}"]
-        doc += [f"∂{of}/∂{v.name} = {text(g)}" for v, g in zip(wrt, self.d.gradients, strict=True)]
+        results = [f"∂{of}/∂{v.name} = {text(g)}" for v, g in zip(wrt, self.d.gradients, strict=True)]
+        doc += fold_lines(results, TEXT_INDEX, index_range)
         doc += where_lines(self.d.adjoints, text)
         body: list[str] = []
         body += self._validation()
