@@ -94,6 +94,7 @@ def main() -> None:
         print(f"\nplain chain, text of all ∂f/∂W_i: L = 8 {sizes[8]:,} chars, L = 32 {sizes[32]:,} chars, "
               f"{ratio:.2f}× for 4× the layers (target ≤ 4.5×: {'met' if ratio <= 4.5 else 'NOT met'})")
     matrix_power()
+    product_chains()
 
 
 def matrix_power() -> None:
@@ -132,6 +133,25 @@ def matrix_power() -> None:
           f"(min {min(times) * 1e3:.1f}, max {max(times) * 1e3:.1f}); value and both gradients at n = 50 "
           f"{call_s * 1e3:.1f} ms = {call_s / power_s:.1f}× NumPy's matrix_power(A, 1000) alone "
           f"(target < 100 ms: {'met' if derive_s + call_s < 0.1 else 'NOT met'})")
+
+
+def product_chains() -> None:
+    """Parse and type ``x'*A*B*A*B*…*x`` of 4,000 and 16,000 factors: linear means 4× the time."""
+    from matcalc.parser import parse
+
+    seconds = {}
+    for n in (4000, 16000):
+        text = "A, B: matrix(n, n); x: vector(n); f = x'*" + "*".join(["A", "B"] * (n // 2)) + "*x"
+        parse(text)
+        runs = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            parse(text)
+            runs.append(time.perf_counter() - t0)
+        seconds[n] = statistics.median(runs)
+    ratio = seconds[16000] / seconds[4000]
+    print(f"\nproduct chains, parse + type: 4,000 factors {seconds[4000] * 1e3:.0f} ms, 16,000 factors "
+          f"{seconds[16000] * 1e3:.0f} ms: {ratio:.1f}× for 4× the factors")
 
 
 if __name__ == "__main__":

@@ -117,7 +117,8 @@ def _mul_raw(
 
 class _Chain:
     """A matrix chain being assembled: whole chains of products are appended at once, and
-    only the joins between the pieces are checked (each piece is already valid)."""
+    only the joins between the pieces are checked (each piece is already valid), and
+    merged where one matrix meets itself (``A A² = A³``)."""
 
     __slots__ = ("factors", "has_eye", "has_zero")
 
@@ -133,19 +134,23 @@ class _Chain:
             f = pieces[0]
             self.has_eye = self.has_eye or isinstance(f, Eye)
             self.has_zero = self.has_zero or isinstance(f, Zero)
+        if self.factors and not isinstance(pieces[0], Eye):
+            joined = _joined(self.factors[-1], pieces[0])
+            if joined is not None:
+                self.factors[-1] = joined
+                pieces = pieces[1:]
         self.factors.extend(pieces)
 
     def shape(self) -> Shape:
         return (self.factors[0].shape[0], self.factors[-1].shape[1]) if self.factors else SCALAR
 
     def done(self) -> tuple[Expr, ...]:
-        """The factors, identities dropped (a lone identity stays), runs of one matrix
-        merged into its power (``A A² = A³``)."""
+        """The factors, identities dropped (a lone identity stays)."""
         chain = self.factors
         if self.has_eye and len(chain) > 1:
             chain = [f for f in chain if not isinstance(f, Eye)] or [chain[0]]
-        if len(chain) > 1:
-            chain = _merge_powers(chain)
+            if len(chain) > 1:
+                chain = _merge_powers(chain)
         return tuple(chain)
 
 
@@ -153,23 +158,25 @@ def _base_power(f: Expr) -> tuple[Expr, int]:
     return (f.base, f.k) if isinstance(f, MatPow) else (f, 1)
 
 
+def _joined(a: Expr, c: Expr) -> Expr | None:
+    """``a c`` as one power when both are powers of one square matrix (``A A² = A³``)."""
+    if a.shape[0] != a.shape[1] or c.shape != a.shape or isinstance(a, Eye):
+        return None
+    base, k = _base_power(a)
+    other, j = _base_power(c)
+    return matpow(base, k + j) if base == other else None
+
+
 def _merge_powers(chain: list[Expr]) -> list[Expr]:
-    """Adjacent factors with one base as one power."""
-    out: list[Expr] = []
-    run: tuple[Expr, int] | None = None
-    changed = False
-    for f in chain:
-        base, k = _base_power(f)
-        if run is not None and run[0] == base and base.shape[0] == base.shape[1]:
-            run = (base, run[1] + k)
-            changed = True
+    """Adjacent factors with one base as one power (after identities between them went)."""
+    out: list[Expr] = [chain[0]]
+    for f in chain[1:]:
+        joined = _joined(out[-1], f)
+        if joined is None:
+            out.append(f)
         else:
-            if run is not None:
-                out.append(matpow(*run))
-            run = (base, k)
-    assert run is not None
-    out.append(matpow(*run))
-    return out if changed else chain
+            out[-1] = joined
+    return out
 
 
 def mul(*factors: Expr) -> Expr:
