@@ -130,3 +130,13 @@ def test_cli_expand():
     nested = run("grad", text, "--wrt", wrt, "--expand")
     assert named.returncode == nested.returncode == 0
     assert "where δ" in named.stdout and "δ" not in nested.stdout
+
+
+def test_a_gated_step_defines_two_adjoints_written_once_over_the_index():
+    g = matcalc.grad(*gated(6))
+    lines = g.text().splitlines()
+    assert lines[0] == "∂L/∂W = Σ_{t=1}^{6} (δh_t ∘ z_t ∘ (1 − tanh(W x_t + U h_{t−1}).^2)) x_tᵀ"
+    assert lines[5] == "      for t = 6, …, 2: δz_t = δh_t ∘ tanh(W x_t + U h_{t−1}) − δh_t ∘ h_{t−1}"
+    assert lines[6].startswith(" " * 23 + "δh_{t−1} = δh_t ∘ (1 − z_t) + Uᵀ(")
+    assert r"\text{for } t = 6, \ldots, 2{:}\ {\delta z_{t}} &= " in g.latex()
+    assert check(g.derivation, seed=6).ok

@@ -44,13 +44,19 @@ def _template(item: str, sp: Spelling) -> tuple[tuple[str, ...], tuple[str, ...]
 
 @dataclass(frozen=True)
 class Run:
-    """Items of a list written once with the index ``letter`` going from ``first`` to ``last``."""
+    """Items of a list written once with the index ``letter`` going from ``first`` to ``last``
+    (``period`` items at a time: ``text`` then holds them joined by :data:`JOIN`)."""
 
     text: str
     letter: str
     first: int
     last: int
     length: int
+    period: int = 1
+
+
+#: Joins the items of a block of a run with a period above one.
+JOIN = "\x1f"
 
 
 def _letter(items: list[str]) -> str | None:
@@ -112,6 +118,43 @@ def fold(items: list[str], sp: Spelling) -> list[Run | str]:
     return out
 
 
-def fold_lines(lines: list[str], sp: Spelling, over: Callable[[Run], str]) -> list[str]:
-    """``lines`` with each foldable run written once, ``over(run)`` saying the index's range."""
-    return [x if isinstance(x, str) else x.text + over(x) for x in fold(lines, sp)]
+def fold_blocks(items: list[str], sp: Spelling, period: int = 2) -> list[Run | str]:
+    """Like :func:`fold`, and where no single item repeats, runs of blocks of ``period``
+    consecutive items (a gated step defines ``z_t`` then ``h_{t−1}``)."""
+    out: list[Run | str] = []
+    i = 0
+    while i < len(items):
+        run = _as_run(items, i, sp)
+        if run is None and i + period * MIN_RUN <= len(items):
+            blocks = [JOIN.join(items[j : j + period]) for j in range(i, len(items) - period + 1, period)]
+            block_run = _as_run(blocks, 0, sp)
+            if block_run is not None:
+                run = Run(block_run.text, block_run.letter, block_run.first, block_run.last,
+                          block_run.length * period, period)
+        if run is None:
+            out.append(items[i])
+            i += 1
+        else:
+            out.append(run)
+            i += run.length
+    return out
+
+
+def fold_lines(
+    lines: list[str], sp: Spelling, over: Callable[[Run], str], block: Callable[[Run], str] | None = None
+) -> list[str]:
+    """``lines`` with each foldable run written once, ``over(run)`` saying the index's range;
+    with ``block`` (which heads a block of lines with the range), blocks of two lines too."""
+    out: list[str] = []
+    for x in fold_blocks(lines, sp) if block is not None else fold(lines, sp):
+        if isinstance(x, str):
+            out.append(x)
+        elif x.period == 1:
+            out.append(x.text + over(x))
+        else:
+            assert block is not None
+            head = block(x)
+            first, *rest = x.text.split(JOIN)
+            out.append(head + first)
+            out.extend(" " * len(head) + line for line in rest)
+    return out

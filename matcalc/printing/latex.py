@@ -70,6 +70,11 @@ def latex_index_range(run: Run) -> str:
     return rf"\quad {run.letter} = {run.first}, \ldots, {run.last}"
 
 
+def latex_index_block(run: Run) -> str:
+    r"""``\text{for } t = 5, \ldots, 2{:}\ `` heading a block of lines."""
+    return rf"\text{{for }} {run.letter} = {run.first}, \ldots, {run.last}{{:}}\ "
+
+
 class LatexPrinter(Printer):
     """LaTeX math, one method per node (see :class:`~matcalc.printing.base.Printer`)."""
 
@@ -199,5 +204,6 @@ def to_latex(e: Expr) -> str:
 def latex_where_lines(adjoints: tuple[tuple[Var, Expr], ...], p: LatexPrinter) -> list[str]:
     """The named adjoints as lines of an ``aligned`` block, the first after ``where``."""
     lead = r"\text{where } "
-    lines = fold_lines([rf"{p(Adjoint(v))} &= {p(g)}" for v, g in adjoints], LATEX_INDEX, latex_index_range)
+    lines = [rf"{p(Adjoint(v))} &= {p(g)}" for v, g in adjoints]
+    lines = fold_lines(lines, LATEX_INDEX, latex_index_range, latex_index_block)
     return [f"{lead if i == 0 else ''}{line}" for i, line in enumerate(lines)]

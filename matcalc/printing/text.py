@@ -38,6 +38,11 @@ def index_range(run: Run) -> str:
     return f" for {run.letter} = {run.first}, …, {run.last}"
 
 
+def index_block(run: Run) -> str:
+    """``for t = 5, …, 2: `` heading a block of lines written with the index."""
+    return f"for {run.letter} = {run.first}, …, {run.last}: "
+
+
 class TextPrinter(Printer):
     """Unicode text, one method per node (see :class:`~matcalc.printing.base.Printer`)."""
 
@@ -87,5 +92,6 @@ def to_text(e: Expr) -> str:
 def where_lines(adjoints: tuple[tuple[Var, Expr], ...], p: TextPrinter) -> list[str]:
     """``where δh₃ = …``, then one aligned line for each further named adjoint (a run of
     them alike but for an index as one line: ``δh_t = W_{t+1}ᵀ(…) for t = 6, …, 1``)."""
-    lines = fold_lines([f"{p(Adjoint(v))} = {p(g)}" for v, g in adjoints], TEXT_INDEX, index_range)
+    lines = [f"{p(Adjoint(v))} = {p(g)}" for v, g in adjoints]
+    lines = fold_lines(lines, TEXT_INDEX, index_range, index_block)
     return [f"{'where' if i == 0 else '     '} {line}" for i, line in enumerate(lines)]
