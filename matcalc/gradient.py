@@ -113,6 +113,11 @@ def derive(
 MAX_DIFFERENTIAL_SIZE = 50_000
 
 
+#: The most the gradients written out as trees may hold with ``expand`` (each use of an
+#: adjoint written in full: a residual step doubles it).
+MAX_EXPANDED_SIZE = 200_000
+
+
 def _written_size(e: Expr) -> int:
     """How much there is to write out: each distinct node once, with its operands."""
     return sum(1 + len(n.children()) for n in _nodes(e))
@@ -191,6 +196,16 @@ def _reverse_mode(model: Model, target: Var, variables: tuple[Var, ...], expand:
     inline = adjoints.Inliner(raw, named)
     values = [(v, inline(g)) for v, g in raw.items() if v.name in named]
     out = simplify_all([inline(g) for g in grads] + [g for _, g in values], names)
+    if expand:
+        written = sum(g.size() for g in out)
+        if written > MAX_EXPANDED_SIZE:
+            raise at_definition(
+                model,
+                target.name,
+                f"written out with every adjoint in place (--expand), the gradients of "
+                f"{target.name} have {written:,} terms and factors, more than matcalc writes out "
+                f"({MAX_EXPANDED_SIZE:,}); without --expand the adjoints used more than once are named",
+            )
     named_values = dict(values)
     steps = [_inlined(st, inline, named_values.get(st.var)) for st in steps]
     return Derivation(

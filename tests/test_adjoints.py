@@ -140,3 +140,10 @@ def test_a_gated_step_defines_two_adjoints_written_once_over_the_index():
     assert lines[6].startswith(" " * 23 + "δh_{t−1} = δh_t ∘ (1 − z_t) + Uᵀ(")
     assert r"\text{for } t = 6, \ldots, 2{:}\ {\delta z_{t}} &= " in g.latex()
     assert check(g.derivation, seed=6).ok
+
+
+def test_expand_refuses_a_nested_form_too_large_to_write_out():
+    with pytest.raises(matcalc.MatcalcError) as err:
+        matcalc.grad(*residual(16), expand=True)
+    assert "without --expand" in str(err.value) and err.value.line is not None
+    assert len(matcalc.grad(*residual(16)).text()) < 1000
