@@ -192,7 +192,8 @@ def _reverse_mode(model: Model, target: Var, variables: tuple[Var, ...], expand:
             terms = g.terms if isinstance(g, Add) else (g,)
             g = b.scale(Fraction(1, 2), b.add(g, *(b.transpose(t) for t in terms)))
         grads.append(g)
-    named = adjoints.choose(raw, grads, expand)
+    # the gradient w.r.t. a definition is its adjoint: its uses are counted once, as the adjoint's
+    named = adjoints.choose(raw, [g for v, g in zip(variables, grads) if v not in raw], expand)
     inline = adjoints.Inliner(raw, named)
     values = [(v, inline(g)) for v, g in raw.items() if v.name in named]
     out = simplify_all([inline(g) for g in grads] + [g for _, g in values], names)
