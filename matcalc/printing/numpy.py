@@ -103,6 +103,10 @@ _READ_ONLY = {"diag"}
 #: Builtins the module's helpers use: the generated function may not be called so.
 _MODULE_BUILTINS = {"ValueError"}
 
+#: A matrix power up to this exponent is computed as a product chain (so it shares and
+#: orders like any chain); a higher one by ``matrix_power`` (repeated squaring).
+SMALL_POWER = 3
+
 #: A stand-in size for symbolic dimensions when choosing the order of a matrix chain.
 _LARGE = 1000
 
@@ -282,6 +286,8 @@ class NumpyModule:
             return Call(e.fn, tuple(self.lower(a) for a in e.args), e.shape)
         if isinstance(e, Frob):
             return Frob(self.lower(e.left), self.lower(e.right))
+        if isinstance(e, MatPow) and e.k <= SMALL_POWER:  # a short chain: ordered, tr(X X) a vdot
+            return self._lower_mul(Mul(Fraction(1), (), (e.base,) * e.k, e.shape))
         if isinstance(e, MatPow):
             base = self.lower(e.base)
             if isinstance(base, Transpose):  # (Aᵀ)ᵏ = (Aᵏ)ᵀ: shares Aᵏ with its other uses
