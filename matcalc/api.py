@@ -44,6 +44,8 @@ class Gradient:
         self.of: str = derivation.of.name
         self.wrt: tuple[str, ...] = tuple(v.name for v in derivation.wrt)
         self.gradients: dict[str, Expr] = dict(zip(self.wrt, derivation.gradients))
+        #: Every name of the model (an index of a printed sum takes none of them).
+        self.names: frozenset[str] = model_names(self.model)
         #: The named adjoints the gradients use: ``δV = …`` by ``V``'s name, the output's first.
         self.adjoints: dict[str, Expr] = {v.name: g for v, g in derivation.adjoints}
 
@@ -56,22 +58,22 @@ class Gradient:
     @_printing
     def text(self) -> str:
         """One line per variable: ``∂f/∂W = …`` in Unicode text."""
-        p = TextPrinter()
+        p = TextPrinter(self.names)
         f = greek(self.of)
         lines = [f"∂{f}/∂{greek(name)} = {p(g)}" for name, g in self.gradients.items()]
-        lines = fold_lines(lines, TEXT_INDEX, index_range)
+        lines = fold_lines(lines, TEXT_INDEX, index_range, avoid=self.names)
         return "\n".join(lines + where_lines(self.derivation.adjoints, p))
 
     @_printing
     def latex(self) -> str:
         """The gradients as LaTeX: ``\\frac{\\partial f}{\\partial W} = …``, one per line."""
-        p = LatexPrinter()
+        p = LatexPrinter(self.names)
         f = latex_name(self.of)
         lines = [
             rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}"
             for name, g in self.gradients.items()
         ]
-        lines = fold_lines(lines, LATEX_INDEX, latex_index_range)
+        lines = fold_lines(lines, LATEX_INDEX, latex_index_range, avoid=self.names)
         lines += latex_where_lines(self.derivation.adjoints, p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
@@ -96,7 +98,7 @@ class Gradient:
     def steps_text(self) -> str:
         """The derivation as aligned Unicode text, each line with the rule it used."""
         f = greek(self.of)
-        rows = self._rows(TextPrinter(), greek)
+        rows = self._rows(TextPrinter(self.names), greek)
         width = max((len(r[0]) for r in rows), default=0)
         out = []
         for i, (line, rule) in enumerate(rows):
@@ -108,7 +110,7 @@ class Gradient:
     @_printing
     def steps_latex(self) -> str:
         """The derivation as a LaTeX ``aligned`` block, each line with its rule."""
-        p = LatexPrinter()
+        p = LatexPrinter(self.names)
         f = latex_name(self.of)
         rows = self._rows(p, latex_name, latex=True)
         lines = []
@@ -119,7 +121,7 @@ class Gradient:
             rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}"
             for name, g in self.gradients.items()
         ]
-        lines += fold_lines(results, LATEX_INDEX, latex_index_range)
+        lines += fold_lines(results, LATEX_INDEX, latex_index_range, avoid=self.names)
         lines += latex_where_lines(self.derivation.adjoints, p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
@@ -143,7 +145,7 @@ class Gradient:
     @_printing
     def to_json(self) -> dict:
         """Gradients, shapes and steps as plain data, for tools that call matcalc."""
-        text, latex = TextPrinter(), LatexPrinter()
+        text, latex = TextPrinter(self.names), LatexPrinter(self.names)
         return {
             "of": self.of,
             "wrt": list(self.wrt),
@@ -189,6 +191,13 @@ class Gradient:
 
     def __repr__(self) -> str:
         return f"<Gradient of {self.of} w.r.t. {', '.join(self.wrt)}>\n{self.text()}"
+
+
+def model_names(model: Model) -> frozenset[str]:
+    """The model's names, as written and as printed (``alpha`` and ``α``)."""
+    names = [v.name for v in model.inputs] + [v.name for v, _ in model.definitions]
+    names += list(model.elementwise) + [d for d in model.dims if isinstance(d, str)]
+    return frozenset(names) | frozenset(greek(n) for n in names)
 
 
 def grad(

@@ -149,3 +149,12 @@ def test_expand_refuses_a_nested_form_too_large_to_write_out():
         matcalc.grad(*residual(16), expand=True)
     assert "without --expand" in str(err.value) and err.value.line is not None
     assert len(matcalc.grad(*residual(16)).text()) < 1000
+
+
+def test_the_index_of_a_sum_is_no_name_of_the_model():
+    steps = "h1 = tanh(U*h0); h2 = tanh(U*h1); h3 = tanh(U*h2); h4 = tanh(U*h3)"
+    g = matcalc.grad(f"U: matrix(n, n); h0, t: vector(n); {steps}; f = t'*h4", "U")
+    assert g.text().splitlines()[0] == (
+        "∂f/∂U = (t ∘ (1 − h4.^2)) h3ᵀ + Σ_{s=1}^{3} (δh_s ∘ (1 − h_s.^2)) h_{s−1}ᵀ"
+    )
+    assert "t = " not in g.text() and check(g.derivation, seed=2).ok

@@ -66,8 +66,10 @@ class Printer:
     frob_sep = " : "
     open_paren = "("
 
-    def __init__(self) -> None:
+    def __init__(self, avoid: frozenset[str] = frozenset()) -> None:
         self._memo: dict[Expr, Printed] = {}
+        #: names an index of a sum may not take (the model's)
+        self.avoid = avoid
 
     def __call__(self, e: Expr) -> str:
         return self.print(e)[0]
@@ -170,7 +172,8 @@ class Printer:
         """Printed terms joined by ``+`` and ``−``, the first term without a minus leading;
         a run of terms alike but for the numbers ending names is one sum over an index."""
         if self.index is not None and len(terms) >= MIN_RUN:
-            terms = [t if isinstance(t, str) else self._indexed_term(t) for t in fold(terms, self.index)]
+            folded = fold(terms, self.index, self.avoid)
+            terms = [t if isinstance(t, str) else self._indexed_term(t) for t in folded]
         lead = next((i for i, t in enumerate(terms) if not t.startswith(self.minus)), 0)
         terms = [terms[lead], *terms[:lead], *terms[lead + 1 :]]
         out = terms[0]

@@ -59,14 +59,14 @@ class Run:
 JOIN = "\x1f"
 
 
-def _letter(items: list[str]) -> str | None:
+def _letter(items: list[str], avoid: frozenset[str]) -> str | None:
     for letter in _LETTERS:
-        if not any(re.search(rf"(?<!\w){letter}(?!\w)", it) for it in items):
+        if letter not in avoid and not any(re.search(rf"(?<!\w){letter}(?!\w)", it) for it in items):
             return letter
     return None
 
 
-def _as_run(items: list[str], start: int, sp: Spelling) -> Run | None:
+def _as_run(items: list[str], start: int, sp: Spelling, avoid: frozenset[str]) -> Run | None:
     """The longest foldable run of ``items`` beginning at ``start``, if long enough."""
     parts, first = _template(items[start], sp)
     if not first:
@@ -92,7 +92,7 @@ def _as_run(items: list[str], start: int, sp: Spelling) -> Run | None:
         end += 1
     if len(rows) < MIN_RUN or varying is None:
         return None
-    letter = _letter(items[start:end])
+    letter = _letter(items[start:end], avoid)
     if letter is None:
         return None
     base = min(varying)
@@ -103,12 +103,13 @@ def _as_run(items: list[str], start: int, sp: Spelling) -> Run | None:
     return Run(text, letter, rows[0][base], rows[-1][base], len(rows))
 
 
-def fold(items: list[str], sp: Spelling) -> list[Run | str]:
-    """``items`` with every foldable run replaced by a :class:`Run`."""
+def fold(items: list[str], sp: Spelling, avoid: frozenset[str] = frozenset()) -> list[Run | str]:
+    """``items`` with every foldable run replaced by a :class:`Run` (its index not a name
+    in ``avoid``: the model's names)."""
     out: list[Run | str] = []
     i = 0
     while i < len(items):
-        run = _as_run(items, i, sp)
+        run = _as_run(items, i, sp, avoid)
         if run is None:
             out.append(items[i])
             i += 1
@@ -118,16 +119,18 @@ def fold(items: list[str], sp: Spelling) -> list[Run | str]:
     return out
 
 
-def fold_blocks(items: list[str], sp: Spelling, period: int = 2) -> list[Run | str]:
+def fold_blocks(
+    items: list[str], sp: Spelling, avoid: frozenset[str] = frozenset(), period: int = 2
+) -> list[Run | str]:
     """Like :func:`fold`, and where no single item repeats, runs of blocks of ``period``
     consecutive items (a gated step defines ``z_t`` then ``h_{t−1}``)."""
     out: list[Run | str] = []
     i = 0
     while i < len(items):
-        run = _as_run(items, i, sp)
+        run = _as_run(items, i, sp, avoid)
         if run is None and i + period * MIN_RUN <= len(items):
             blocks = [JOIN.join(items[j : j + period]) for j in range(i, len(items) - period + 1, period)]
-            block_run = _as_run(blocks, 0, sp)
+            block_run = _as_run(blocks, 0, sp, avoid)
             if block_run is not None:
                 run = Run(block_run.text, block_run.letter, block_run.first, block_run.last,
                           block_run.length * period, period)
@@ -141,12 +144,16 @@ def fold_blocks(items: list[str], sp: Spelling, period: int = 2) -> list[Run | s
 
 
 def fold_lines(
-    lines: list[str], sp: Spelling, over: Callable[[Run], str], block: Callable[[Run], str] | None = None
+    lines: list[str],
+    sp: Spelling,
+    over: Callable[[Run], str],
+    block: Callable[[Run], str] | None = None,
+    avoid: frozenset[str] = frozenset(),
 ) -> list[str]:
     """``lines`` with each foldable run written once, ``over(run)`` saying the index's range;
     with ``block`` (which heads a block of lines with the range), blocks of two lines too."""
     out: list[str] = []
-    for x in fold_blocks(lines, sp) if block is not None else fold(lines, sp):
+    for x in fold_blocks(lines, sp, avoid) if block is not None else fold(lines, sp, avoid):
         if isinstance(x, str):
             out.append(x)
         elif x.period == 1:

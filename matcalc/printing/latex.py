@@ -205,5 +205,5 @@ def latex_where_lines(adjoints: tuple[tuple[Var, Expr], ...], p: LatexPrinter) -
     """The named adjoints as lines of an ``aligned`` block, the first after ``where``."""
     lead = r"\text{where } "
     lines = [rf"{p(Adjoint(v))} &= {p(g)}" for v, g in adjoints]
-    lines = fold_lines(lines, LATEX_INDEX, latex_index_range, latex_index_block)
+    lines = fold_lines(lines, LATEX_INDEX, latex_index_range, latex_index_block, p.avoid)
     return [f"{lead if i == 0 else ''}{line}" for i, line in enumerate(lines)]

@@ -585,13 +585,14 @@ class NumpyModule:
     def source(self) -> str:
         """The whole module as Python source."""
         out = self.helpers["out"]
-        text = TextPrinter()
+        names = [v.name for v in self.model.inputs] + [v.name for v, _ in self.model.definitions]
+        text = TextPrinter(frozenset(names))
         params = [self.var[v.name] for v in self.model.inputs]
         params += [self.funcs[k] for k in sorted(self.funcs)]
         of, wrt = self.d.of.name, self.d.wrt
         doc = [f"{of} = {text(self._rhs(self.d.of))}"]
         results = [f"∂{of}/∂{v.name} = {text(g)}" for v, g in zip(wrt, self.d.gradients, strict=True)]
-        doc += fold_lines(results, TEXT_INDEX, index_range)
+        doc += fold_lines(results, TEXT_INDEX, index_range, avoid=text.avoid)
         doc += where_lines(self.d.adjoints, text)
         body: list[str] = []
         body += self._validation()

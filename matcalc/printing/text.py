@@ -93,5 +93,5 @@ def where_lines(adjoints: tuple[tuple[Var, Expr], ...], p: TextPrinter) -> list[
     """``where δh₃ = …``, then one aligned line for each further named adjoint (a run of
     them alike but for an index as one line: ``δh_t = W_{t+1}ᵀ(…) for t = 6, …, 1``)."""
     lines = [f"{p(Adjoint(v))} = {p(g)}" for v, g in adjoints]
-    lines = fold_lines(lines, TEXT_INDEX, index_range, index_block)
+    lines = fold_lines(lines, TEXT_INDEX, index_range, index_block, p.avoid)
     return [f"{'where' if i == 0 else '     '} {line}" for i, line in enumerate(lines)]
