@@ -276,12 +276,17 @@ def _frob_identity(e: Expr) -> Expr | None:
 
 
 def _frob_as_trace(e: Expr) -> Expr | None:
-    """``Pᵀ : A = tr(P A)``: a Frobenius product with a transposed call (``inv(K)ᵀ : A``)
-    reads as the trace a textbook writes (``tr(inv(K) A)``)."""
+    """``Pᵀ : A = tr(P A)``: a Frobenius product with a transposed call (``inv(K)ᵀ : A``), or
+    with a symmetric one (``inv(K) : A`` for a symmetric ``K``), reads as the trace a
+    textbook writes (``tr(inv(K) A)``)."""
     if isinstance(e, Frob):
         for t, other in ((e.left, e.right), (e.right, e.left)):
-            if isinstance(t, Transpose) and isinstance(t.arg, Call) and t.shape[0] == t.shape[1]:
+            if t.shape[0] != t.shape[1]:
+                continue
+            if isinstance(t, Transpose) and isinstance(t.arg, Call):
                 return b.call("tr", b.mul(t.arg, other))
+            if isinstance(t, Call) and b.is_symmetric(t):
+                return b.call("tr", b.mul(t, other))
     return None
 
 

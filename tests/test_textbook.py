@@ -20,6 +20,18 @@ FORMS = [
         "alpha",
         ["f tr(inv(K) A)"],
     ),
+    (
+        "Pᵀ : A = tr(P A), P symmetric",
+        "A: symmetric(n); alpha: scalar; K = eye(n) + alpha*A; f = det(K)",
+        "alpha",
+        ["f tr(inv(K) A)"],
+    ),
+    (
+        "a name times a Frobenius product is no function call",
+        "B, X: matrix(n, n); alpha: scalar; g = sum(X.*X); f = g*(B:(alpha*X))",
+        "alpha",
+        ["g · (B : X)"],
+    ),
     ("sigmoid", "u: vector(n); f = sum(log(1 + exp(-u)))", "u", ["−sigmoid(−u)"]),
     (
         "a definition's value, transposed",

@@ -65,6 +65,7 @@ class Printer:
     divide = " / "
     frob_sep = " : "
     open_paren = "("
+    dot = "·"
 
     def __init__(self, avoid: frozenset[str] = frozenset()) -> None:
         self._memo: dict[Expr, Printed] = {}
@@ -218,7 +219,10 @@ class Printer:
                 bottom.append(self.print_power(base, -k))
             else:
                 alone = len(e.scalars) + len(e.chain) == 1
-                top.append(self.wrap(s, ("frob", "add", "neg", "had") + (() if alone else ("mul",))))
+                text = self.wrap(s, ("frob", "add", "neg", "had") + (() if alone else ("mul",)))
+                if isinstance(s, Frob) and top and not top[-1].endswith(")"):
+                    text = f"{self.dot} {text}"  # f · (G : A), not f(G : A): no function call
+                top.append(text)
         chain = list(e.chain)
         i = 0
         while i < len(chain):  # a run of one factor k times prints as a power: (Aᵀ)³

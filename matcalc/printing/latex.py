@@ -89,6 +89,7 @@ class LatexPrinter(Printer):
     divide_entries = r" \oslash "
     frob_sep = " : "
     open_paren = r"\left("
+    dot = r"\cdot"
 
     def name(self, name: str) -> str:
         return latex_name(name)
