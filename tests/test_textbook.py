@@ -70,3 +70,11 @@ def test_symmetric_by_construction():
               b.apply("exp", S), b.add(b.scale(3, S), b.eye("n"))):
         assert b.is_symmetric(e) and b.transpose(e) == e
     assert not b.is_symmetric(b.add(A, S))
+
+
+def test_the_gradient_wrt_a_definition_symmetric_by_construction_is_not_symmetrised():
+    """Its symmetry drops transposes; the gradient w.r.t. its value stays the plain one,
+    checked by perturbing each entry on its own (as for any definition)."""
+    g = matcalc.grad("X, P: matrix(n, n); Y = X'*X + eye(n); f = sum(Y .* (P*X))", wrt="Y")
+    assert to_text(g["Y"]) == "P X"
+    assert check(g.derivation, seed=3).ok
