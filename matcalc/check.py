@@ -126,7 +126,7 @@ def finite_difference(
         return float(ev.env[of.name][0, 0])
 
     grad = np.zeros_like(base, dtype=float)
-    if var.symmetric and var.role == "input":
+    if var.symmetric:
         n = base.shape[0]
         for i in range(n):
             for j in range(i, n):

@@ -188,7 +188,8 @@ def _reverse_mode(model: Model, target: Var, variables: tuple[Var, ...], expand:
     for v in variables:
         terms = adjoint.get(v.name)
         g = b.add(*terms) if terms else b.zero(v.shape)
-        if v.symmetric and v.role == "input":  # a declared symmetric input; a definition is a value
+        if v.symmetric:  # declared, or a definition symmetric by construction: the gradient on
+            # symmetric matrices, as the value only ever varies symmetrically
             terms = g.terms if isinstance(g, Add) else (g,)
             g = b.scale(Fraction(1, 2), b.add(g, *(b.transpose(t) for t in terms)))
         grads.append(g)

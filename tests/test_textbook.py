@@ -72,9 +72,14 @@ def test_symmetric_by_construction():
     assert not b.is_symmetric(b.add(A, S))
 
 
-def test_the_gradient_wrt_a_definition_symmetric_by_construction_is_not_symmetrised():
-    """Its symmetry drops transposes; the gradient w.r.t. its value stays the plain one,
-    checked by perturbing each entry on its own (as for any definition)."""
-    g = matcalc.grad("X, P: matrix(n, n); Y = X'*X + eye(n); f = sum(Y .* (P*X))", wrt="Y")
-    assert to_text(g["Y"]) == "P X"
-    assert check(g.derivation, seed=3).ok
+def test_the_gradient_wrt_a_definition_symmetric_by_construction_is_on_symmetric_matrices():
+    """Like a declared symmetric input's: the definition only ever varies symmetrically
+    (so its transposes may be dropped), and the check perturbs it so."""
+    cases = [
+        ("X, P: matrix(n, n); Y = X'*X + eye(n); f = sum(Y .* (P*X))", "Y", "1/2 (P X + Xᵀ Pᵀ)"),
+        ("P: symmetric(k); a1: vector(k); G1 = P; f = (G1*a1)'*(G1*a1)", "G1", "a1 a1ᵀ G1 + G1 a1 a1ᵀ"),
+    ]
+    for model, wrt, expected in cases:
+        g = matcalc.grad(model, wrt=wrt)
+        assert to_text(g[wrt]) == expected
+        assert check(g.derivation, seed=3).ok, g.text()
