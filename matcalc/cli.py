@@ -288,7 +288,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return done.code if isinstance(done.code, int) else 0
     try:
         with deep_recursion():
-            return args.run(args)
+            status = args.run(args)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:  # the reader stopped early (``| head``): nothing more to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except MatcalcError as err:
         print(str(err), file=sys.stderr)
         return EXIT_USER_ERROR
