@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from . import build as b
 from .errors import DerivativeError
-from .expr import Add, Call, Diff, EProd, Expr, Frob, Mul, Transpose
+from .expr import Add, Call, Diff, EProd, Expr, Frob, Mul, PowerSum, Transpose
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,11 @@ DIAG = Rule("diag", "g:diag(X) = Diag(g):X", r"g:\operatorname{diag}(X) = \opera
 DIAG_MAT = Rule("Diag", "G:Diag(x) = diag(G):x", r"G:\operatorname{Diag}(x) = \operatorname{diag}(G):x")
 VEC = Rule("vec", "g:vec(X) = unvec(g):X", r"g:\operatorname{vec}(X) = \operatorname{unvec}(g):X")
 UNVEC = Rule("unvec", "G:unvec(x) = vec(G):x", r"G:\operatorname{unvec}(x) = \operatorname{vec}(G):x")
+POWER_SUM = Rule(
+    "power-sum",
+    "G:Σᵢ AⁱXB^(k−1−i) = Σᵢ (Aᵀ)ⁱG(Bᵀ)^(k−1−i):X",
+    r"G:\sum_i A^i X B^{k-1-i} = \sum_i {A^\top}^i G {B^\top}^{k-1-i}:X",
+)
 FROB = Rule("frobenius", "α:(A:X) = αA:X", r"\alpha:(A:X) = \alpha A:X")
 
 Piece = tuple[Expr, Expr]
@@ -105,6 +110,9 @@ def pull(g: Expr, lin: Expr, live: Callable[[Expr], bool]) -> tuple[Rule, list[P
         return TRANSPOSE, [(b.transpose(g), lin.arg)]
     if isinstance(lin, Call):
         return _call(g, lin)
+    if isinstance(lin, PowerSum):
+        pulled = b.power_sum(b.transpose(lin.left), g, b.transpose(lin.right), lin.k)
+        return POWER_SUM, [(pulled, lin.mid)]
     if isinstance(lin, Frob):
         if live(lin.right):
             return FROB, [(b.mul(g, lin.left), lin.right)]

@@ -15,7 +15,8 @@ def format_model(model: Model) -> str:
     for name in model.elementwise:
         rows.append((f"{name}: elementwise", "entry-wise function"))
     for var, rhs in model.definitions:
-        note = f"{kind_word(var.shape)}, {shape_text(var.shape)}"
+        kind = "symmetric matrix" if var.symmetric else kind_word(var.shape)  # by construction
+        note = f"{kind}, {shape_text(var.shape)}"
         if var == model.output:
             note += ", output"
         rows.append((f"{var.name} = {expression_text(rhs)}", note))

@@ -63,6 +63,7 @@ ARRAY_API_SPELL = {
     "vdot": "{np}.sum({a} * {b})",
     "diag_product": "{np}.sum({a} * {b}.T, axis=1, keepdims=True)",
     "mask": "{np}.astype({x} > 0.0, {dtype})",
+    "matrix_power": "{matrix_power}({x}, {k})",
 }
 
 
@@ -71,13 +72,14 @@ class ArrayApiModule(NumpyModule):
 
     MODULE = "xp"
     LOCALS = ("dtype", "device")
-    HELPERS = (*NumpyModule.HELPERS, "softplus", "namespace", "compat")
+    HELPERS = (*NumpyModule.HELPERS, "softplus", "namespace", "compat", "matrix_power")
     ENTRYWISE = ENTRYWISE
     STRUCTURAL = STRUCTURAL
     SPELL = ARRAY_API_SPELL
 
     def _spell_locals(self) -> dict[str, str]:
-        return {**self.locals, "softplus": self.helpers["softplus"]}
+        h = self.helpers
+        return {**self.locals, "softplus": h["softplus"], "matrix_power": h["matrix_power"]}
 
     def _imports(self) -> list[str]:
         return [f"import array_api_compat as {self.helpers['compat']}"]
@@ -143,6 +145,17 @@ class ArrayApiModule(NumpyModule):
             "    return array if fresh else xp.asarray(array, copy=True)",
             "",
             "",
+            f"def {h['matrix_power']}(x, k):  # by repeated squaring (the standard has none)",
+            "    result, square = None, x",
+            "    while k:",
+            "        if k & 1:",
+            "            result = square if result is None else result @ square",
+            "        k >>= 1",
+            "        if k:",
+            "            square = square @ square",
+            "    return result",
+            "",
+            "",
             f"def {h['softplus']}(xp, x):",
             "    return xp.logaddexp(x, xp.zeros_like(x))",
             "",
@@ -157,4 +170,5 @@ class ArrayApiModule(NumpyModule):
             "    return m + xp.log(xp.sum(xp.exp(x - m)))",
             "",
             "",
+            *self._neutral_power_sum_helper(),
         ]

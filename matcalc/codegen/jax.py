@@ -124,4 +124,5 @@ class JaxModule(NumpyModule):
             f"    return m + {j}.log({j}.exp(x - m).sum())",
             "",
             "",
+            *self._neutral_power_sum_helper(),
         ]

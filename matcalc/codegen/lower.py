@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import keyword
 import unicodedata
+from fractions import Fraction
 
 from ..errors import MatcalcError
 from ..expr import (
@@ -28,9 +29,11 @@ from ..expr import (
     Expr,
     Eye,
     Frob,
+    MatPow,
     Mul,
     Num,
     Ones,
+    PowerSum,
     Shape,
     Transpose,
     Var,
@@ -41,6 +44,10 @@ from ..gradient import Derivation
 
 #: Builtins the module's helpers use: the generated function may not be called so.
 _MODULE_BUILTINS = {"ValueError"}
+
+#: A matrix power up to this exponent is computed as a product chain (so it shares and
+#: orders like any chain); a higher one by ``matrix_power`` (repeated squaring).
+SMALL_POWER = 3
 
 #: A stand-in size for symbolic dimensions when choosing the order of a matrix chain.
 _LARGE = 1000
@@ -134,7 +141,9 @@ class Lowering:
     #: The module alias of the target's array library (``np``, ``torch``, ``jnp``, ``xp``).
     MODULE = "np"
     #: Module-level helpers of the target, named ``_`` + each.
-    HELPERS: tuple[str, ...] = ("softmax", "logsumexp", "input", "mismatch", "out")
+    HELPERS: tuple[str, ...] = (
+        "softmax", "logsumexp", "power_sum", "power_sum_outer", "input", "mismatch", "out"
+    )
     #: Names of the target's own locals (``_dtype`` …), taken after every other name.
     LOCALS: tuple[str, ...] = ()
 
@@ -155,6 +164,9 @@ class Lowering:
             self.funcs[(g, 1)] = self.names.take(python_name("d" + g))
         for v, _ in self.model.definitions:
             self.var[v.name] = self.names.take(python_name(v.name))
+        self.adjoint_var = {
+            v.name: self.names.take(python_name("delta_" + v.name)) for v, _ in derivation.adjoints
+        }
         self.func_name = name
         self.names.reserve(name)  # a module-level name: the alias and helpers must differ
         self.np = self.names.take(self.MODULE)
@@ -168,6 +180,7 @@ class Lowering:
         self.temps: dict[Expr, str] = {}
         self.lowered: dict[Expr, Expr] = {}
         self.defs = {v.name: self.lower(rhs) for v, rhs in self._forward()}
+        self.adjoints = {v.name: self.lower(g) for v, g in derivation.adjoints}
 
     # ------------------------------------------------------------ sizes
     def dim(self, d) -> str:
@@ -224,6 +237,15 @@ class Lowering:
             return Call(e.fn, tuple(self.lower(a) for a in e.args), e.shape)
         if isinstance(e, Frob):
             return Frob(self.lower(e.left), self.lower(e.right))
+        if isinstance(e, MatPow) and e.k <= SMALL_POWER:  # a short chain: ordered, tr(X X) a vdot
+            return self._lower_mul(Mul(Fraction(1), (), (e.base,) * e.k, e.shape))
+        if isinstance(e, MatPow):
+            base = self.lower(e.base)
+            if isinstance(base, Transpose):  # (Aᵀ)ᵏ = (Aᵏ)ᵀ: shares Aᵏ with its other uses
+                return _transpose(self.lower(MatPow(base.arg, e.k)))
+            return MatPow(base, e.k)
+        if isinstance(e, PowerSum):
+            return PowerSum(self.lower(e.left), self.lower(e.mid), self.lower(e.right), e.k)
         return e
 
     def _lower_mul(self, e: Mul) -> Expr:

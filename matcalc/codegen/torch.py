@@ -144,4 +144,5 @@ class TorchModule(NumpyModule):
             "    return array if fresh else array.clone()",
             "",
             "",
+            *self._neutral_power_sum_helper(),
         ]

@@ -47,6 +47,7 @@ from ..codegen.lower import (  # noqa: F401 - the names printing.numpy has alway
 )
 from ..expr import (
     Add,
+    Adjoint,
     Apply,
     Call,
     Diff,
@@ -54,15 +55,18 @@ from ..expr import (
     Expr,
     Eye,
     Frob,
+    MatPow,
     Mul,
     Num,
     Ones,
+    PowerSum,
     Transpose,
     Var,
     Zero,
 )
 from ..gradient import Derivation
-from .text import TextPrinter
+from .indexed import fold_lines
+from .text import TEXT_INDEX, TextPrinter, index_range, where_lines
 
 #: NumPy spelling of each entry-wise function; ``{np}`` is the module alias, ``{x}`` the
 #: argument, ``{a}`` the argument parenthesised unless atomic (next to an operator).
@@ -130,6 +134,7 @@ SPELL = {
     "sqrt": "{np}.sqrt({x})",
     "square": "{np}.square({x})",
     "mask": STEP_MASK,
+    "matrix_power": "{np}.linalg.matrix_power({x}, {k})",
 }
 
 
@@ -167,6 +172,9 @@ class NumpyModule(Lowering):
 
     def _code_Var(self, e: Var) -> str:
         return self.var[e.name]
+
+    def _code_Adjoint(self, e: Adjoint) -> str:
+        return self.adjoint_var[e.var.name]
 
     def _code_Diff(self, e: Diff) -> str:
         raise ValueError("a differential cannot be turned into code")
@@ -305,6 +313,18 @@ class NumpyModule(Lowering):
             logsumexp=self.helpers["logsumexp"],
         )
 
+    def _code_MatPow(self, e: MatPow) -> str:
+        return self.spell("matrix_power", x=self.code(e.base), k=str(e.k))
+
+    def _code_PowerSum(self, e: PowerSum) -> str:
+        mid = e.mid
+        if isinstance(mid, _Prod) and mid.left.shape[1] == 1 and e.mid not in self.temps:
+            # an outer product u vᵀ: Σ Lⁱ u vᵀ R^{k−1−i} = U Vᵀ from 2k matrix-vector products
+            args = ", ".join(self.code(x) for x in (e.left, mid.left, mid.right, e.right))
+            return f"{self.helpers['power_sum_outer']}({args}, {e.k})"
+        args = ", ".join(self.code(x) for x in (e.left, e.mid, e.right))
+        return f"{self.helpers['power_sum']}({args}, {e.k})"
+
     def _code_Frob(self, e: Frob) -> str:
         left, right = e.left, e.right
         if isinstance(right, Ones):
@@ -333,6 +353,8 @@ class NumpyModule(Lowering):
             if e.role == "def" and e.name in self.defs:
                 return self.alias(self.defs[e.name]) or self.var[e.name]
             return self.var[e.name]
+        if isinstance(e, Adjoint):
+            return self.alias(self.adjoints[e.var.name]) or self.adjoint_var[e.var.name]
         if isinstance(e, Transpose):
             return self.alias(e.arg)
         if isinstance(e, Mul) and e.coef == 1 and not e.scalars and len(e.chain) == 1:
@@ -358,23 +380,29 @@ class NumpyModule(Lowering):
     def source(self) -> str:
         """The whole module as Python source."""
         out = self.helpers["out"]
-        text = TextPrinter()
+        names = [v.name for v in self.model.inputs] + [v.name for v, _ in self.model.definitions]
+        text = TextPrinter(frozenset(names))
         params = [self.var[v.name] for v in self.model.inputs]
         params += [self.funcs[k] for k in sorted(self.funcs)]
         of, wrt = self.d.of.name, self.d.wrt
         doc = [f"{of} = {text(self._rhs(self.d.of))}"]
-        doc += [f"∂{of}/∂{v.name} = {text(g)}" for v, g in zip(wrt, self.d.gradients, strict=True)]
+        results = [f"∂{of}/∂{v.name} = {text(g)}" for v, g in zip(wrt, self.d.gradients, strict=True)]
+        doc += fold_lines(results, TEXT_INDEX, index_range, avoid=text.avoid)
+        doc += where_lines(self.d.adjoints, text)
         body: list[str] = []
         body += self._preamble()
         body += self._validation()
         grads = [self.lower(g) for g in self.d.gradients]
-        roots = [self.defs[v.name] for v, _ in self._forward()] + grads
+        roots = [self.defs[v.name] for v, _ in self._forward()] + list(self.adjoints.values()) + grads
         shared = self.share(roots)
         shared_ids = set(shared)
         for var, _ in self._forward():
             rhs = self.defs[var.name]
             body.extend(self._temps_for(rhs, shared, shared_ids))
             body.append(f"{self.var[var.name]} = {self.argument(rhs)}")  # a number: an array
+        for name, value in self.adjoints.items():
+            body.extend(self._temps_for(value, shared, shared_ids))
+            body.append(f"{self.adjoint_var[name]} = {self.argument(value)}")
         returned: set[str] = set()
         fresh_names = set(self._fresh_defs())
         for gname, v, g in zip(self.grad_names, wrt, grads, strict=True):
@@ -432,7 +460,9 @@ class NumpyModule(Lowering):
 
     def _fresh_defs(self) -> set[str]:
         """Definitions whose array is made by their own line (not a view of an input)."""
-        return {self.var[name] for name, rhs in self.defs.items() if self.alias(rhs) is None}
+        fresh = {self.var[name] for name, rhs in self.defs.items() if self.alias(rhs) is None}
+        fresh |= {self.adjoint_var[n] for n, value in self.adjoints.items() if self.alias(value) is None}
+        return fresh
 
     def _param_doc(self) -> list[str]:
         lines = []
@@ -523,6 +553,60 @@ class NumpyModule(Lowering):
             f"def {h['logsumexp']}(x):",
             "    m = x.max()",
             f"    return m + {np_}.log({np_}.exp(x - m).sum())",
+            "",
+            "",
+            *self._power_sum_helper(),
+        ]
+
+    def _neutral_power_sum_helper(self) -> list[str]:
+        """:meth:`_power_sum_helper` written with ``@`` and ``+`` only (no in-place writes, no
+        library call), for the targets whose arrays are immutable or lazy."""
+        if not any(isinstance(n, PowerSum) for n in self.lowered.values()):
+            return []
+        return [
+            f"def {self.helpers['power_sum']}(left, mid, right, k):",
+            "    total, right_j = mid, right",
+            "    for _ in range(1, k):",
+            "        total = left @ total + mid @ right_j",
+            "        right_j = right_j @ right",
+            "    return total",
+            "",
+            "",
+            f"def {self.helpers['power_sum_outer']}(left, u, v, right, k):",
+            "    cols, rows, col, row = [], [], u, v",
+            "    for _ in range(k):",
+            "        cols.append(col)",
+            "        rows.append(row)",
+            "        col, row = left @ col, row @ right",
+            "    total = cols[0] @ rows[k - 1]",
+            "    for i in range(1, k):",
+            "        total = total + cols[i] @ rows[k - 1 - i]",
+            "    return total",
+            "",
+            "",
+        ]
+
+    def _power_sum_helper(self) -> list[str]:
+        """``Σ_{i=0}^{k−1} Lⁱ M R^{k−1−i}`` as ``S ← L S + M Rʲ``, and for ``M = u vᵀ`` as
+        ``U Vᵀ`` with columns ``Lⁱ u`` and ``(Rᵀ)^{k−1−i} v``; only when a result has one."""
+        if not any(isinstance(n, PowerSum) for n in self.lowered.values()):
+            return []
+        return [
+            f"def {self.helpers['power_sum']}(left, mid, right, k):",
+            "    total, right_j = mid, right",
+            "    for _ in range(1, k):",
+            "        total = left @ total + mid @ right_j",
+            "        right_j = right_j @ right",
+            "    return total",
+            "",
+            "",
+            f"def {self.helpers['power_sum_outer']}(left, u, v, right, k):",
+            f"    us, vs = {self.np}.empty((u.shape[0], k)), {self.np}.empty((v.shape[1], k))",
+            "    col, row = u[:, 0], v[0]",
+            "    for i in range(k):",
+            "        us[:, i], vs[:, k - 1 - i] = col, row",
+            "        col, row = left @ col, row @ right",
+            "    return us @ vs.T",
             "",
             "",
         ]
