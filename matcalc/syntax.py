@@ -11,6 +11,7 @@ from fractions import Fraction
 
 from lark import Token, Transformer
 
+from . import dims
 from .errors import ArityError, MatcalcError, MatcalcSyntaxError, NumberError
 from .numbers import NumberRangeError, literal
 
@@ -280,11 +281,16 @@ def _kind(e: Name | Call) -> Kind:
 
 
 def _dim(e: Node) -> int | str:
-    """A size in a declaration: a dimension symbol or a positive integer."""
+    """A size in a declaration: a dimension symbol, a positive integer, or a product of
+    them (``m*n``, as ``vec`` and ``kron`` make)."""
     if isinstance(e, Name):
         return e.name
     if isinstance(e, Number) and e.value.denominator == 1 and e.value > 0:
         return int(e.value)
+    if isinstance(e, Binary) and e.op == "*":
+        return dims.mul(_dim(e.left), _dim(e.right))
     raise error_at(
-        MatcalcSyntaxError, "a size must be a dimension symbol or a positive integer", e.span
+        MatcalcSyntaxError,
+        "a size must be a dimension symbol, a positive integer or a product of them (m*n)",
+        e.span,
     )

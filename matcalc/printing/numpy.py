@@ -25,6 +25,7 @@ import keyword
 import unicodedata
 from fractions import Fraction
 
+from .. import dims as dimensions
 from ..errors import MatcalcError
 from ..expr import (
     Add,
@@ -45,56 +46,15 @@ from ..expr import (
     _node,
 )
 from ..gradient import Derivation
+from ..ops.registry import OPS
 from .text import TextPrinter
 
-#: NumPy spelling of each entry-wise function; ``{np}`` is the module alias, ``{x}`` the
-#: argument, ``{a}`` the argument parenthesised unless atomic (next to an operator).
-ENTRYWISE = {
-    "exp": "{np}.exp({x})",
-    "log": "{np}.log({x})",
-    "sin": "{np}.sin({x})",
-    "cos": "{np}.cos({x})",
-    "tan": "{np}.tan({x})",
-    "arcsin": "{np}.arcsin({x})",
-    "arccos": "{np}.arccos({x})",
-    "arctan": "{np}.arctan({x})",
-    "tanh": "{np}.tanh({x})",
-    "sigmoid": "(0.5 + 0.5 * {np}.tanh(0.5 * {a}))",
-    "relu": "{np}.maximum({x}, 0.0)",
-    "step": "{np}.heaviside({x}, 0.0)",
-    "sq": "{np}.square({x})",
-    "sqrt": "{np}.sqrt({x})",
-    "abs": "{np}.abs({x})",
-    "sign": "{np}.sign({x})",
-    "softplus": "{np}.logaddexp(0.0, {x})",
-    "log1p": "{np}.log1p({x})",
-}
+#: The key of this target's spellings in :attr:`matcalc.ops.registry.Op.code`.
+TARGET = "numpy"
 
 #: ``step(x)`` as a factor of an entry-wise product with a float factor: a boolean mask is
 #: cheaper than ``heaviside`` and the product is float again.
 STEP_MASK = "({x} > 0.0)"
-
-#: NumPy spelling of each structural function (arguments and results 2-D).
-STRUCTURAL = {
-    "sum": "{np}.sum({x})",
-    "tr": "{np}.trace({x})",
-    "diag": "{np}.diag({x}).reshape(-1, 1)",
-    "Diag": "{np}.diagflat({x})",
-    "vec": "{a}.reshape(-1, 1, order='F')",
-    "unvec": "{a}.reshape(({r}, {c}), order='F')",
-    "inv": "{np}.linalg.inv({x})",
-    "det": "{np}.linalg.det({x})",
-    "logdet": "{np}.linalg.slogdet({x})[1]",
-    "norm1": "{np}.sum({np}.abs({x}))",
-    "norm2": "{np}.linalg.norm({x})",
-    "normF": "{np}.linalg.norm({x})",
-    "softmax": "{softmax}({x})",
-    "logsumexp": "{logsumexp}({x})",
-}
-
-#: Structural functions whose result may be a view of the argument, or read-only.
-_VIEWS = {"vec", "unvec"}
-_READ_ONLY = {"diag"}
 
 #: Builtins the module's helpers use: the generated function may not be called so.
 _MODULE_BUILTINS = {"ValueError"}
@@ -222,16 +182,13 @@ class NumpyModule:
     # ------------------------------------------------------------ sizes
     def dim(self, d) -> str:
         """A dimension as code: a number, or the size bound from an input's shape."""
-        if isinstance(d, int):
-            return str(d)
-        parts = [p for p in d.split("*") if not p.isdigit()]
-        unbound = [p for p in parts if p not in self.bound]
+        unbound = [p for p in dimensions.symbols(d) if p not in self.bound]
         if unbound:
             raise CodegenError(
                 f"the size {unbound[0]} is not the size of any input, so the generated "
                 f"function cannot know it; give it by a declared input of that size"
             )
-        return " * ".join(self.dims[p] if not p.isdigit() else p for p in d.split("*"))
+        return dimensions.code(d, self.dims.__getitem__)
 
     @staticmethod
     def size(d) -> int:
@@ -426,8 +383,9 @@ class NumpyModule:
 
     def _code_Apply(self, e: Apply) -> str:
         x = self.code(e.arg)
-        if e.order == 0 and e.fn in ENTRYWISE:
-            return ENTRYWISE[e.fn].format(np=self.np, x=x, a=_paren(x))
+        op = OPS.get(e.fn)
+        if e.order == 0 and op is not None:
+            return op.code[TARGET].format(np=self.np, x=x, a=_paren(x))
         return f"{self.funcs[(e.fn, e.order)]}({x})"
 
     def _code_Transpose(self, e: Transpose) -> str:
@@ -451,7 +409,11 @@ class NumpyModule:
                     return f"{self.np}.vdot({self.code(pair[0])}, {self.code(pair[1])})"
         r, c = e.shape
         x = self.code(arg)
-        return STRUCTURAL[e.fn].format(
+        second = {}
+        if len(e.args) > 1:
+            other = e.args[1]
+            second = {"y": self.code(other), "r1": self.dim(other.shape[0]), "c1": self.dim(other.shape[1])}
+        return OPS[e.fn].code[TARGET].format(
             np=self.np,
             x=x,
             a=_paren(x),
@@ -459,6 +421,7 @@ class NumpyModule:
             c=self.dim(c),
             softmax=self.helpers["softmax"],
             logsumexp=self.helpers["logsumexp"],
+            **second,
         )
 
     def _code_Frob(self, e: Frob) -> str:
@@ -526,9 +489,9 @@ class NumpyModule:
             return self.alias(e.arg)
         if isinstance(e, Mul) and e.coef == 1 and not e.scalars and len(e.chain) == 1:
             return self.alias(e.chain[0])
-        if isinstance(e, Call) and e.fn in _VIEWS:
+        if isinstance(e, Call) and OPS[e.fn].code_alias == "view":
             return self.alias(e.args[0])
-        if isinstance(e, Call) and e.fn in _READ_ONLY:
+        if isinstance(e, Call) and OPS[e.fn].code_alias == "read-only":
             return "<read-only>"
         if isinstance(e, Apply) and (e.fn, e.order) in self.funcs:
             return "<callable>"  # a user's function may return its argument
