@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable
 
 from .depth import at_definition, guard_depth
 from .errors import NumberError
-from .expr import Expr
+from .expr import SCALAR, Expr, Var
+from .formulas import Formula, used_derivatives
 from .gradient import Derivation, derive
 from .model import Model
 from .numbers import NumberRangeError
@@ -50,12 +51,31 @@ class Gradient:
     def __iter__(self):
         return iter(self.gradients.items())
 
+    def _where(self) -> list[tuple[Formula, int, Expr]]:
+        """Each derivative of a function defined by formula that the gradients apply:
+        the function, the order, and the derivative written in its parameter."""
+        out = []
+        for f in self.model.formulas:
+            for k in used_derivatives(f, list(self.gradients.values())):
+                out.append((f, k, f.expr(k, Var(f.param, SCALAR))))
+        return out
+
     @_printing
     def text(self) -> str:
-        """One line per variable: ``∂f/∂W = …`` in Unicode text."""
+        """One line per variable: ``∂f/∂W = …`` in Unicode text, then a line ``where g'(u) = …``
+        for each derivative of a function defined by formula that they use."""
         p = TextPrinter()
         f = greek(self.of)
-        return "\n".join(f"∂{f}/∂{greek(name)} = {p(g)}" for name, g in self.gradients.items())
+        lines = [f"∂{f}/∂{greek(name)} = {p(g)}" for name, g in self.gradients.items()]
+        for fn, k, e in self._where():
+            lines.append(f"where {p.function(fn.name, k, [greek(fn.param)])} = {p(e)}")
+        return "\n".join(lines)
+
+    def _latex_where(self, p: LatexPrinter) -> list[str]:
+        return [
+            rf"\text{{where }} {p.function(fn.name, k, [latex_name(fn.param)])} &= {p(e)}"
+            for fn, k, e in self._where()
+        ]
 
     @_printing
     def latex(self) -> str:
@@ -66,6 +86,7 @@ class Gradient:
             rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}"
             for name, g in self.gradients.items()
         ]
+        lines += self._latex_where(p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
     @property
@@ -110,6 +131,7 @@ class Gradient:
             lines.append(rf"{head}&= {line} && {_rule_tag(rule)}")
         for name, g in self.gradients.items():
             lines.append(rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}")
+        lines += self._latex_where(p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
     @_printing

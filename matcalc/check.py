@@ -19,8 +19,12 @@ def _sin_derivative(k: int) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def abstract_functions(model: Model, orders: int = 4) -> dict[str, list[Callable]]:
-    """A concrete stand-in (``sin`` and its derivatives) for each abstract function."""
-    return {g: [_sin_derivative(k) for k in range(orders)] for g in model.elementwise}
+    """A concrete stand-in (``sin`` and its derivatives) for each abstract function, and each
+    function defined by formula with its derivatives."""
+    out = {g: [_sin_derivative(k) for k in range(orders)] for g in model.elementwise}
+    for f in model.formulas:
+        out[f.name] = [f.numeric(k) for k in range(len(f.forms))]
+    return out
 
 
 def _domains(model: Model) -> tuple[set[str], set[str], set[str]]:

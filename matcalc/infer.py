@@ -37,6 +37,7 @@ from .syntax import (
     Call,
     Declaration,
     ExprStatement,
+    FunctionDef,
     Kind,
     Name,
     Neg,
@@ -60,6 +61,8 @@ GREEK_NAMES = frozenset(
 SPECIAL_NAMES = ("ones", "eye")
 #: Kind words that may appear as calls in expressions (``vector(c)``, ``matrix(c)``).
 FILL_NAMES = ("vector", "matrix")
+#: Kind words: never a function's name.
+KIND_WORDS = ("scalar", "vector", "matrix", "symmetric", "elementwise")
 ADDITIVE = ("+", "-")
 PRODUCT = ("*", "@")
 HADAMARD = (".*", "∘", "⊙")
@@ -216,6 +219,7 @@ class _Inference:
         self.scalar: Ty = (self.one, self.one)
         self.declared: dict[str, _Declared] = {}
         self.elementwise: dict[str, _Declared] = {}
+        self.formulas: dict = {}  # name -> matcalc.formulas.Formula
         self.undeclared: dict[str, Ty] = {}
         self.def_at: dict[str, Assign] = {}
         self.defined: dict[str, Ty] = {}
@@ -233,9 +237,12 @@ class _Inference:
             if isinstance(st, Declaration):
                 self.declare(st)
         for st in self.statements:
+            if isinstance(st, FunctionDef):
+                self.define_function(st)
+        for st in self.statements:
             if isinstance(st, Assign):
                 self.register_definition(st)
-        values = [st for st in self.statements if not isinstance(st, Declaration)]
+        values = [st for st in self.statements if isinstance(st, (Assign, ExprStatement))]
         self.check_placement(values)
 
         for st in values:
@@ -264,6 +271,7 @@ class _Inference:
             definitions=tuple(definitions),
             output=definitions[-1][0],
             elementwise=tuple(self.elementwise),
+            formulas=tuple(self.formulas.values()),
             dims=self.dims_in_order(),
             source=self.text,
             places=tuple(places),
@@ -360,8 +368,37 @@ class _Inference:
                 self.dims.symbol(symbol)
         return self.dims.const(size)
 
+    def define_function(self, st: FunctionDef) -> None:
+        """A function defined by formula (its body read into SymPy by :mod:`matcalc.formulas`)."""
+        from .formulas import formula
+
+        name = st.name.name
+        if lookup(name) is not None or name in SPECIAL_NAMES + FILL_NAMES or name in KIND_WORDS:
+            raise self.error(
+                DefinitionError, f"{name} is a built-in function; give your function another name", st.name
+            )
+        if name in self.formulas:
+            first = self.formulas[name].line
+            raise self.error(DefinitionError, f"{name} is defined twice (first on line {first})", st.name)
+        declared = self.declared.get(name) or self.elementwise.get(name)
+        if declared is not None:
+            raise self.error(
+                DefinitionError,
+                f"{name} is declared on line {declared.line} as {declared.kind}"
+                " and cannot also be defined",
+                st.name,
+            )
+        self.formulas[name] = formula(st, dict(self.formulas), self.text, tuple(self.elementwise), constant)
+
     def register_definition(self, st: Assign) -> None:
         name = st.target.name
+        if name in self.formulas:
+            raise self.error(
+                DefinitionError,
+                f"{name} is a function defined on line {self.formulas[name].line}; give the value"
+                " another name",
+                st.target,
+            )
         if name in self.def_at:
             first = self.def_at[name].span.line
             raise self.error(
@@ -449,7 +486,7 @@ class _Inference:
             raise self.error(DefinitionError, msg, node)
         if name in self.declared:
             return self.note(node, self.declared[name].ty, "input", name)
-        if name in self.elementwise:
+        if name in self.elementwise or name in self.formulas:
             raise self.error(
                 ShapeError, f"{name} is an elementwise function; call it as {name}(...)", node
             )
@@ -582,7 +619,7 @@ class _Inference:
         op = lookup(fn)
         if op is not None and op.internal:
             op = None
-        if fn in self.elementwise or op is not None:
+        if fn in self.elementwise or fn in self.formulas or op is not None:
             want = 1 if op is None else op.arity
             if n != want:
                 noun = "argument" if want == 1 else "arguments"
@@ -625,7 +662,7 @@ class _Inference:
         if fn in self.declared or fn in self.def_at or fn in self.undeclared:
             msg = f"{fn} is a variable, not a function; write {fn}*(...) for a product"
         else:
-            known = [*known_names(), *self.elementwise, *SPECIAL_NAMES, *FILL_NAMES]
+            known = [*known_names(), *self.elementwise, *self.formulas, *SPECIAL_NAMES, *FILL_NAMES]
             close = difflib.get_close_matches(fn, known, n=3)
             msg = f"unknown function '{fn}'"
             if close:
@@ -637,7 +674,7 @@ class _Inference:
     def visit_call(self, node: Call, kids: list[Ty]) -> Ty:
         fn = ALIASES.get(node.name, node.name)
         op = OPS.get(fn)
-        if fn in self.elementwise or (op is not None and op.kind == "entrywise"):
+        if fn in self.elementwise or fn in self.formulas or (op is not None and op.kind == "entrywise"):
             return self.note(node, kids[0], "apply", fn)
         if op is not None:
             return self.note(node, self.structural(node, fn, kids), "call", fn)

@@ -12,7 +12,7 @@ from fractions import Fraction
 from lark import Token, Transformer
 
 from . import dims
-from .errors import ArityError, MatcalcError, MatcalcSyntaxError, NumberError
+from .errors import ArityError, DefinitionError, MatcalcError, MatcalcSyntaxError, NumberError
 from .numbers import NumberRangeError, literal
 
 
@@ -132,6 +132,16 @@ class Assign:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class FunctionDef:
+    """``NAME(PARAM) = EXPR``: a scalar function by formula, applied entry-wise."""
+
+    name: Name
+    param: Name
+    body: Node
+    span: Span
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class ExprStatement:
     """A bare expression (allowed as the model's last statement)."""
 
@@ -139,7 +149,7 @@ class ExprStatement:
     span: Span
 
 
-Statement = Declaration | Assign | ExprStatement
+Statement = Declaration | Assign | FunctionDef | ExprStatement
 
 #: Kind words and the number of sizes each takes in a declaration.
 KINDS: dict[str, int] = {"scalar": 0, "elementwise": 0, "vector": 1, "symmetric": 1, "matrix": 2}
@@ -174,6 +184,19 @@ class ToSyntax(Transformer):
         tok, expr = children
         target = Name(Span.of(tok), str(tok))
         return Assign(target, expr, target.span.to(expr.span))
+
+    def fundef(self, children: list) -> FunctionDef:
+        tok, lpar, args, rpar, body = children
+        name = Name(Span.of(tok), str(tok))
+        params = tuple(args or ())
+        if len(params) != 1 or not isinstance(params[0], Name):
+            where = params[0].span if len(params) == 1 else Span.of(lpar).to(Span.of(rpar))
+            raise error_at(
+                DefinitionError,
+                f"a function is defined with one parameter name, as in {name.name}(u) = u / (1 + abs(u))",
+                where,
+            )
+        return FunctionDef(name, params[0], body, name.span.to(body.span))
 
     def exprs(self, children: list) -> Declaration | ExprStatement:
         items = [c for c in children if not isinstance(c, Token)]

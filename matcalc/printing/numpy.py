@@ -45,6 +45,7 @@ from ..expr import (
     Zero,
     _node,
 )
+from ..formulas import numpy_helper, used_derivatives
 from ..gradient import Derivation
 from ..ops.registry import OPS
 from .text import TextPrinter
@@ -165,6 +166,12 @@ class NumpyModule:
             self.funcs[(g, 1)] = self.names.take(python_name("d" + g))
         for v, _ in self.model.definitions:
             self.var[v.name] = self.names.take(python_name(v.name))
+        # functions defined by formula: helpers for the function and the derivatives used
+        self.formulas: dict[tuple[str, int], str] = {}
+        roots = [rhs for _, rhs in self.model.definitions] + list(derivation.gradients)
+        for f in self.model.formulas:
+            for k in sorted({0, 1, *used_derivatives(f, roots)}):
+                self.formulas[(f.name, k)] = self.names.take(python_name("_" + "d" * k + f.name))
         self.func_name = name
         self.names.reserve(name)  # a module-level name: the alias and helpers must differ
         self.np = self.names.take("np")
@@ -386,7 +393,7 @@ class NumpyModule:
         op = OPS.get(e.fn)
         if e.order == 0 and op is not None:
             return op.code[TARGET].format(np=self.np, x=x, a=_paren(x))
-        return f"{self.funcs[(e.fn, e.order)]}({x})"
+        return f"{self.funcs.get((e.fn, e.order)) or self.formulas[(e.fn, e.order)]}({x})"
 
     def _code_Transpose(self, e: Transpose) -> str:
         return f"{self.atom(e.arg)}.T"
@@ -493,7 +500,7 @@ class NumpyModule:
             return self.alias(e.args[0])
         if isinstance(e, Call) and OPS[e.fn].code_alias == "read-only":
             return "<read-only>"
-        if isinstance(e, Apply) and (e.fn, e.order) in self.funcs:
+        if isinstance(e, Apply) and ((e.fn, e.order) in self.funcs or (e.fn, e.order) in self.formulas):
             return "<callable>"  # a user's function may return its argument
         if isinstance(e, _Prod) and (isinstance(e.left, Ones) or isinstance(e.right, Ones)):
             inner = e.left.shape[1] if isinstance(e.left, Ones) else e.right.shape[0]
@@ -554,6 +561,7 @@ class NumpyModule:
             "",
             "",
             *self._helpers(),
+            *self._formula_helpers(),
             f"def {self.func_name}({', '.join(params)}):",
             f'    """Value of {of} and its gradients w.r.t. {", ".join(v.name for v in wrt)}.',
             "",
@@ -633,6 +641,14 @@ class NumpyModule:
                 got, want, label = f"{name}.shape", f"({self.dim(r)}, {self.dim(c)})", f"({r}, {c})"
                 lines.append(f"if {name}.shape != {want}:")
             lines.append(f"    {self.helpers['mismatch']}({v.name!r}, {label!r}, {want}, {got})")
+        return lines
+
+    def _formula_helpers(self) -> list[str]:
+        """Each function defined by formula, and its derivatives, as a helper whose body SymPy's
+        code printer writes."""
+        lines: list[str] = []
+        for (name, k), helper in self.formulas.items():
+            lines += numpy_helper(self.model.formula(name), k, helper, self.np)
         return lines
 
     def _helpers(self) -> list[str]:

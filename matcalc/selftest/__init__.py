@@ -64,6 +64,7 @@ from .generate import (
     Chooser,
     Decl,
     Def,
+    Fun,
     GeneratedModel,
     Input,
     ModelGenerator,
@@ -82,7 +83,7 @@ from .run import Summary, command, format_summary, run
 from .shrink import failure_kind, shrink
 
 __all__ = [
-    "ABSTRACT", "DEFAULT_NAMES", "BadModel", "Case", "Chooser", "Decl", "Def", "Fill",
+    "ABSTRACT", "DEFAULT_NAMES", "BadModel", "Case", "Chooser", "Decl", "Def", "Fill", "Fun",
     "GeneratedModel", "Input", "ModelGenerator", "NamePool", "Node", "Outcome", "Printer",
     "RandomChooser", "Reference", "Rejected", "Statement", "Summary", "Unsupported",
     "case_from_text", "check_case", "command", "distinct_sizes", "draw_array", "failure_kind",

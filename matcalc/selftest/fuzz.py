@@ -11,6 +11,7 @@ from .generate import (
     Chooser,
     Decl,
     Def,
+    Fun,
     ModelGenerator,
     NamePool,
     Node,
@@ -59,8 +60,14 @@ def ill_typed_model(ch: Chooser, names: NamePool = DEFAULT_NAMES) -> BadModel:
     an unknown function, a misplaced definition, a syntax error...)."""
     gm = ModelGenerator(ch, names, max_depth=2, max_definitions=2).model()
     decls = [s for s in gm.statements if isinstance(s, Decl)]
+    funs = [s for s in gm.statements if isinstance(s, Fun)]
+
+    def render(decls: Sequence[Statement], body: Sequence[Def], bad: Def) -> tuple[str, int]:
+        return _render([*funs, *decls], body, bad)
+
     body = [s for s in gm.statements if isinstance(s, Def)]
     taken = {n for d in decls for n in d.names} | {i.name for i in gm.inputs} | set(gm.functions)
+    taken |= {f.name for f in funs}
     taken |= {d.name for d in body if d.name}
     used_dims = set(gm.dims)
     fresh_dims = [d for d in ("da", "db", "dc", "dd", "de") if d not in used_dims]
@@ -70,7 +77,8 @@ def ill_typed_model(ch: Chooser, names: NamePool = DEFAULT_NAMES) -> BadModel:
     extra: list[Decl] = []
     what = weighted(ch, [(3, "shape"), (2, "matmul"), (2, "square"), (1, "vector"), (1, "divide"),
                          (1, "exponent"), (2, "arity"), (2, "unknown"), (2, "definition"), (3, "syntax"),
-                         (1, "output"), (1, "bare"), (1, "redeclared"), (1, "misuse"), (1, "declaration")])
+                         (1, "output"), (1, "bare"), (1, "redeclared"), (1, "misuse"), (1, "declaration"),
+                         (2, "formula")])
     line_text = ""
     at_end = False  # the mistake replaces the final statement
     line_known = True
@@ -109,7 +117,7 @@ def ill_typed_model(ch: Chooser, names: NamePool = DEFAULT_NAMES) -> BadModel:
         if how == "before" or (how == "redefine" and not defs):
             bad = Def(q1, Node("raw", f"sum({q2}) + 1"))
             body[-1:-1] = [bad, Def(q2, name(x))]
-            text, line = _render(decls, body, bad)
+            text, line = render(decls, body, bad)
             return BadModel(text, line, f"definition: {q2} used before it is defined")
         if how == "self":
             line_text = f"{q1} + 1"
@@ -117,7 +125,7 @@ def ill_typed_model(ch: Chooser, names: NamePool = DEFAULT_NAMES) -> BadModel:
             n = pick(ch, defs)
             bad = Def(n, Node("raw", f"{x}"))
             body.append(bad)  # after the first definition of n: the error is here
-            text, line = _render(decls, body, bad)
+            text, line = render(decls, body, bad)
             return BadModel(text, line, f"definition: {n} defined twice")
         else:
             bad = Def(x, Node("raw", "1"))
@@ -126,7 +134,7 @@ def ill_typed_model(ch: Chooser, names: NamePool = DEFAULT_NAMES) -> BadModel:
                 if not is_scalar(next(i.shape for i in gm.inputs if i.name == x)):
                     return ill_typed_model(ch, names)
             body.insert(len(body) - 1, bad)
-            text, line = _render(decls, body, bad)
+            text, line = render(decls, body, bad)
             return BadModel(text, line, f"definition: declared {x} defined")
     elif what == "syntax":
         line_text = pick(ch, _SYNTAX).format(x=x)
@@ -139,12 +147,21 @@ def ill_typed_model(ch: Chooser, names: NamePool = DEFAULT_NAMES) -> BadModel:
         if body[-1].name is None:
             body[-1] = Def("out0", body[-1].expr)
         body.append(bad)
-        text, line = _render(decls + extra, body, bad)
+        text, line = render(decls + extra, body, bad)
         return BadModel(text, line, "output: a non-scalar to differentiate", wrt=q1)
+    elif what == "formula":  # a function defined by formula with a body it may not have
+        bodies = (f"u + {x}", "sum(u)", "u'", "u : u", "u @ u", "tr(u)", f"{q1}(u)", "ones", "u^u",
+                  "kron(u, u)", "u ⊗ u", "foo(u)", "exp(u, u)")
+        head = pick(ch, (f"{q1}(u)", f"{q1}(u)", f"{q1}(u, t)", f"{q1}(2)", "exp(u)", f"{q1}()"))
+        body_text = pick(ch, bodies) if head == f"{q1}(u)" else "u"
+        bad = Def(None, Node("raw", f"{head} = {body_text}"))
+        body.insert(len(body) - 1, bad)
+        text, line = render(decls, body, bad)
+        return BadModel(text, line, f"formula: {head} = {body_text}")
     elif what == "bare":
         bad = Def(None, Node("raw", f"{x} + 1"))
         body.insert(len(body) - 1, bad)
-        text, line = _render(decls, body, bad)
+        text, line = render(decls, body, bad)
         return BadModel(text, line, "bare: an expression before the last statement")
     elif what == "redeclared":
         declared = [n for d in decls if d.kind != "elementwise" for n in d.names]
@@ -156,7 +173,7 @@ def ill_typed_model(ch: Chooser, names: NamePool = DEFAULT_NAMES) -> BadModel:
                      (da, db) if kind.kind != "matrix" else (da,))
         bad = Def(None, Node("raw", other.text()))
         body.insert(len(body) - 1, bad)
-        text, line = _render(decls, body, bad)
+        text, line = render(decls, body, bad)
         return BadModel(text, line, f"redeclared: {n} declared twice")
     elif what == "misuse":
         fname = gm.functions[0] if gm.functions else None
@@ -170,11 +187,11 @@ def ill_typed_model(ch: Chooser, names: NamePool = DEFAULT_NAMES) -> BadModel:
                              "vector(1/2)", "matrix(n, 2.5)", "elementwise(1)", "vector(-1)"))
         bad = Def(None, Node("raw", f"{q1}: {bad_decl}"))
         body.insert(len(body) - 1, bad)
-        text, line = _render(decls, body, bad)
+        text, line = render(decls, body, bad)
         return BadModel(text, line, f"declaration: {q1}: {bad_decl}")
     bad = Def(None if at_end else q1, Node("raw", line_text))
     body.insert(len(body) - 1, bad)
-    text, line = _render(decls + extra, body, bad)
+    text, line = render(decls + extra, body, bad)
     return BadModel(text, line if line_known else None, f"{what}: {line_text}")
 
 

@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Protocol
 
 from .. import dims
-from ..ops.registry import entrywise_ops
+from ..ops.registry import OPS, entrywise_ops
 
 Dim = int | str
 Shape = tuple[Dim, Dim]
@@ -125,7 +125,16 @@ class Def:
     expr: Node
 
 
-Statement = Decl | Def
+@dataclass(frozen=True)
+class Fun:
+    """``name(param) = body``: a function defined by formula."""
+
+    name: str
+    param: str
+    body: Node
+
+
+Statement = Decl | Fun | Def
 
 #: Binding levels, loosest first: ":" < "+ -" < "* / .* ..." < unary minus < "^" < postfix < atoms.
 FROB, ADD, MUL, UNARY, POW, POSTFIX, ATOM = range(7)
@@ -181,6 +190,8 @@ class Printer:
     def statement(self, st: Statement) -> str:
         if isinstance(st, Decl):
             return st.text()
+        if isinstance(st, Fun):
+            return f"{st.name}({st.param}) = {self.expr(st.body)}"
         if st.name is None:
             return self.expr(st.expr)
         return f"{st.name} = {self.expr(st.expr)}"
@@ -240,6 +251,9 @@ class NamePool:
     scalars: tuple[str, ...] = ("alpha", "beta", "gamma", "mu", "λ", "σ", "eta_2", "theta")
     definitions: tuple[str, ...] = ("s", "t", "r", "q", "e", "loss", "hidden", "z2", "Y", "G1", "ψ")
     functions: tuple[str, ...] = ("g", "phi_fn", "act")
+    #: Functions defined by formula, and their parameters.
+    formulas: tuple[str, ...] = ("softsign", "swish", "gelu", "mish", "leaky", "ψ_act")
+    params: tuple[str, ...] = ("u", "t", "z", "ξ")
     dims: tuple[str, ...] = ("n", "m", "p", "k", "d", "N_max", "ℓ")
     declared: tuple[str, ...] = ()
     #: Undeclared inputs are allowed (False: every input is declared).
@@ -251,8 +265,7 @@ DEFAULT_NAMES = NamePool()
 #: Names with a meaning of their own in expressions: never given to anything generated.
 RESERVED = frozenset(
     "ones eye vector matrix scalar symmetric elementwise T".split()
-    + "exp log sin cos tan arcsin arccos arctan tanh sigmoid sigm relu step sq sqrt abs sign".split()
-    + "softplus log1p sum tr diag Diag vec inv det logdet norm1 norm2 normF softmax logsumexp".split()
+    + [s for op in OPS.values() for s in (op.name, *op.aliases)]
 )
 
 
@@ -346,6 +359,7 @@ class ModelGenerator:
         self.inputs: list[Input] = []
         self.defs: list[Intermediate] = []
         self.functions: list[str] = []
+        self.formulas: list[Fun] = []
         self.taken: set[str] = set()
         self.budget = 0
 
@@ -647,8 +661,48 @@ class ModelGenerator:
     def _tick(self) -> str:
         return weighted(self.ch, [(5, "'"), (1, ".T"), (1, "ᵀ"), (1, "^T")])
 
+    def formula(self) -> str:
+        """A function defined by formula (a new one while there are few)."""
+        if self.formulas and (len(self.formulas) >= 2 or chance(self.ch, 60)):
+            return pick(self.ch, self.formulas).name
+        fn = self._fresh(self.pool.formulas, "h")
+        param = pick(self.ch, self.pool.params)
+        self.formulas.append(Fun(fn, param, self.formula_body(param, 2)))
+        return fn
+
+    def formula_body(self, u: str, depth: int) -> Node:
+        """A scalar expression in ``u`` defined for every real ``u``."""
+        how = weighted(self.ch, [(3, "param"), (1, "number"), (3, "function"), (1, "kink"), (2, "sum"),
+                                 (2, "product"), (1, "quotient"), (1, "power"), (1, "formula")])
+        if depth <= 0 or how == "param":
+            return name(u) if depth <= 0 or chance(self.ch, 80) else binary("*", num("1.5"), name(u))
+        if how == "number":
+            return binary(pick(self.ch, ("*", "+")), pick(self.ch, (num(2), num("0.5"), num("1.702"))),
+                          self.formula_body(u, depth - 1))
+        if how == "function":
+            return call(pick(self.ch, ANY_ARG), self.formula_body(u, depth - 1))
+        if how == "kink":
+            return call(pick(self.ch, KINKED), self.formula_body(u, depth - 1))
+        if how in ("sum", "product"):
+            op = pick(self.ch, ("+", "-")) if how == "sum" else pick(self.ch, ("*", ".*", "∘"))
+            return binary(op, self.formula_body(u, depth - 1), self.formula_body(u, depth - 1))
+        if how == "quotient":
+            bottom = pick(self.ch, (call("abs", self.formula_body(u, depth - 1)),
+                                    call("sq", self.formula_body(u, depth - 1)),
+                                    call("exp", self.formula_body(u, depth - 1))))
+            return binary("/", self.formula_body(u, depth - 1), binary("+", num(1), bottom))
+        if how == "power":
+            return binary("^", self.formula_body(u, depth - 1), num(2))
+        earlier = [f.name for f in self.formulas]
+        if not earlier:
+            return self.formula_body(u, depth)
+        return call(pick(self.ch, earlier), self.formula_body(u, depth - 1))
+
     def entrywise(self, shape: Shape, want: str, depth: int) -> Node:
-        kind = weighted(self.ch, [(6, "any"), (2, "kink"), (3, "positive"), (1, "small"), (1, "abstract")])
+        kind = weighted(self.ch, [(6, "any"), (2, "kink"), (3, "positive"), (1, "small"), (1, "abstract"),
+                                  (1, "formula")])
+        if kind == "formula":
+            return call(self.formula(), self.expr(shape, "any", depth))
         if kind == "any":
             return call(pick(self.ch, ANY_ARG), self.expr(shape, "any", depth))
         if kind == "kink":
@@ -837,9 +891,9 @@ class ModelGenerator:
         candidates += [d.name for d in body[:limit] if chance(self.ch, 10)]
         wrt = tuple(c for c in candidates if chance(self.ch, 70)) or (candidates[0],)
         decls = self._declarations()
-        statements: list[Statement] = [*decls, *body]
+        statements: list[Statement] = [*self.formulas, *decls, *body]
         if len(decls) > 1 and chance(self.ch, 10):  # a declaration may follow the uses of its name
-            statements = [*decls[1:], *body[:-1], decls[0], body[-1]]
+            statements = [*self.formulas, *decls[1:], *body[:-1], decls[0], body[-1]]
         text = Printer(self.ch.integer(0, 2**31)).model(statements)
         return GeneratedModel(
             tuple(statements), text, tuple(self.inputs), tuple(self.functions),
@@ -915,6 +969,8 @@ def from_syntax(statements) -> tuple[Statement, ...]:
     for st in statements:
         if isinstance(st, sx.Declaration):
             result.append(Decl(tuple(n.name for n in st.names), st.kind.name, tuple(st.kind.dims)))
+        elif isinstance(st, sx.FunctionDef):
+            result.append(Fun(st.name.name, st.param.name, node(st.body)))
         elif isinstance(st, sx.Assign):
             result.append(Def(st.target.name, node(st.expr)))
         else:
@@ -935,6 +991,8 @@ def _syntax_kids(n, sx) -> tuple:
 def statement_key(st: Statement) -> tuple:
     if isinstance(st, Decl):
         return ("decl", st.names, st.kind, st.dims)
+    if isinstance(st, Fun):
+        return ("fun", st.name, st.param, st.body.key())
     return ("def", st.name, st.expr.key())
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ops.registry import OPS, entrywise_ops
-from .generate import Def, Node, Statement
+from .generate import Def, Fun, Node, Statement
 
 # ---------------------------------------------------------------- reference evaluation
 
@@ -140,6 +140,7 @@ class Reference:
         self.functions = functions or {}
         self.track = track
         self.env: dict[str, np.ndarray] = {}
+        self.formulas: dict[str, Fun] = {}
 
     def run(
         self,
@@ -151,6 +152,7 @@ class Reference:
     ) -> dict[str, np.ndarray]:
         """Every definition's value (a bare expression is named ``output``), up to ``stop``."""
         self.env = dict(inputs)
+        self.formulas = {st.name: st for st in statements if isinstance(st, Fun)}
         override = override or {}
         for st in statements:
             if not isinstance(st, Def):
@@ -249,6 +251,21 @@ class Reference:
             out = out @ base
         return out
 
+    def formula(self, f: Fun, x: np.ndarray | Fill) -> np.ndarray | Fill:
+        """A function defined by formula: its body evaluated with the parameter bound to each
+        entry of ``x`` (a batch of 1×1 values, so that every operator is the scalar one)."""
+        value = x.value if isinstance(x, Fill) else x
+        if isinstance(x, Fill) and x.eye:
+            raise Unsupported(f"{f.name}(eye)")
+        inner = Reference(self.dims, self.functions, self.track)
+        inner.formulas = self.formulas
+        inner.env = {f.param: value.reshape(-1, 1, 1)}
+        out = inner.eval(f.body)
+        if isinstance(out, Fill):
+            raise Unsupported(f"{f.name}: a body without its parameter")
+        out = np.broadcast_to(out, (value.size, 1, 1)).reshape(value.shape)
+        return Fill(out, x.rows, x.cols) if isinstance(x, Fill) else out
+
     def _binary(self, op: str, a, b) -> np.ndarray | Fill:
         if isinstance(a, Fill) or isinstance(b, Fill):
             return self._with_fill(op, a, b)
@@ -310,6 +327,8 @@ class Reference:
             if isinstance(c, Fill) or not _is_scalar_array(c):
                 raise Unsupported(f"{fn}(...) of a non-scalar")
             return Fill(c, None, 1 if fn == "vector" else None)
+        if fn in self.formulas:
+            return self.formula(self.formulas[fn], self.eval(e.kids[0]))
         if fn in REF_BINARY and len(e.kids) == 2:
             a, b = self.eval(e.kids[0]), self.eval(e.kids[1])
             if isinstance(a, Fill) or isinstance(b, Fill):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .check import Case, Outcome, check_case
-from .generate import Decl, Def, Node, Printer, Statement
+from .generate import Decl, Def, Fun, Node, Printer, Statement
 
 # ---------------------------------------------------------------- shrinking
 
@@ -24,8 +24,8 @@ def failure_kind(out: Outcome) -> str:
 def _uses(statements: Sequence[Statement]) -> set[str]:
     names: set[str] = set()
     for st in statements:
-        if isinstance(st, Def):
-            stack = [st.expr]
+        if isinstance(st, (Def, Fun)):
+            stack = [st.expr if isinstance(st, Def) else st.body]
             while stack:
                 n = stack.pop()
                 if n.op in ("name", "call"):
@@ -48,6 +48,9 @@ def _simpler(statements: tuple[Statement, ...], wrt: tuple[str, ...]):
         for new in _smaller_trees(st.expr):
             yield statements[:i] + (Def(st.name, new),) + statements[i + 1 :], wrt
     used = _uses(statements) | set(wrt)
+    for i, st in enumerate(statements):  # drop functions nothing calls
+        if isinstance(st, Fun) and st.name not in used:
+            yield statements[:i] + statements[i + 1 :], wrt
     for i, st in enumerate(statements):  # drop declarations of unused names
         if isinstance(st, Decl):
             keep = tuple(n for n in st.names if n in used)
