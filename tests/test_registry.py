@@ -41,6 +41,7 @@ def test_every_entry_is_complete(name):
     assert op.kind in ("entrywise", "call")
     assert op.numeric is not None, "no NumPy evaluation"
     assert op.latex is not None, "no LaTeX spelling"
+    assert op.sympy is not None, "no SymPy form (the exact oracle, formulas)"
     assert set(TARGETS) <= set(op.code), f"no spelling for {set(TARGETS) - set(op.code)}"
     if op.kind == "entrywise":
         assert op.derivative is not None and op.sympy is not None
