@@ -97,3 +97,5 @@ entrywise("sqrt", lambda x, y: b.scale(Fraction(1, 2), b.power(y, -1)), lambda s
           np.sqrt, latex=r"\sqrt{{{x}}}", domain=POSITIVE)
 entrywise("log1p", lambda x, y: b.power(b.add(b.ones(x.shape), x), -1), lambda sp, u: sp.log(1 + u),
           np.log1p, latex=_operator("log1p"), domain=Domain("positive", lambda x: float((1 + x).min())))
+entrywise("expm1", lambda x, y: b.apply("exp", x), lambda sp, u: sp.exp(u) - 1, np.expm1,
+          latex=_operator("expm1"))
