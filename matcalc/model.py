@@ -18,8 +18,9 @@ class Model:
     ``elementwise`` the declared abstract functions, ``dims`` every dimension
     symbol in order of first appearance, ``source`` the text parsed,
     ``places`` where each definition is written: ``(line, column, end_column)``
-    of its name (of the expression, for a final bare one), ``formulas`` the functions
-    defined by formula (``softsign(u) = u / (1 + abs(u))``).
+    of its name (of the expression, for a final bare one), ``convention`` the
+    naming convention that gave undeclared names their kinds, ``formulas`` the
+    functions defined by formula (``softsign(u) = u / (1 + abs(u))``).
     """
 
     inputs: tuple[Var, ...]
@@ -29,6 +30,7 @@ class Model:
     dims: tuple[str, ...] = ()
     source: str = ""
     places: tuple[tuple[int, int, int], ...] = ()
+    convention: str = "matcalc"
     formulas: tuple = ()  # the functions defined by formula (matcalc.formulas.Formula), in order
 
     def formula(self, name: str):

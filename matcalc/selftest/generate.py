@@ -12,6 +12,8 @@ from fractions import Fraction
 from typing import Protocol
 
 from .. import dims
+from ..ops import entrywise as _entrywise  # noqa: F401  (the entries this module reads on import)
+from ..ops import structural as _structural  # noqa: F401
 from ..ops.registry import OPS, entrywise_ops
 
 Dim = int | str

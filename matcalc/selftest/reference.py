@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..ops import entrywise as _entrywise  # noqa: F401  (the entries this module reads on import)
+from ..ops import structural as _structural  # noqa: F401
 from ..ops.registry import OPS, entrywise_ops
 from .generate import Def, Fun, Node, Statement
 
