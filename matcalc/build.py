@@ -442,9 +442,10 @@ def call(fn: str, *args: Expr, shape: Shape | None = None) -> Expr:
         shape = op.result(*(a.shape for a in args))
     elif shape is None:
         raise ValueError(f"{fn} needs the shape of its result")
-    if any(p is not None and is_zero(a) for p, a in zip(op.pull, args)):
-        return zero(shape)  # d tr(step(X)) = tr(0 ∘ dX) = 0: a function linear in a zero is zero
     x = args[0]
+    if op.pull and (is_zero(x) or (len(args) > 1 and any(is_zero(a) for a in args[1:]))):
+        if any(p is not None and is_zero(a) for p, a in zip(op.pull, args)):
+            return zero(shape)  # d tr(step(X)) = tr(0 ∘ dX) = 0: a function linear in a zero is zero
     if op.factors_out and isinstance(x, Mul) and (x.coef != 1 or x.scalars) and x.chain:
         body = _mul_raw(Fraction(1), (), x.chain, x.shape)
         return mul(Num(x.coef), *x.scalars, call(fn, body))

@@ -85,6 +85,8 @@ class Differentiator:
             op = OPS.get(e.fn)
             if op is None or len(op.jvp) != len(e.args):
                 raise DerivativeError(f"{e.fn} has no derivative rule")
+            if len(e.args) == 1:  # live, since e is
+                return op.jvp[0](e.args, y, d(e.args[0]))
             return b.add(*(jvp(e.args, y, d(a)) for jvp, a in zip(op.jvp, e.args) if d.live(a)))
         if isinstance(e, Frob):
             return b.add(b.frob(d(e.left), e.right), b.frob(e.left, d(e.right)))

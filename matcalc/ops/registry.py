@@ -110,6 +110,7 @@ def register(op: Op) -> Op:
     OPS[op.name] = op
     for a in op.aliases:
         ALIASES[a] = op.name
+    _NAMES.clear()
     return op
 
 
@@ -128,6 +129,12 @@ def call_ops() -> list[Op]:
     return [op for op in OPS.values() if op.kind == "call"]
 
 
+_NAMES: dict[int, tuple[str, ...]] = {}
+
+
 def known_names() -> tuple[str, ...]:
     """Every function name a user may call (besides their own), sorted."""
-    return tuple(sorted(s for op in OPS.values() for s in op.spellings))
+    names = _NAMES.get(len(OPS))
+    if names is None:
+        names = _NAMES[len(OPS)] = tuple(sorted(s for op in OPS.values() for s in op.spellings))
+    return names
