@@ -12,9 +12,10 @@ from .formulas import Formula, used_derivatives
 from .gradient import Derivation, derive
 from .model import Model
 from .numbers import NumberRangeError
-from .printing.latex import LatexPrinter, latex_name
+from .printing.indexed import fold_lines
+from .printing.latex import LATEX_INDEX, LatexPrinter, latex_index_range, latex_name, latex_where_lines
 from .printing.numpy import numpy_source
-from .printing.text import TextPrinter, greek
+from .printing.text import TEXT_INDEX, TextPrinter, greek, index_range, where_lines
 from .steps import Step, derivation_steps, format_terms, step_rows
 
 
@@ -45,6 +46,10 @@ class Gradient:
         self.of: str = derivation.of.name
         self.wrt: tuple[str, ...] = tuple(v.name for v in derivation.wrt)
         self.gradients: dict[str, Expr] = dict(zip(self.wrt, derivation.gradients))
+        #: Every name of the model (an index of a printed sum takes none of them).
+        self.names: frozenset[str] = model_names(self.model)
+        #: The named adjoints the gradients use: ``δV = …`` by ``V``'s name, the output's first.
+        self.adjoints: dict[str, Expr] = {v.name: g for v, g in derivation.adjoints}
 
     def __getitem__(self, name: str) -> Expr:
         return self.gradients[name]
@@ -57,17 +62,20 @@ class Gradient:
         the function, the order, and the derivative written in its parameter."""
         out = []
         for f in self.model.formulas:
-            for k in used_derivatives(f, list(self.gradients.values())):
+            roots = list(self.gradients.values()) + [v for _, v in self.derivation.adjoints]
+            for k in used_derivatives(f, roots):
                 out.append((f, k, f.expr(k, Var(f.param, SCALAR))))
         return out
 
     @_printing
     def text(self) -> str:
-        """One line per variable: ``∂f/∂W = …`` in Unicode text, then a line ``where g'(u) = …``
-        for each derivative of a function defined by formula that they use."""
-        p = TextPrinter()
+        """One line per variable: ``∂f/∂W = …`` in Unicode text, then the ``where`` lines (of
+        adjoints, and of each derivative of a function defined by formula that they use)."""
+        p = TextPrinter(self.names)
         f = greek(self.of)
         lines = [f"∂{f}/∂{greek(name)} = {p(g)}" for name, g in self.gradients.items()]
+        lines = fold_lines(lines, TEXT_INDEX, index_range, avoid=self.names)
+        lines += where_lines(self.derivation.adjoints, p)
         for fn, k, e in self._where():
             lines.append(f"where {p.function(fn.name, k, [greek(fn.param)])} = {p(e)}")
         return "\n".join(lines)
@@ -81,12 +89,14 @@ class Gradient:
     @_printing
     def latex(self) -> str:
         """The gradients as LaTeX: ``\\frac{\\partial f}{\\partial W} = …``, one per line."""
-        p = LatexPrinter()
+        p = LatexPrinter(self.names)
         f = latex_name(self.of)
         lines = [
             rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}"
             for name, g in self.gradients.items()
         ]
+        lines = fold_lines(lines, LATEX_INDEX, latex_index_range, avoid=self.names)
+        lines += latex_where_lines(self.derivation.adjoints, p)
         lines += self._latex_where(p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
@@ -111,7 +121,7 @@ class Gradient:
     def steps_text(self) -> str:
         """The derivation as aligned Unicode text, each line with the rule it used."""
         f = greek(self.of)
-        rows = self._rows(TextPrinter(), greek)
+        rows = self._rows(TextPrinter(self.names), greek)
         width = max((len(r[0]) for r in rows), default=0)
         out = []
         for i, (line, rule) in enumerate(rows):
@@ -123,15 +133,19 @@ class Gradient:
     @_printing
     def steps_latex(self) -> str:
         """The derivation as a LaTeX ``aligned`` block, each line with its rule."""
-        p = LatexPrinter()
+        p = LatexPrinter(self.names)
         f = latex_name(self.of)
         rows = self._rows(p, latex_name, latex=True)
         lines = []
         for i, (line, rule) in enumerate(rows):
             head = rf"\mathrm{{d}}{f} " if i == 0 else ""
             lines.append(rf"{head}&= {line} && {_rule_tag(rule)}")
-        for name, g in self.gradients.items():
-            lines.append(rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}")
+        results = [
+            rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}"
+            for name, g in self.gradients.items()
+        ]
+        lines += fold_lines(results, LATEX_INDEX, latex_index_range, avoid=self.names)
+        lines += latex_where_lines(self.derivation.adjoints, p)
         lines += self._latex_where(p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
@@ -160,13 +174,17 @@ class Gradient:
     @_printing
     def to_json(self) -> dict:
         """Gradients, shapes and steps as plain data, for tools that call matcalc."""
-        text, latex = TextPrinter(), LatexPrinter()
+        text, latex = TextPrinter(self.names), LatexPrinter(self.names)
         return {
             "of": self.of,
             "wrt": list(self.wrt),
             "gradients": {
                 name: {"text": text(g), "latex": latex(g), "shape": list(v.shape)}
                 for (name, g), v in zip(self.gradients.items(), self.derivation.wrt)
+            },
+            "adjoints": {
+                v.name: {"text": text(g), "latex": latex(g), "shape": list(v.shape)}
+                for v, g in self.derivation.adjoints
             },
             "steps": [
                 {
@@ -193,7 +211,7 @@ class Gradient:
     def size(self) -> int:
         """Distinct nodes in all gradient expressions together (shared sub-trees once)."""
         seen: set[Expr] = set()
-        stack = list(self.gradients.values())
+        stack = list(self.gradients.values()) + list(self.adjoints.values())
         while stack:
             e = stack.pop()
             if e in seen:
@@ -210,15 +228,28 @@ class Gradient:
         return f"<Gradient of {self.of} w.r.t. {', '.join(self.wrt)}>\n{self.text()}"
 
 
+def model_names(model: Model) -> frozenset[str]:
+    """The model's names, as written and as printed (``alpha`` and ``α``)."""
+    names = [v.name for v in model.inputs] + [v.name for v, _ in model.definitions]
+    names += list(model.elementwise) + [d for d in model.dims if isinstance(d, str)]
+    return frozenset(names) | frozenset(greek(n) for n in names)
+
+
 def grad(
-    model: str | Model, wrt: str | Iterable[str], of: str | None = None, convention: str | None = None
+    model: str | Model,
+    wrt: str | Iterable[str],
+    of: str | None = None,
+    convention: str | None = None,
+    expand: bool = False,
 ) -> Gradient:
     """Gradients of the scalar ``of`` (default: the model's output) w.r.t. ``wrt``.
 
     ``model`` is model text or a parsed :class:`~matcalc.model.Model`;
     ``wrt`` a list of names or a comma-separated string; ``convention`` how
     undeclared names in model text get their kinds: ``"matcalc"`` (the default)
-    or ``"matrixcalculus"`` (``"mc"``, the rule of matrixcalculus.org).
+    or ``"matrixcalculus"`` (``"mc"``, the rule of matrixcalculus.org). Adjoints used
+    more than once or deep in a chain are named (``where δh = …``); ``expand`` writes
+    them out instead.
     """
     from .parser import parse
 
@@ -226,7 +257,7 @@ def grad(
     m = parse(model, convention) if isinstance(model, str) else model
     try:
         try:
-            return Gradient(derive(m, _names(wrt), of))
+            return Gradient(derive(m, _names(wrt), of, expand))
         except NumberRangeError as err:
             of = of or m.output.name
             raise at_definition(

@@ -23,9 +23,11 @@ from .expr import (
     Expr,
     Eye,
     Frob,
+    MatPow,
     Mul,
     Num,
     Ones,
+    PowerSum,
     Shape,
     Transpose,
     Var,
@@ -110,7 +112,8 @@ def _mul_raw(
 
 class _Chain:
     """A matrix chain being assembled: whole chains of products are appended at once, and
-    only the joins between the pieces are checked (each piece is already valid)."""
+    only the joins between the pieces are checked (each piece is already valid), and
+    merged where one matrix meets itself (``A A² = A³``)."""
 
     __slots__ = ("factors", "has_eye", "has_zero")
 
@@ -126,6 +129,11 @@ class _Chain:
             f = pieces[0]
             self.has_eye = self.has_eye or isinstance(f, Eye)
             self.has_zero = self.has_zero or isinstance(f, Zero)
+        if self.factors and not isinstance(pieces[0], Eye):
+            joined = _joined(self.factors[-1], pieces[0])
+            if joined is not None:
+                self.factors[-1] = joined
+                pieces = pieces[1:]
         self.factors.extend(pieces)
 
     def shape(self) -> Shape:
@@ -136,7 +144,34 @@ class _Chain:
         chain = self.factors
         if self.has_eye and len(chain) > 1:
             chain = [f for f in chain if not isinstance(f, Eye)] or [chain[0]]
+            if len(chain) > 1:
+                chain = _merge_powers(chain)
         return tuple(chain)
+
+
+def _base_power(f: Expr) -> tuple[Expr, int]:
+    return (f.base, f.k) if isinstance(f, MatPow) else (f, 1)
+
+
+def _joined(a: Expr, c: Expr) -> Expr | None:
+    """``a c`` as one power when both are powers of one square matrix (``A A² = A³``)."""
+    if a.shape[0] != a.shape[1] or c.shape != a.shape or isinstance(a, Eye):
+        return None
+    base, k = _base_power(a)
+    other, j = _base_power(c)
+    return matpow(base, k + j) if base == other else None
+
+
+def _merge_powers(chain: list[Expr]) -> list[Expr]:
+    """Adjacent factors with one base as one power (after identities between them went)."""
+    out: list[Expr] = [chain[0]]
+    for f in chain[1:]:
+        joined = _joined(out[-1], f)
+        if joined is None:
+            out.append(f)
+        else:
+            out[-1] = joined
+    return out
 
 
 def mul(*factors: Expr) -> Expr:
@@ -364,6 +399,33 @@ def div(a: Expr, b: Expr) -> Expr:
     return eprod(a, (b, -1))
 
 
+# ---------------------------------------------------------------- matrix powers
+
+#: A differential of a power up to this exponent is written as its terms
+#: (``d(X³) = dX X² + X dX X + X² dX``); a higher one as a sum over ``i`` (:class:`PowerSum`).
+POWER_TERMS_UP_TO = 3
+
+
+def matpow(x: Expr, k: int) -> Expr:
+    """The matrix power ``x^k`` for an integer ``k ≥ 0`` (a negative power is of ``inv(x)``)."""
+    if k == 0:
+        return eye(x.shape[0])
+    if k == 1 or isinstance(x, (Eye, Zero)) or x.shape == SCALAR:
+        return x if x.shape != SCALAR else power(x, k)
+    if isinstance(x, MatPow):
+        return MatPow(x.base, x.k * k)
+    return MatPow(x, k)
+
+
+def power_sum(left: Expr, mid: Expr, right: Expr, k: int) -> Expr:
+    """``Σ_{i=0}^{k−1} leftⁱ mid right^{k−1−i}``: written as its terms for small ``k``."""
+    if is_zero(mid):
+        return zero(mid.shape)
+    if k <= POWER_TERMS_UP_TO:
+        return add(*(mul(matpow(left, i), mid, matpow(right, k - 1 - i)) for i in range(k)))
+    return PowerSum(left, mid, right, k)
+
+
 # ---------------------------------------------------------------- transpose
 
 
@@ -378,7 +440,9 @@ def is_symmetric(e: Expr) -> bool:
         rule = OPS[e.fn].symmetric
         return rule is not None and rule(e.args)
     if isinstance(e, Add):
-        return all(is_symmetric(t) for t in e.terms)
+        if all(is_symmetric(t) for t in e.terms):
+            return True
+        return e.shape[0] == e.shape[1] and set(e.terms) == {transpose(t) for t in e.terms}  # A + Aᵀ
     if isinstance(e, Mul):
         if len(e.chain) == 1:
             return is_symmetric(e.chain[0])
@@ -387,6 +451,8 @@ def is_symmetric(e: Expr) -> bool:
         return all(is_symmetric(f) for f, _ in e.factors)
     if isinstance(e, Apply):
         return is_symmetric(e.arg)
+    if isinstance(e, MatPow):
+        return is_symmetric(e.base)
     return False
 
 
@@ -404,6 +470,10 @@ def transpose(e: Expr) -> Expr:
         return eprod(*((transpose(b), k) for b, k in e.factors))
     if isinstance(e, Apply) and isinstance(e.arg, (Var, Transpose)):
         return Apply(e.fn, transpose(e.arg), e.order)
+    if isinstance(e, MatPow):
+        return matpow(transpose(e.base), e.k)
+    if isinstance(e, PowerSum):
+        return power_sum(transpose(e.right), transpose(e.mid), transpose(e.left), e.k)
     return Transpose(e)
 
 
@@ -472,6 +542,10 @@ def rebuild(e: Expr, kids: tuple[Expr, ...]) -> Expr:
         return call(e.fn, *kids, shape=e.shape)
     if isinstance(e, Frob):
         return frob(*kids)
+    if isinstance(e, MatPow):
+        return matpow(kids[0], e.k)
+    if isinstance(e, PowerSum):
+        return power_sum(*kids, e.k)
     return e
 
 
@@ -506,11 +580,13 @@ __all__ = [
     "eye",
     "frob",
     "is_zero",
+    "matpow",
     "mul",
     "neg",
     "num",
     "ones",
     "power",
+    "power_sum",
     "rebuild",
     "scale",
     "split_coef",

@@ -180,7 +180,7 @@ def check(
     for _ in range(trials):
         inst = random_instance(model, rng, positive, spd)
         env = evaluate_model(model, inst.inputs, inst.dims, inst.functions)
-        ev = Evaluator(env, inst.dims, inst.functions)
+        ev = _gradient_evaluator(derivation, env, inst)
         for i, (var, g) in enumerate(zip(derivation.wrt, derivation.gradients)):
             symbolic = np.broadcast_to(ev(g), ev.shape(var))
             numeric = finite_difference(model, derivation.of, var, inst)
@@ -191,5 +191,13 @@ def check(
 def evaluate_gradient(derivation: Derivation, inst: Instance) -> list[np.ndarray]:
     """Each gradient of ``derivation`` evaluated at ``inst``."""
     env = evaluate_model(derivation.model, inst.inputs, inst.dims, inst.functions)
-    ev = Evaluator(env, inst.dims, inst.functions)
+    ev = _gradient_evaluator(derivation, env, inst)
     return [ev(g) for g in derivation.gradients]
+
+
+def _gradient_evaluator(derivation: Derivation, env: dict[str, np.ndarray], inst: Instance) -> Evaluator:
+    """An evaluator of the gradients: the model's values, and its named adjoints in order."""
+    ev = Evaluator(env, inst.dims, inst.functions)
+    for var, value in derivation.adjoints:
+        ev.adjoints[var.name] = ev(value)
+    return ev

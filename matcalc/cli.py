@@ -89,12 +89,17 @@ def _add_derivative_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--of", metavar="NAME", help="the scalar to differentiate (default: the last definition)"
     )
+    parser.add_argument(
+        "--expand",
+        action="store_true",
+        help="write every adjoint out where it is used (no 'where δh = …' lines)",
+    )
 
 
 def _gradient(args: argparse.Namespace):
     from .api import grad
 
-    return grad(load_model(args.model, args.convention), wrt=args.wrt, of=args.of)
+    return grad(load_model(args.model, args.convention), wrt=args.wrt, of=args.of, expand=args.expand)
 
 
 def _write(text: str, path: str | None) -> None:
@@ -283,7 +288,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return done.code if isinstance(done.code, int) else 0
     try:
         with deep_recursion():
-            return args.run(args)
+            status = args.run(args)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:  # the reader stopped early (``| head``): nothing more to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except MatcalcError as err:
         print(str(err), file=sys.stderr)
         return EXIT_USER_ERROR

@@ -16,7 +16,24 @@ from collections.abc import Callable
 
 from . import build as b
 from .errors import DerivativeError
-from .expr import Add, Apply, Call, Diff, EProd, Expr, Eye, Frob, Mul, Num, Ones, Transpose, Var, Zero
+from .expr import (
+    Add,
+    Apply,
+    Call,
+    Diff,
+    EProd,
+    Expr,
+    Eye,
+    Frob,
+    MatPow,
+    Mul,
+    Num,
+    Ones,
+    PowerSum,
+    Transpose,
+    Var,
+    Zero,
+)
 from .ops.registry import OPS
 
 
@@ -90,6 +107,10 @@ class Differentiator:
             return b.add(*(jvp(e.args, y, d(a)) for jvp, a in zip(op.jvp, e.args) if d.live(a)))
         if isinstance(e, Frob):
             return b.add(b.frob(d(e.left), e.right), b.frob(e.left, d(e.right)))
+        if isinstance(e, MatPow):  # d(Xᵏ) = Σ_{i=0}^{k−1} Xⁱ dX X^{k−1−i}
+            return b.power_sum(e.base, d(e.base), e.base, e.k)
+        if isinstance(e, PowerSum):
+            raise DerivativeError("a sum over the terms of a matrix power has no differential rule")
         if isinstance(e, (Num, Ones, Eye, Zero)):
             return b.zero(e.shape)
         raise DerivativeError(f"no differential rule for {type(e).__name__}")

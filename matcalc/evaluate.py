@@ -8,13 +8,40 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from . import dims as dimensions
-from .expr import Add, Apply, Call, Diff, EProd, Expr, Eye, Frob, Mul, Num, Ones, Transpose, Var, Zero
+from .expr import (
+    Add,
+    Adjoint,
+    Apply,
+    Call,
+    Diff,
+    EProd,
+    Expr,
+    Eye,
+    Frob,
+    MatPow,
+    Mul,
+    Num,
+    Ones,
+    PowerSum,
+    Transpose,
+    Var,
+    Zero,
+)
 from .model import Model
 from .ops.registry import OPS
 
 
 def _scalar(v: float) -> np.ndarray:
     return np.array([[float(v)]])
+
+
+def power_sum(left: np.ndarray, mid: np.ndarray, right: np.ndarray, k: int) -> np.ndarray:
+    """``Σ_{i=0}^{k−1} leftⁱ mid right^{k−1−i}`` by ``S ← left S + mid rightʲ`` (3k products)."""
+    total, right_j = mid, np.eye(right.shape[0])
+    for _ in range(1, k):
+        right_j = right_j @ right
+        total = left @ total + mid @ right_j
+    return total
 
 
 class Evaluator:
@@ -33,6 +60,8 @@ class Evaluator:
         self.env = dict(env)
         self.dims = dict(dims)
         self.functions = dict(functions or {})
+        #: the values of the named adjoints ``δV`` (by ``V``'s name), set by their users
+        self.adjoints: dict[str, np.ndarray] = {}
         self._memo: dict[Expr, np.ndarray] = {}
 
     def size(self, d) -> int:
@@ -54,6 +83,8 @@ class Evaluator:
             return self.env[e.name]
         if isinstance(e, Diff):
             return self.env["d" + e.var.name]
+        if isinstance(e, Adjoint):
+            return self.adjoints[e.var.name]
         if isinstance(e, Num):
             return _scalar(e.value)
         if isinstance(e, Ones):
@@ -99,6 +130,10 @@ class Evaluator:
             return op.numeric(*args)
         if isinstance(e, Frob):
             return _scalar((ev(e.left) * ev(e.right)).sum())
+        if isinstance(e, MatPow):
+            return np.linalg.matrix_power(ev(e.base), e.k)
+        if isinstance(e, PowerSum):
+            return power_sum(ev(e.left), ev(e.mid), ev(e.right), e.k)
         raise TypeError(f"cannot evaluate {type(e).__name__}")
 
 

@@ -28,7 +28,7 @@ from .errors import (
     ShapeError,
     UnknownNameError,
 )
-from .expr import Expr, Var
+from .expr import Expr, Num, Var
 from .model import Model
 from .numbers import NumberRangeError, checked, power
 from .ops.registry import ALIASES, OPS, known_names, lookup
@@ -174,10 +174,16 @@ def _fold(op: str, x: Fraction, y: Fraction) -> Fraction | None:
 
 #: How a sum is built, by inference's decision.
 SUMS = ("same", "broadcast_left", "broadcast_right")
+PRODUCTS = ("matmul",)  # a scaling settles its operands: a 1×1 product scales as a whole
 
 
 class _Terms(list):
     """The terms of a chain of ``+`` and ``-``, not yet added up."""
+
+
+class _Factors(list):
+    """The factors of a chain of products ``a*b*c …``, not yet multiplied (so a long chain
+    is built once, not copied and hashed at every ``*``)."""
 
 
 class _Ref:
@@ -257,6 +263,10 @@ class _Inference:
             rhs = self.guarded(st, lambda st=st: self.build(st.expr))
             if isinstance(st, Assign):
                 var = self.def_vars[st.target.name]
+                if rhs.shape[0] == rhs.shape[1] != 1 and b.is_symmetric(rhs):
+                    # symmetric by construction (AᵀA, A + Aᵀ, inv(S), exp(S), …): its uses know it
+                    var = Var(var.name, var.shape, "def", True)
+                    self.def_vars[st.target.name] = var
             else:
                 var = Var(self.output_name(), rhs.shape, role="def")
             definitions.append((var, rhs))
@@ -808,8 +818,15 @@ class _Inference:
 
     def build_node(self, node: Node, kids: list) -> Expr | _Terms:
         try:
-            if self.info[node][1] in SUMS:
+            how = self.info[node][1]
+            if how in SUMS:
                 return self.add_terms(node, kids[0], kids[1])
+            if how in PRODUCTS and not any(isinstance(k, Num) for k in kids):
+                # (numbers multiply at once, so a constant out of range is found where it is)
+                left, right = kids
+                factors = left if isinstance(left, _Factors) else _Factors([self.settle(left, node)])
+                factors.append(self.settle(right, node))
+                return factors
             e = self.construct(node, [self.settle(k, node) for k in kids])
         except ValueError as err:
             raise self.error(ShapeError, f"{self.src(node)}: {err}", node) from None
@@ -831,12 +848,21 @@ class _Inference:
             left = b.mul(self.settle(left, node), b.ones(self.shape(ty)))
         elif how == "broadcast_right":
             right = b.mul(right, b.ones(self.shape(ty)))
-        terms = left if isinstance(left, _Terms) else _Terms([left])
+        terms = left if isinstance(left, _Terms) else _Terms([self.settle(left, node)])
         terms.append(right if node.op == "+" else b.neg(right))
         return terms
 
-    def settle(self, e: Expr | _Terms, node: Node) -> Expr:
-        """``e``, with a pending chain of sums added up."""
+    def settle(self, e: Expr | _Terms | _Factors, node: Node) -> Expr:
+        """``e``, with a pending chain of sums added up (or of products multiplied)."""
+        if isinstance(e, _Factors):
+            try:
+                product = b.mul(*e)
+            except ValueError as err:
+                raise self.error(ShapeError, f"{self.src(node)}: {err}", node) from None
+            except NumberRangeError as err:
+                raise self.error(NumberError, err.about(f"a constant in {self.src(node)}"), node) from None
+            hash(product)
+            return product
         if not isinstance(e, _Terms):
             return e
         try:
@@ -874,7 +900,7 @@ class _Inference:
             if extra == 0:
                 return b.eye(self.shape(ty)[0])
             base = kids[0] if extra > 0 else b.call("inv", kids[0])
-            return b.mul(*[base] * abs(extra))
+            return b.matpow(base, abs(extra))
         left, right = kids
         if how in ("scale", "matmul"):
             return b.mul(left, right)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from . import build as b
 from .errors import DerivativeError
-from .expr import Add, Call, Diff, EProd, Expr, Frob, Mul, Transpose
+from .expr import Add, Call, Diff, EProd, Expr, Frob, Mul, PowerSum, Transpose
 from .ops.registry import OPS, Rule
 from .ops.structural import (  # noqa: F401 (the pulls through functions: named with their operations)
     BLOCKFROB_LEFT,
@@ -38,6 +38,11 @@ RIGHT = Rule("right", "G:XB = GBᵀ:X", r"G:XB = GB^\top:X")
 BOTH = Rule("middle", "G:AXB = AᵀGBᵀ:X", r"G:AXB = A^\top G B^\top:X")
 HADAMARD = Rule("hadamard", "G:A∘X = (G∘A):X", r"G:A\odot X = (G\odot A):X")
 TRANSPOSE = Rule("transpose", "G:Xᵀ = Gᵀ:X", r"G:X^\top = G^\top:X")
+POWER_SUM = Rule(
+    "power-sum",
+    "G:Σᵢ AⁱXB^(k−1−i) = Σᵢ (Aᵀ)ⁱG(Bᵀ)^(k−1−i):X",
+    r"G:\sum_i A^i X B^{k-1-i} = \sum_i {A^\top}^i G {B^\top}^{k-1-i}:X",
+)
 FROB = Rule("frobenius", "α:(A:X) = αA:X", r"\alpha:(A:X) = \alpha A:X")
 
 Piece = tuple[Expr, Expr]
@@ -96,6 +101,9 @@ def pull(g: Expr, lin: Expr, live: Callable[[Expr], bool]) -> tuple[Rule, list[P
         return TRANSPOSE, [(b.transpose(g), lin.arg)]
     if isinstance(lin, Call):
         return _call(g, lin, live)
+    if isinstance(lin, PowerSum):
+        pulled = b.power_sum(b.transpose(lin.left), g, b.transpose(lin.right), lin.k)
+        return POWER_SUM, [(pulled, lin.mid)]
     if isinstance(lin, Frob):
         if live(lin.right):
             return FROB, [(b.mul(g, lin.left), lin.right)]

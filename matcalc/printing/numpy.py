@@ -29,6 +29,7 @@ from .. import dims as dimensions
 from ..errors import MatcalcError
 from ..expr import (
     Add,
+    Adjoint,
     Apply,
     Call,
     Diff,
@@ -36,9 +37,11 @@ from ..expr import (
     Expr,
     Eye,
     Frob,
+    MatPow,
     Mul,
     Num,
     Ones,
+    PowerSum,
     Shape,
     Transpose,
     Var,
@@ -48,7 +51,8 @@ from ..expr import (
 from ..formulas import numpy_helper, used_derivatives
 from ..gradient import Derivation
 from ..ops.registry import OPS
-from .text import TextPrinter
+from .indexed import fold_lines
+from .text import TEXT_INDEX, TextPrinter, index_range, where_lines
 
 #: The key of this target's spellings in :attr:`matcalc.ops.registry.Op.code`.
 TARGET = "numpy"
@@ -59,6 +63,10 @@ STEP_MASK = "({x} > 0.0)"
 
 #: Builtins the module's helpers use: the generated function may not be called so.
 _MODULE_BUILTINS = {"ValueError"}
+
+#: A matrix power up to this exponent is computed as a product chain (so it shares and
+#: orders like any chain); a higher one by ``matrix_power`` (repeated squaring).
+SMALL_POWER = 3
 
 #: A stand-in size for symbolic dimensions when choosing the order of a matrix chain.
 _LARGE = 1000
@@ -166,16 +174,20 @@ class NumpyModule:
             self.funcs[(g, 1)] = self.names.take(python_name("d" + g))
         for v, _ in self.model.definitions:
             self.var[v.name] = self.names.take(python_name(v.name))
+        self.adjoint_var = {
+            v.name: self.names.take(python_name("delta_" + v.name)) for v, _ in derivation.adjoints
+        }
         # functions defined by formula: helpers for the function and the derivatives used
         self.formulas: dict[tuple[str, int], str] = {}
         roots = [rhs for _, rhs in self.model.definitions] + list(derivation.gradients)
+        roots += [value for _, value in derivation.adjoints]
         for f in self.model.formulas:
             for k in sorted({0, 1, *used_derivatives(f, roots)}):
                 self.formulas[(f.name, k)] = self.names.take(python_name("_" + "d" * k + f.name))
         self.func_name = name
         self.names.reserve(name)  # a module-level name: the alias and helpers must differ
         self.np = self.names.take("np")
-        helpers = ("softmax", "logsumexp", "input", "mismatch", "out")
+        helpers = ("softmax", "logsumexp", "power_sum", "power_sum_outer", "input", "mismatch", "out")
         self.helpers = {h: self.names.take("_" + h) for h in helpers}
         self.dims = {d: self.names.take(python_name(d)) for d in self.model.dims}
         self.grad_names = [
@@ -185,6 +197,7 @@ class NumpyModule:
         self.temps: dict[Expr, str] = {}
         self.lowered: dict[Expr, Expr] = {}
         self.defs = {v.name: self.lower(rhs) for v, rhs in self._forward()}
+        self.adjoints = {v.name: self.lower(g) for v, g in derivation.adjoints}
 
     # ------------------------------------------------------------ sizes
     def dim(self, d) -> str:
@@ -238,6 +251,15 @@ class NumpyModule:
             return Call(e.fn, tuple(self.lower(a) for a in e.args), e.shape)
         if isinstance(e, Frob):
             return Frob(self.lower(e.left), self.lower(e.right))
+        if isinstance(e, MatPow) and e.k <= SMALL_POWER:  # a short chain: ordered, tr(X X) a vdot
+            return self._lower_mul(Mul(Fraction(1), (), (e.base,) * e.k, e.shape))
+        if isinstance(e, MatPow):
+            base = self.lower(e.base)
+            if isinstance(base, Transpose):  # (Aᵀ)ᵏ = (Aᵏ)ᵀ: shares Aᵏ with its other uses
+                return _transpose(self.lower(MatPow(base.arg, e.k)))
+            return MatPow(base, e.k)
+        if isinstance(e, PowerSum):
+            return PowerSum(self.lower(e.left), self.lower(e.mid), self.lower(e.right), e.k)
         return e
 
     def _lower_mul(self, e: Mul) -> Expr:
@@ -291,6 +313,9 @@ class NumpyModule:
 
     def _code_Var(self, e: Var) -> str:
         return self.var[e.name]
+
+    def _code_Adjoint(self, e: Adjoint) -> str:
+        return self.adjoint_var[e.var.name]
 
     def _code_Diff(self, e: Diff) -> str:
         raise ValueError("a differential cannot be turned into code")
@@ -431,6 +456,18 @@ class NumpyModule:
             **second,
         )
 
+    def _code_MatPow(self, e: MatPow) -> str:
+        return f"{self.np}.linalg.matrix_power({self.code(e.base)}, {e.k})"
+
+    def _code_PowerSum(self, e: PowerSum) -> str:
+        mid = e.mid
+        if isinstance(mid, _Prod) and mid.left.shape[1] == 1 and e.mid not in self.temps:
+            # an outer product u vᵀ: Σ Lⁱ u vᵀ R^{k−1−i} = U Vᵀ from 2k matrix-vector products
+            args = ", ".join(self.code(x) for x in (e.left, mid.left, mid.right, e.right))
+            return f"{self.helpers['power_sum_outer']}({args}, {e.k})"
+        args = ", ".join(self.code(x) for x in (e.left, e.mid, e.right))
+        return f"{self.helpers['power_sum']}({args}, {e.k})"
+
     def _code_Frob(self, e: Frob) -> str:
         left, right = e.left, e.right
         if isinstance(right, Ones):
@@ -492,6 +529,8 @@ class NumpyModule:
             if e.role == "def" and e.name in self.defs:
                 return self.alias(self.defs[e.name]) or self.var[e.name]
             return self.var[e.name]
+        if isinstance(e, Adjoint):
+            return self.alias(self.adjoints[e.var.name]) or self.adjoint_var[e.var.name]
         if isinstance(e, Transpose):
             return self.alias(e.arg)
         if isinstance(e, Mul) and e.coef == 1 and not e.scalars and len(e.chain) == 1:
@@ -517,22 +556,28 @@ class NumpyModule:
     def source(self) -> str:
         """The whole module as Python source."""
         out = self.helpers["out"]
-        text = TextPrinter()
+        names = [v.name for v in self.model.inputs] + [v.name for v, _ in self.model.definitions]
+        text = TextPrinter(frozenset(names))
         params = [self.var[v.name] for v in self.model.inputs]
         params += [self.funcs[k] for k in sorted(self.funcs)]
         of, wrt = self.d.of.name, self.d.wrt
         doc = [f"{of} = {text(self._rhs(self.d.of))}"]
-        doc += [f"∂{of}/∂{v.name} = {text(g)}" for v, g in zip(wrt, self.d.gradients, strict=True)]
+        results = [f"∂{of}/∂{v.name} = {text(g)}" for v, g in zip(wrt, self.d.gradients, strict=True)]
+        doc += fold_lines(results, TEXT_INDEX, index_range, avoid=text.avoid)
+        doc += where_lines(self.d.adjoints, text)
         body: list[str] = []
         body += self._validation()
         grads = [self.lower(g) for g in self.d.gradients]
-        roots = [self.defs[v.name] for v, _ in self._forward()] + grads
+        roots = [self.defs[v.name] for v, _ in self._forward()] + list(self.adjoints.values()) + grads
         shared = self.share(roots)
         shared_ids = set(shared)
         for var, _ in self._forward():
             rhs = self.defs[var.name]
             body.extend(self._temps_for(rhs, shared, shared_ids))
             body.append(f"{self.var[var.name]} = {self.code(rhs)}")
+        for name, value in self.adjoints.items():
+            body.extend(self._temps_for(value, shared, shared_ids))
+            body.append(f"{self.adjoint_var[name]} = {self.code(value)}")
         returned: set[str] = set()
         fresh_names = set(self._fresh_defs())
         for gname, v, g in zip(self.grad_names, wrt, grads, strict=True):
@@ -576,7 +621,9 @@ class NumpyModule:
 
     def _fresh_defs(self) -> set[str]:
         """Definitions whose array is made by their own line (not a view of an input)."""
-        return {self.var[name] for name, rhs in self.defs.items() if self.alias(rhs) is None}
+        fresh = {self.var[name] for name, rhs in self.defs.items() if self.alias(rhs) is None}
+        fresh |= {self.adjoint_var[n] for n, value in self.adjoints.items() if self.alias(value) is None}
+        return fresh
 
     def _rhs(self, var: Var) -> Expr:
         found = self.model.definition(var.name)
@@ -697,6 +744,32 @@ class NumpyModule:
             f"def {h['logsumexp']}(x):",
             "    m = x.max()",
             f"    return m + {np_}.log({np_}.exp(x - m).sum())",
+            "",
+            "",
+            *self._power_sum_helper(),
+        ]
+
+    def _power_sum_helper(self) -> list[str]:
+        """``Σ_{i=0}^{k−1} Lⁱ M R^{k−1−i}`` as ``S ← L S + M Rʲ``, and for ``M = u vᵀ`` as
+        ``U Vᵀ`` with columns ``Lⁱ u`` and ``(Rᵀ)^{k−1−i} v``; only when a result has one."""
+        if not any(isinstance(n, PowerSum) for n in self.lowered.values()):
+            return []
+        return [
+            f"def {self.helpers['power_sum']}(left, mid, right, k):",
+            "    total, right_j = mid, right",
+            "    for _ in range(1, k):",
+            "        total = left @ total + mid @ right_j",
+            "        right_j = right_j @ right",
+            "    return total",
+            "",
+            "",
+            f"def {self.helpers['power_sum_outer']}(left, u, v, right, k):",
+            f"    us, vs = {self.np}.empty((u.shape[0], k)), {self.np}.empty((v.shape[1], k))",
+            "    col, row = u[:, 0], v[0]",
+            "    for i in range(k):",
+            "        us[:, i], vs[:, k - 1 - i] = col, row",
+            "        col, row = left @ col, row @ right",
+            "    return us @ vs.T",
             "",
             "",
         ]

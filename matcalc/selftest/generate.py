@@ -862,9 +862,41 @@ class ModelGenerator:
 
     # ------------------------------------------------------------ models
 
-    def model(self, seed: int = 0) -> GeneratedModel:
-        """A whole model: declarations, definitions, a scalar output, ``wrt`` and ``of``."""
+    def deep_steps(self) -> list[Def]:
+        """A few steps of a deep architecture on a state ``h``: a plain chain
+        (``tanh(W h)``), a residual step (``h + tanh(W h)``) or a gated one
+        (``(1 − z) ∘ h + z ∘ tanh(W h)``, ``z = σ(U h)``), the weights shared by every
+        step or not, some of them matrix powers (``W^k h``)."""
+        n = self.dim()
+        kind = pick(self.ch, ("chain", "residual", "gated"))
+        shared = chance(self.ch, 50)
+        weight = self.new_input((n, n), "any") if shared else None
+        gate = self.new_input((n, n), "any") if shared and kind == "gated" else None
+        h = self.new_input((n, 1), "any")
         body: list[Def] = []
+        for _ in range(self.ch.integer(2, 5)):
+            w = weight or self.new_input((n, n), "any")
+            if chance(self.ch, 20):
+                w = binary("^", w, num(self.ch.integer(2, 5)))
+            step = call("tanh", binary("*", w, h))
+            if kind == "residual":
+                step = binary("+", h, step)
+            elif kind == "gated":
+                z = self._fresh(self.pool.definitions, "z")
+                body.append(Def(z, call("sigmoid", binary("*", gate or self.new_input((n, n), "any"), h))))
+                self.defs.append(Intermediate(z, (n, 1), "any"))
+                keep = binary(".*", binary("-", num(1), name(z)), h)
+                step = binary("+", keep, binary(".*", name(z), step))
+            out = self._fresh(self.pool.definitions, "h")
+            body.append(Def(out, step))
+            self.defs.append(Intermediate(out, (n, 1), "any"))
+            h = name(out)
+        return body
+
+    def model(self, seed: int = 0, deep: bool = False) -> GeneratedModel:
+        """A whole model: declarations, definitions, a scalar output, ``wrt`` and ``of``;
+        ``deep`` begins it with :meth:`deep_steps`."""
+        body: list[Def] = self.deep_steps() if deep else []
         for _ in range(self.ch.integer(0, self.max_definitions)):
             self.budget = 12
             shape = self.shape()
@@ -1021,6 +1053,7 @@ def generate(seed: int | str, names: NamePool = DEFAULT_NAMES) -> GeneratedModel
     depth = weighted(ch, [(3, 3), (1, 2), (1, 4)])
     defs = weighted(ch, [(3, 3), (1, 5)])
     gen = ModelGenerator(ch, names, max_depth=depth, max_definitions=defs)
-    return gen.model(seed=ch.integer(0, 2**32 - 1))
+    deep = chance(ch, 15)
+    return gen.model(seed=ch.integer(0, 2**32 - 1), deep=deep)
 
 
