@@ -11,7 +11,24 @@ from identities import IDENTITIES
 
 import matcalc
 from matcalc import dims as dimensions
-from matcalc.expr import Add, Apply, Call, EProd, Expr, Eye, Frob, Mul, Num, Ones, Transpose, Var, Zero
+from matcalc.expr import (
+    Add,
+    Adjoint,
+    Apply,
+    Call,
+    EProd,
+    Expr,
+    Eye,
+    Frob,
+    MatPow,
+    Mul,
+    Num,
+    Ones,
+    PowerSum,
+    Transpose,
+    Var,
+    Zero,
+)
 from matcalc.ops.registry import OPS
 
 #: Small fixed sizes, one per dimension symbol in order of first appearance.
@@ -84,6 +101,14 @@ class Expand:
             return op.sympy(sp, *args)
         if isinstance(e, Frob):
             return sp.Matrix([[sum(self(e.left).multiply_elementwise(self(e.right)))]])
+        if isinstance(e, MatPow):
+            return self(e.base) ** e.k
+        if isinstance(e, PowerSum):
+            left, mid, right = self(e.left), self(e.mid), self(e.right)
+            first = mid * right ** (e.k - 1)
+            return sum((left**i * mid * right ** (e.k - 1 - i) for i in range(1, e.k)), first)
+        if isinstance(e, Adjoint):
+            return self.env["δ" + e.var.name]
         raise TypeError(type(e).__name__)
 
 
@@ -120,6 +145,8 @@ def exact_check(model_text: str, wrt: list[str]) -> None:
     ex = Expand(env, sizes, model.formulas)
     for var, rhs in model.definitions:
         env[var.name] = ex(rhs)
+    for var, value in g.derivation.adjoints:  # the named adjoints δV the gradients use
+        env["δ" + var.name] = ex(value)
     f = env[g.derivation.of.name][0, 0]
     for v, grad in zip(g.derivation.wrt, g.derivation.gradients):
         x = env[v.name]
