@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 from .convention import DEFAULT, add_scalar_hint, convention_name
 from .depth import at_definition, guard_depth
 from .errors import MatcalcError, NumberError
-from .expr import Expr
+from .expr import SCALAR, Expr, Var
+from .formulas import Formula, used_derivatives
 from .gradient import Derivation, derive
 from .model import Model
 from .numbers import NumberRangeError
@@ -56,14 +57,34 @@ class Gradient:
     def __iter__(self):
         return iter(self.gradients.items())
 
+    def _where(self) -> list[tuple[Formula, int, Expr]]:
+        """Each derivative of a function defined by formula that the gradients apply:
+        the function, the order, and the derivative written in its parameter."""
+        out = []
+        for f in self.model.formulas:
+            roots = list(self.gradients.values()) + [v for _, v in self.derivation.adjoints]
+            for k in used_derivatives(f, roots):
+                out.append((f, k, f.expr(k, Var(f.param, SCALAR))))
+        return out
+
     @_printing
     def text(self) -> str:
-        """One line per variable: ``∂f/∂W = …`` in Unicode text."""
+        """One line per variable: ``∂f/∂W = …`` in Unicode text, then the ``where`` lines (of
+        adjoints, and of each derivative of a function defined by formula that they use)."""
         p = TextPrinter(self.names)
         f = greek(self.of)
         lines = [f"∂{f}/∂{greek(name)} = {p(g)}" for name, g in self.gradients.items()]
         lines = fold_lines(lines, TEXT_INDEX, index_range, avoid=self.names)
-        return "\n".join(lines + where_lines(self.derivation.adjoints, p))
+        lines += where_lines(self.derivation.adjoints, p)
+        for fn, k, e in self._where():
+            lines.append(f"where {p.function(fn.name, k, [greek(fn.param)])} = {p(e)}")
+        return "\n".join(lines)
+
+    def _latex_where(self, p: LatexPrinter) -> list[str]:
+        return [
+            rf"\text{{where }} {p.function(fn.name, k, [latex_name(fn.param)])} &= {p(e)}"
+            for fn, k, e in self._where()
+        ]
 
     @_printing
     def latex(self) -> str:
@@ -76,6 +97,7 @@ class Gradient:
         ]
         lines = fold_lines(lines, LATEX_INDEX, latex_index_range, avoid=self.names)
         lines += latex_where_lines(self.derivation.adjoints, p)
+        lines += self._latex_where(p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
     @property
@@ -124,6 +146,7 @@ class Gradient:
         ]
         lines += fold_lines(results, LATEX_INDEX, latex_index_range, avoid=self.names)
         lines += latex_where_lines(self.derivation.adjoints, p)
+        lines += self._latex_where(p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
     @_printing

@@ -12,7 +12,7 @@ from __future__ import annotations
 from fractions import Fraction
 from functools import lru_cache
 
-from . import numbers
+from . import dims, numbers
 from .expr import (
     SCALAR,
     Add,
@@ -33,6 +33,7 @@ from .expr import (
     Var,
     Zero,
 )
+from .ops.registry import OPS
 
 ONE = Num(Fraction(1))
 ZERO = Num(Fraction(0))
@@ -63,14 +64,8 @@ def is_zero(e: Expr) -> bool:
 
 
 def dim_mul(a: Dim, b: Dim) -> Dim:
-    """The product of two dimensions (``m*n`` when symbolic)."""
-    if isinstance(a, int) and isinstance(b, int):
-        return a * b
-    if a == 1:
-        return b
-    if b == 1:
-        return a
-    return f"{a}*{b}"
+    """The product of two dimensions (``m*n`` when symbolic); see :mod:`matcalc.dims`."""
+    return dims.mul(a, b)
 
 
 # ---------------------------------------------------------------- products
@@ -442,7 +437,8 @@ def is_symmetric(e: Expr) -> bool:
     if isinstance(e, Eye):
         return True
     if isinstance(e, Call):
-        return e.fn == "Diag" or (e.fn == "inv" and is_symmetric(e.args[0]))
+        rule = OPS[e.fn].symmetric
+        return rule is not None and rule(e.args)
     if isinstance(e, Add):
         if all(is_symmetric(t) for t in e.terms):
             return True
@@ -508,26 +504,23 @@ def apply(fn: str, arg: Expr, order: int = 0) -> Expr:
     return Apply(fn, arg, order)
 
 
-#: Structural functions that are linear: numbers and scalar factors move out of them.
-LINEAR = ("sum", "tr", "diag", "Diag", "vec")
-
-
-def call(fn: str, *args: Expr) -> Expr:
-    """A structural function call, shape from the function table."""
-    from .functions import STRUCTURAL
-
-    spec = STRUCTURAL[fn]
-    shape = spec.result(args[0].shape)
-    if fn in LINEAR and is_zero(args[0]):
-        return zero(shape)  # d tr(step(X)) = tr(0) = 0: a linear function of zero is zero
-    if fn == "vec" and args[0].shape[1] == 1:
-        return args[0]  # a column (or a scalar) is its own vec
-    if fn in LINEAR and isinstance(args[0], Mul) and (args[0].coef != 1 or args[0].scalars) and args[0].chain:
-        inner = args[0]
-        body = _mul_raw(Fraction(1), (), inner.chain, inner.shape)
-        return mul(Num(inner.coef), *inner.scalars, call(fn, body))
-    if spec.simplify is not None:
-        quick = spec.simplify(*args)
+def call(fn: str, *args: Expr, shape: Shape | None = None) -> Expr:
+    """A structural function call; its shape from the operation's rule (``shape`` for the
+    operations whose result's shape is not a function of the arguments', as ``unvec``)."""
+    op = OPS[fn]
+    if op.result is not None:
+        shape = op.result(*(a.shape for a in args))
+    elif shape is None:
+        raise ValueError(f"{fn} needs the shape of its result")
+    x = args[0]
+    if op.pull and (is_zero(x) or (len(args) > 1 and any(is_zero(a) for a in args[1:]))):
+        if any(p is not None and is_zero(a) for p, a in zip(op.pull, args)):
+            return zero(shape)  # d tr(step(X)) = tr(0 ∘ dX) = 0: a function linear in a zero is zero
+    if op.factors_out and isinstance(x, Mul) and (x.coef != 1 or x.scalars) and x.chain:
+        body = _mul_raw(Fraction(1), (), x.chain, x.shape)
+        return mul(Num(x.coef), *x.scalars, call(fn, body))
+    if op.simplify is not None:
+        quick = op.simplify(*args)
         if quick is not None:
             return quick
     return Call(fn, tuple(args), shape)
@@ -546,7 +539,7 @@ def rebuild(e: Expr, kids: tuple[Expr, ...]) -> Expr:
     if isinstance(e, Transpose):
         return transpose(kids[0])
     if isinstance(e, Call):
-        return call(e.fn, *kids) if e.fn != "unvec" else Call(e.fn, kids, e.shape)
+        return call(e.fn, *kids, shape=e.shape)
     if isinstance(e, Frob):
         return frob(*kids)
     if isinstance(e, MatPow):

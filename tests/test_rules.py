@@ -67,6 +67,19 @@ PULLS = [
     (rules.UNVEC, Var("G", ("n", "p")), Call("unvec", (Diff(Var("v", ("n*p", 1))),), ("n", "p"))),
     (rules.FROB, Var("g", (1, 1)), b.frob(H, dX)),
     (rules.POWER_SUM, Var("G", ("n", "n")), b.power_sum(Xs, dXs, Var("R", ("n", "n")), 5)),
+    # through a Kronecker product, and through the pulls it makes
+    (rules.KRON_LEFT, Var("G", ("m*n", "n*p")),
+     b.call("kron", Diff(Var("Xk", ("m", "n"))), Var("Yk", ("n", "p")))),
+    (rules.KRON_RIGHT, Var("G", ("m*n", "n*p")),
+     b.call("kron", Var("Xk", ("m", "n")), Diff(Var("Yk", ("n", "p"))))),
+    (rules.BLOCKFROB_LEFT, Var("H", ("m", "n")),
+     b.call("blockfrob", Diff(Var("Gk", ("m*n", "n*p"))), Var("Yk", ("n", "p")), shape=("m", "n"))),
+    (rules.BLOCKFROB_RIGHT, Var("H", ("m", "n")),
+     b.call("blockfrob", Var("Gk", ("m*n", "n*p")), Diff(Var("Yk", ("n", "p"))), shape=("m", "n"))),
+    (rules.BLOCKSUM_LEFT, Var("H", ("n", "p")),
+     b.call("blocksum", Diff(Var("Gk", ("m*n", "n*p"))), Var("Xk", ("m", "n")), shape=("n", "p"))),
+    (rules.BLOCKSUM_RIGHT, Var("H", ("n", "p")),
+     b.call("blocksum", Var("Gk", ("m*n", "n*p")), Diff(Var("Xk", ("m", "n"))), shape=("n", "p"))),
 ]
 
 

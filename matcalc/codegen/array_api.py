@@ -34,6 +34,7 @@ ENTRYWISE = {
     "sign": "{np}.sign({x})",
     "softplus": "{softplus}({np}, {x})",
     "log1p": "{np}.log1p({x})",
+    "expm1": "{np}.expm1({x})",
 }
 
 STRUCTURAL = {
@@ -51,6 +52,10 @@ STRUCTURAL = {
     "normF": "{np}.sqrt({np}.sum({np}.square({x})))",
     "softmax": "{softmax}({np}, {x})",
     "logsumexp": "{logsumexp}({np}, {x})",
+    # the standard has no kron or einsum: broadcast products of reshaped blocks
+    "kron": "{np}.reshape({a}[:, None, :, None] * {b}[None, :, None, :], ({r}, {c}))",
+    "blockfrob": "{np}.sum({np}.reshape({x}, ({r}, {r1}, {c}, {c1})) * {b}[None, :, None, :], axis=(1, 3))",
+    "blocksum": "{np}.sum({np}.reshape({x}, ({r1}, {r}, {c1}, {c})) * {b}[:, None, :, None], axis=(0, 2))",
 }
 
 ARRAY_API_SPELL = {
@@ -70,6 +75,8 @@ ARRAY_API_SPELL = {
 class ArrayApiModule(NumpyModule):
     """An array-API module for one derivation."""
 
+    TARGET_NAME = "array-api"
+    FORMULA_HELPERS = False
     MODULE = "xp"
     LOCALS = ("dtype", "device")
     HELPERS = (*NumpyModule.HELPERS, "softplus", "namespace", "compat", "matrix_power")

@@ -43,6 +43,8 @@ JAX_SPELL = {
 class JaxModule(NumpyModule):
     """A JAX module for one derivation."""
 
+    TARGET_NAME = "jax"
+    FORMULA_HELPERS = False
     MODULE = "jnp"
     LOCALS = ("dtype",)
     HELPERS = (*NumpyModule.HELPERS, "like")

@@ -19,6 +19,7 @@ import keyword
 import unicodedata
 from fractions import Fraction
 
+from .. import dims as dimensions
 from ..errors import MatcalcError
 from ..expr import (
     Add,
@@ -40,6 +41,7 @@ from ..expr import (
     Zero,
     _node,
 )
+from ..formulas import used_derivatives
 from ..gradient import Derivation
 
 #: Builtins the module's helpers use: the generated function may not be called so.
@@ -167,6 +169,13 @@ class Lowering:
         self.adjoint_var = {
             v.name: self.names.take(python_name("delta_" + v.name)) for v, _ in derivation.adjoints
         }
+        # functions defined by formula: helpers for the function and the derivatives used
+        self.formulas: dict[tuple[str, int], str] = {}
+        roots = [rhs for _, rhs in self.model.definitions] + list(derivation.gradients)
+        roots += [value for _, value in derivation.adjoints]
+        for f in self.model.formulas:
+            for k in sorted({0, 1, *used_derivatives(f, roots)}):
+                self.formulas[(f.name, k)] = self.names.take(python_name("_" + "d" * k + f.name))
         self.func_name = name
         self.names.reserve(name)  # a module-level name: the alias and helpers must differ
         self.np = self.names.take(self.MODULE)
@@ -185,16 +194,13 @@ class Lowering:
     # ------------------------------------------------------------ sizes
     def dim(self, d) -> str:
         """A dimension as code: a number, or the size bound from an input's shape."""
-        if isinstance(d, int):
-            return str(d)
-        parts = [p for p in d.split("*") if not p.isdigit()]
-        unbound = [p for p in parts if p not in self.bound]
+        unbound = [p for p in dimensions.symbols(d) if p not in self.bound]
         if unbound:
             raise CodegenError(
                 f"the size {unbound[0]} is not the size of any input, so the generated "
                 f"function cannot know it; give it by a declared input of that size"
             )
-        return " * ".join(self.dims[p] if not p.isdigit() else p for p in d.split("*"))
+        return dimensions.code(d, self.dims.__getitem__)
 
     @staticmethod
     def size(d) -> int:

@@ -35,6 +35,7 @@ ENTRYWISE = {
     "sign": "{np}.sign({x})",
     "softplus": "{np}.nn.functional.softplus({x}, threshold=40.0)",
     "log1p": "{np}.log1p({x})",
+    "expm1": "{np}.expm1({x})",
 }
 
 STRUCTURAL = {
@@ -52,6 +53,9 @@ STRUCTURAL = {
     "normF": "{np}.linalg.norm({x})",
     "softmax": "{np}.softmax({a}.reshape(-1), 0).reshape({r}, {c})",
     "logsumexp": "{np}.logsumexp({a}.reshape(-1), 0)",
+    "kron": "{np}.kron({x}, {y})",
+    "blockfrob": "{np}.einsum('iajc,ac->ij', {a}.reshape({r}, {r1}, {c}, {c1}), {y})",
+    "blocksum": "{np}.einsum('iajc,ij->ac', {a}.reshape({r1}, {r}, {c1}, {c}), {y})",
 }
 
 TORCH_SPELL = {
@@ -68,6 +72,8 @@ TORCH_SPELL = {
 class TorchModule(NumpyModule):
     """A PyTorch module for one derivation."""
 
+    TARGET_NAME = "torch"
+    FORMULA_HELPERS = False
     MODULE = "torch"
     LOCALS = ("dtype", "device")
     HELPERS = (*NumpyModule.HELPERS, "like")

@@ -6,11 +6,10 @@ import re
 from fractions import Fraction
 
 from ..expr import Adjoint, Call, EProd, Expr, Ones, Transpose, Var
+from ..ops.registry import OPS
 from .base import GREEK, Printed, Printer, number_text
 from .indexed import Run, Spelling, fold_lines
 
-#: Functions LaTeX has a command for; the rest are set with \operatorname.
-_COMMANDS = {"exp", "log", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "tanh", "det"}
 _SUB_COMMANDS = {"max", "min", "sup", "inf", "log", "exp", "det"}
 
 
@@ -114,30 +113,22 @@ class LatexPrinter(Printer):
         return f"{{{text}}}^{{{exp}}}" if scalar else f"{{{text}}}^{{\\circ {exp}}}"
 
     def function(self, fn: str, order: int, args: list[str]) -> str:
+        """The operation's LaTeX spelling from the registry; a user's function by its name."""
+        op = OPS.get(fn)
+        spelling = op.latex if op is not None else None
+        if callable(spelling):
+            return spelling(args)
         arg = ", ".join(args)
         prime = "'" * order
-        if fn == "sqrt":
-            return rf"\sqrt{{{arg}}}"
-        if fn == "abs":
-            return rf"\left|{arg}\right|"
-        if fn in ("norm1", "norm2", "normF"):
-            return rf"\left\|{arg}\right\|_{{{fn[-1]}}}"
-        if fn == "inv":
-            return f"{{{arg}}}^{{-1}}" if _simple(arg) else rf"\left({arg}\right)^{{-1}}"
-        if fn in _COMMANDS:
-            head = "\\" + fn
-        elif fn in ("sum", "tr", "diag", "Diag", "vec", "unvec", "softmax", "logsumexp",
-                    "sigmoid", "relu", "step", "sq", "sign", "softplus", "log1p"):
-            head = rf"\operatorname{{{fn}}}"
-        else:
-            head = latex_name(fn)
-        return rf"{head}{prime}\left({arg}\right)"
+        if spelling is None:
+            return rf"{latex_name(fn)}{prime}\left({arg}\right)"
+        return spelling.format(x=arg, prime=prime)
 
     def _print_Transpose(self, e: Transpose) -> Printed:
-        if isinstance(e.arg, Call) and e.arg.fn == "inv":
-            return f"{{{self(e.arg.args[0])}}}^{{-\\top}}" if _simple(self(e.arg.args[0])) else (
-                rf"\left({self(e.arg.args[0])}\right)^{{-\top}}"
-            ), "atom"
+        if isinstance(e.arg, Call):
+            spelling = OPS[e.arg.fn].latex_transposed
+            if spelling is not None:
+                return spelling([self(a) for a in e.arg.args]), "atom"
         return super()._print_Transpose(e)
 
     def ones(self, shape) -> Printed:
@@ -179,10 +170,6 @@ class LatexPrinter(Printer):
         if bottom:
             return self.fraction(num, r" \cdot ".join(bottom)), "mul"
         return num, "mul"
-
-
-def _simple(text: str) -> bool:
-    return re.fullmatch(r"\\?[A-Za-z]+(_\{[^{}]*\})?", text) is not None
 
 
 def _unparen(text: str) -> str:

@@ -64,58 +64,24 @@ from ..expr import (
     Var,
     Zero,
 )
+from ..formulas import numpy_helper
 from ..gradient import Derivation
+from ..ops.registry import OPS
 from .indexed import fold_lines
 from .text import TEXT_INDEX, TextPrinter, index_range, where_lines
 
-#: NumPy spelling of each entry-wise function; ``{np}`` is the module alias, ``{x}`` the
-#: argument, ``{a}`` the argument parenthesised unless atomic (next to an operator).
-ENTRYWISE = {
-    "exp": "{np}.exp({x})",
-    "log": "{np}.log({x})",
-    "sin": "{np}.sin({x})",
-    "cos": "{np}.cos({x})",
-    "tan": "{np}.tan({x})",
-    "arcsin": "{np}.arcsin({x})",
-    "arccos": "{np}.arccos({x})",
-    "arctan": "{np}.arctan({x})",
-    "tanh": "{np}.tanh({x})",
-    "sigmoid": "(0.5 + 0.5 * {np}.tanh(0.5 * {a}))",
-    "relu": "{np}.maximum({x}, 0.0)",
-    "step": "{np}.heaviside({x}, 0.0)",
-    "sq": "{np}.square({x})",
-    "sqrt": "{np}.sqrt({x})",
-    "abs": "{np}.abs({x})",
-    "sign": "{np}.sign({x})",
-    "softplus": "{np}.logaddexp(0.0, {x})",
-    "log1p": "{np}.log1p({x})",
-}
+#: The key of this target's spellings in :attr:`matcalc.ops.registry.Op.code`.
+TARGET = "numpy"
 
 #: ``step(x)`` as a factor of an entry-wise product with a float factor: a boolean mask is
 #: cheaper than ``heaviside`` and the product is float again.
 STEP_MASK = "({x} > 0.0)"
 
-#: NumPy spelling of each structural function (arguments and results 2-D).
-STRUCTURAL = {
-    "sum": "{np}.sum({x})",
-    "tr": "{np}.trace({x})",
-    "diag": "{np}.diag({x}).reshape(-1, 1)",
-    "Diag": "{np}.diagflat({x})",
-    "vec": "{a}.reshape(-1, 1, order='F')",
-    "unvec": "{a}.reshape(({r}, {c}), order='F')",
-    "inv": "{np}.linalg.inv({x})",
-    "det": "{np}.linalg.det({x})",
-    "logdet": "{np}.linalg.slogdet({x})[1]",
-    "norm1": "{np}.sum({np}.abs({x}))",
-    "norm2": "{np}.linalg.norm({x})",
-    "normF": "{np}.linalg.norm({x})",
-    "softmax": "{softmax}({x})",
-    "logsumexp": "{logsumexp}({x})",
-}
-
-#: Structural functions whose result may be a view of the argument, or read-only.
-_VIEWS = {"vec", "unvec"}
-_READ_ONLY = {"diag"}
+#: NumPy spelling of each entry-wise and each structural function, read off the registry
+#: (arguments and results 2-D; ``{np}`` the module alias, ``{x}`` the argument, ``{a}`` it
+#: parenthesised unless atomic). Other targets keep tables of the same shape.
+ENTRYWISE = {n: op.code[TARGET] for n, op in OPS.items() if op.kind == "entrywise"}
+STRUCTURAL = {n: op.code[TARGET] for n, op in OPS.items() if op.kind == "call"}
 
 
 #: NumPy spelling of the array operations the printer composes (``{np}`` the module alias,
@@ -141,6 +107,10 @@ SPELL = {
 class NumpyModule(Lowering):
     """Builds the source of the module for one derivation."""
 
+    #: The target's name, as the CLI and the API take it.
+    TARGET_NAME = "numpy"
+    #: Whether functions defined by formula can be written as helpers (SymPy prints NumPy).
+    FORMULA_HELPERS = True
     #: The target's spellings: entry-wise functions, structural functions, array operations.
     ENTRYWISE = ENTRYWISE
     STRUCTURAL = STRUCTURAL
@@ -276,7 +246,7 @@ class NumpyModule(Lowering):
         x = self.argument(e.arg)
         if e.order == 0 and e.fn in self.ENTRYWISE:
             return self.ENTRYWISE[e.fn].format(np=self.np, x=x, a=_paren(x), **self._spell_locals())
-        return f"{self.funcs[(e.fn, e.order)]}({x})"
+        return f"{self.funcs.get((e.fn, e.order)) or self._formula_helper(e)}({x})"
 
     def _code_Transpose(self, e: Transpose) -> str:
         return f"{self.atom(e.arg)}.T"
@@ -299,8 +269,14 @@ class NumpyModule(Lowering):
                     return self._vdot(pair[0], pair[1])
         r, c = e.shape
         x = self.argument(arg)
-        template = self.STRUCTURAL[e.fn]
+        template = self.STRUCTURAL.get(e.fn)
+        if template is None:
+            raise CodegenError(f"{e.fn} has no spelling for the {self.TARGET_NAME} target yet")
         size = {"n": self.dim(arg.shape[0])} if "{n}" in template else {}  # the argument's rows
+        if len(e.args) > 1:  # kron and its pulls: the second argument and its sizes
+            other = e.args[1]
+            y = self.argument(other)
+            size.update(y=y, b=_paren(y), r1=self.dim(other.shape[0]), c1=self.dim(other.shape[1]))
         return template.format(
             np=self.np,
             **self._spell_locals(),
@@ -359,11 +335,11 @@ class NumpyModule(Lowering):
             return self.alias(e.arg)
         if isinstance(e, Mul) and e.coef == 1 and not e.scalars and len(e.chain) == 1:
             return self.alias(e.chain[0])
-        if isinstance(e, Call) and e.fn in _VIEWS:
+        if isinstance(e, Call) and OPS[e.fn].code_alias == "view":
             return self.alias(e.args[0])
-        if isinstance(e, Call) and e.fn in _READ_ONLY:
+        if isinstance(e, Call) and OPS[e.fn].code_alias == "read-only":
             return "<read-only>"
-        if isinstance(e, Apply) and (e.fn, e.order) in self.funcs:
+        if isinstance(e, Apply) and ((e.fn, e.order) in self.funcs or (e.fn, e.order) in self.formulas):
             return "<callable>"  # a user's function may return its argument
         if isinstance(e, _Prod) and (isinstance(e.left, Ones) or isinstance(e.right, Ones)):
             inner = e.left.shape[1] if isinstance(e.left, Ones) else e.right.shape[0]
@@ -433,6 +409,7 @@ class NumpyModule(Lowering):
             "",
             "",
             *self._helpers(),
+            *self._formula_helpers(),
             f"def {self.func_name}({', '.join(params)}):",
             f'    """Value of {of} and its gradients w.r.t. {", ".join(v.name for v in wrt)}.',
             "",
@@ -505,6 +482,23 @@ class NumpyModule(Lowering):
                 got, want, label = f"{name}.shape", f"({self.dim(r)}, {self.dim(c)})", f"({r}, {c})"
                 lines.append(f"if {name}.shape != {want}:")
             lines.append(f"    {self.helpers['mismatch']}({v.name!r}, {label!r}, {want}, {got})")
+        return lines
+
+    def _formula_helper(self, e: Apply) -> str:
+        """The helper that computes a function defined by formula (or one of its derivatives)."""
+        if not self.FORMULA_HELPERS:
+            raise CodegenError(
+                f"{e.fn} is defined by formula, which the {self.TARGET_NAME} target cannot write yet; "
+                "use --target numpy"
+            )
+        return self.formulas[(e.fn, e.order)]
+
+    def _formula_helpers(self) -> list[str]:
+        """Each function defined by formula, and its derivatives, as a helper whose body SymPy's
+        code printer writes."""
+        lines: list[str] = []
+        for (name, k), helper in self.formulas.items():
+            lines += numpy_helper(self.model.formula(name), k, helper, self.np)
         return lines
 
     def _helpers(self) -> list[str]:
