@@ -21,6 +21,7 @@ and allocated by :class:`Names` reach the code.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
 
 from ..codegen.lower import (  # noqa: F401 - the names printing.numpy has always offered
@@ -66,6 +67,8 @@ from ..expr import (
 )
 from ..formulas import numpy_helper
 from ..gradient import Derivation
+from ..ops import entrywise as _entrywise  # noqa: F401  (the tables below read the entries)
+from ..ops import structural as _structural  # noqa: F401
 from ..ops.registry import OPS
 from .indexed import fold_lines
 from .text import TEXT_INDEX, TextPrinter, index_range, where_lines
@@ -80,8 +83,27 @@ STEP_MASK = "({x} > 0.0)"
 #: NumPy spelling of each entry-wise and each structural function, read off the registry
 #: (arguments and results 2-D; ``{np}`` the module alias, ``{x}`` the argument, ``{a}`` it
 #: parenthesised unless atomic). Other targets keep tables of the same shape.
-ENTRYWISE = {n: op.code[TARGET] for n, op in OPS.items() if op.kind == "entrywise"}
-STRUCTURAL = {n: op.code[TARGET] for n, op in OPS.items() if op.kind == "call"}
+class RegistrySpellings(Mapping):
+    """The ``target`` spelling of each operation of one ``kind``, read from the registry when asked."""
+
+    def __init__(self, kind: str, target: str) -> None:
+        self.kind, self.target = kind, target
+
+    def __getitem__(self, name: str) -> str:
+        op = OPS.get(name)
+        if op is None or op.kind != self.kind or self.target not in op.code:
+            raise KeyError(name)
+        return op.code[self.target]
+
+    def __iter__(self):
+        return (n for n, op in OPS.items() if op.kind == self.kind and self.target in op.code)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+ENTRYWISE = RegistrySpellings("entrywise", TARGET)
+STRUCTURAL = RegistrySpellings("call", TARGET)
 
 
 #: NumPy spelling of the array operations the printer composes (``{np}`` the module alias,
