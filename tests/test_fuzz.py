@@ -23,8 +23,10 @@ import matcalc
 from matcalc import selftest
 from matcalc.selftest import fuzz_input, fuzz_outcome, located_error, time_limit
 
-#: Seconds any single input may take (a hang is a failure, not a stuck CI job).
-LIMIT = 5
+#: Seconds any single input may take: a guard that turns a hang into a failure, not a speed
+#: test (an input takes well under a second here; CI machines under load are several times
+#: slower, and speed is measured by benchmarks/, not by unit tests).
+LIMIT = 60
 
 
 def outcome(text: str, differentiate: bool = True) -> str:
@@ -105,7 +107,7 @@ def _fuzz_regressions():
 @pytest.mark.parametrize("entry", _fuzz_regressions())
 def test_fuzz_regression(entry):
     text = entry["text"]
-    with time_limit(2, repr(text)[:100]):
+    with time_limit(LIMIT, repr(text)[:100]):
         result = fuzz_outcome(text)
     if "error" not in entry:
         assert result in ("derived", "parsed"), result
@@ -158,7 +160,7 @@ DEEP.update(TOO_LARGE)
 
 @pytest.mark.parametrize("text", list(TOO_LARGE.values()), ids=list(TOO_LARGE))
 def test_derivatives_too_large_to_write_out_are_located_errors(text):
-    with time_limit(5, "a product too long to differentiate"):
+    with time_limit(LIMIT, "a product too long to differentiate"):
         with pytest.raises(matcalc.MatcalcError) as err:
             matcalc.grad(text, wrt="A")
     assert (err.value.line, err.value.column) == (1, 32)
@@ -194,9 +196,9 @@ def _deep_params():
 
 @pytest.mark.parametrize("text", _deep_params())
 def test_deep_nesting_ends_in_a_result_or_a_located_error(text):
-    """A result (differentiated, printed, turned into code) or a MatcalcError, within seconds;
-    never a RecursionError."""
-    with time_limit(5, "deep input"):
+    """A result (differentiated, printed, turned into code) or a MatcalcError, never a
+    RecursionError or a hang."""
+    with time_limit(LIMIT, "deep input"):
         result = fuzz_outcome(text)
     assert result in ("derived", "error", "parsed")
 
@@ -217,7 +219,7 @@ LONG = {
 @pytest.mark.parametrize("text", list(LONG.values()), ids=list(LONG))
 def test_megabyte_of_input_ends_in_a_result_or_a_located_error(text):
     assert len(text) >= 900_000
-    with time_limit(60, "a megabyte of input"):  # 8-15 s measured: the parser takes ~10 µs a character
+    with time_limit(300, "a megabyte of input"):  # a hang guard; benchmarks/frontend.py measures speed
         result = fuzz_outcome(text)
     assert result in ("derived", "error", "parsed")
 
