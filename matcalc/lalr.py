@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from lark import Lark, Token
 from lark.parse_tree_builder import ExpandSingleChild
@@ -101,13 +101,24 @@ class FastParser:
         (end,) = parser.parse_table.end_states.values()
         self.start, self.end = start, end
 
-    # ------------------------------------------------------------ tokens
+    # ------------------------------------------------------------ parsing
 
-    def tokens(self, text: str) -> Iterator[Token]:
-        """The tokens lark's lexer and post-lexer give for ``text`` (raises
-        :class:`NotFast` at a character no terminal matches)."""
+    def parse(self, text: str):
+        """What ``lark_parser.parse(text)`` returns; lark's own error if the text has one."""
+        try:
+            return self.run(text)
+        except NotFast:
+            return self.lark.parse(text)
+
+    def run(self, text: str):
+        """The parse of ``text``, or :class:`NotFast` at its first error.
+
+        One loop reads a token (the tokens lark's lexer and post-lexer give) and feeds it
+        to the LALR automaton; the state on top of the stack is kept in ``state``.
+        """
         kinds, ignore = self.kinds, self.ignore
         dropped, opening, closing = self.drop_in_parens, self.open_paren, self.close_paren
+        actions, rules = self.actions, self.rules
         find, count, rfind = text.find, text.count, text.rfind
         size = len(text)
         # Lines are counted lazily: only when a token starts or ends past the next new line.
@@ -116,6 +127,9 @@ class FastParser:
         if newline < 0:
             newline = size
         pos = depth = 0
+        state = self.start
+        states: list[int] = []  # the states below ``state``
+        values: list = []
         for m in self.master.finditer(text):
             if m.start() != pos:
                 raise NotFast("unexpected character")
@@ -148,62 +162,47 @@ class FastParser:
                 tok.end_column = pos - rfind("\n", start, pos)
             else:
                 tok.end_line, tok.end_column = line, pos - line_start + 1
-            yield tok
-        if pos != size:
-            raise NotFast("unexpected character")
-
-    # ------------------------------------------------------------ parsing
-
-    def parse(self, text: str):
-        """What ``lark_parser.parse(text)`` returns; lark's own error if the text has one."""
-        try:
-            return self.run(text)
-        except NotFast:
-            return self.lark.parse(text)
-
-    def run(self, text: str):
-        """The parse of ``text``, or :class:`NotFast` at its first error."""
-        actions, rules = self.actions, self.rules
-        states = [self.start]
-        values: list = []
-        for tok in self.tokens(text):
-            kind = tok.type
             while True:
-                act = actions[states[-1]].get(kind)
+                act = actions[state].get(kind)
                 if act is None:
                     raise NotFast("unexpected token")
-                if act >= 0:
-                    states.append(act)
+                if act >= 0:  # shift
+                    states.append(state)
                     values.append(tok)
+                    state = act
                     break
-                size, callback, origin = rules[~act]
+                length, callback, origin = rules[~act]
                 if callback is None:  # one child passed through: only the state changes
-                    states[-1] = actions[states[-2]][origin]
+                    state = actions[states[-1]][origin]
                     continue
-                if size:
-                    children = values[-size:]
-                    del values[-size:]
-                    del states[-size:]
+                if length:
+                    children = values[-length:]
+                    del values[-length:]
+                    if length > 1:
+                        del states[1 - length:]
+                    values.append(callback(children))
                 else:
-                    children = []
-                values.append(callback(children))
-                states.append(actions[states[-1]][origin])
+                    states.append(state)
+                    values.append(callback([]))
+                state = actions[states[-1]][origin]
+        if pos != size:
+            raise NotFast("unexpected character")
         end = self.end
         while True:
-            act = actions[states[-1]].get("$END")
+            act = actions[state].get("$END")
             if act is None or act >= 0:
                 raise NotFast("unexpected end")
-            size, callback, origin = rules[~act]
-            if callback is None:
-                states[-1] = actions[states[-2]][origin]
-            else:
-                if size:
-                    children = values[-size:]
-                    del values[-size:]
-                    del states[-size:]
+            length, callback, origin = rules[~act]
+            if callback is not None:
+                if length:
+                    children = values[-length:]
+                    del values[-length:]
+                    if length > 1:
+                        del states[1 - length:]
+                    values.append(callback(children))
                 else:
-                    children = []
-                values.append(callback(children))
-                states.append(actions[states[-1]][origin])
-            if states[-1] == end:
+                    states.append(state)
+                    values.append(callback([]))
+            state = actions[states[-1]][origin]
+            if state == end:
                 return values[-1]
