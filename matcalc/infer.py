@@ -873,7 +873,7 @@ class _Inference:
             how = self.info[node][1]
             if how in SUMS:
                 return self.add_terms(node, kids[0], kids[1])
-            if how in PRODUCTS and not any(isinstance(k, Num) for k in kids):
+            if how in PRODUCTS and not (isinstance(kids[0], Num) or isinstance(kids[1], Num)):
                 # (numbers multiply at once, so a constant out of range is found where it is)
                 left, right = kids
                 factors = left if isinstance(left, _Factors) else _Factors([self.settle(left, node)])

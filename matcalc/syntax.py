@@ -263,11 +263,12 @@ class ToSyntax(Transformer):
         return replace(operand, span=Span.of(plus).to(operand.span))
 
     def binop(self, children: list) -> Node:
-        left, op, right = children
+        left, tok, right = children
         span = left.span.to(right.span)
+        op = str(tok)
         if op == "^" and isinstance(right, Name) and right.name == "T" and _width(right) == 1:
             return Transpose(span, left)
-        return Binary(span, str(op), left, right, Span.of(op))
+        return Binary(span, op, left, right, Span.of(tok))
 
     def transpose(self, children: list) -> Transpose:
         operand, tick = children
