@@ -37,12 +37,15 @@ class NotFast(Exception):
 class FastParser:
     """Parses like ``lark_parser.parse(text)`` for texts without syntax errors.
 
-    ``paren_newlines`` names the terminal dropped inside parentheses (the post-lexer of
-    :mod:`matcalc.grammar`), with the terminals that open and close them.
+    ``drop_in_parens`` names the terminal dropped inside parentheses (the post-lexer of
+    :mod:`matcalc.grammar`), ``open_paren`` and ``close_paren`` the terminals that open
+    and close them. ``skip_ahead`` (by default on Python 3.11 and later, whose regular
+    expressions have possessive repeats) skips ignored text in the match of the next token.
     """
 
     def __init__(self, lark_parser: Lark, drop_in_parens: str = "_NL",
-                 open_paren: str = "LPAR", close_paren: str = "RPAR") -> None:
+                 open_paren: str = "LPAR", close_paren: str = "RPAR",
+                 skip_ahead: bool | None = None) -> None:
         self.lark = lark_parser
         frontend = lark_parser.parser
         lexer = frontend.lexer
@@ -52,13 +55,15 @@ class FastParser:
             lark_parser.terminals,
             key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name),
         )
-        if getattr(root, "callback", None) or lark_parser.options.lexer_callbacks:
-            raise NotFast("terminal callbacks")  # pragma: no cover - not in matcalc's grammar
+        #: False when the grammar needs lark's general machinery (terminal callbacks):
+        #: then lark reads every text
+        self.usable = not (getattr(root, "callback", None) or lark_parser.options.lexer_callbacks)
         ignore = frozenset(str(name) for name in lark_parser.ignore_tokens)
         # Text the grammar ignores (white space, comments) is skipped by the same match
         # as the token after it, when the regular expressions can say "without giving
         # back" (Python 3.11); before, it is matched as tokens of its own and skipped.
-        skip_ahead = sys.version_info >= (3, 11)
+        if skip_ahead is None:
+            skip_ahead = sys.version_info >= (3, 11)
         group, prefix = 1, ""
         if skip_ahead:
             skipped = [t.pattern.to_regexp() for t in terminals if t.name in ignore]
@@ -116,6 +121,8 @@ class FastParser:
         One loop reads a token (the tokens lark's lexer and post-lexer give) and feeds it
         to the LALR automaton; the state on top of the stack is kept in ``state``.
         """
+        if not self.usable:
+            raise NotFast("the grammar needs lark's lexer")  # pragma: no cover - not matcalc's
         kinds, ignore = self.kinds, self.ignore
         dropped, opening, closing = self.drop_in_parens, self.open_paren, self.close_paren
         actions, rules = self.actions, self.rules

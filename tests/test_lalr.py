@@ -16,7 +16,7 @@ import pytest
 from matcalc.architectures import ARCHITECTURES
 from matcalc.errors import MatcalcError
 from matcalc.grammar import fast_parser, parser
-from matcalc.lalr import NotFast
+from matcalc.lalr import FastParser, NotFast
 from matcalc.selftest import fuzz_input, generate
 from matcalc.syntax import Span
 
@@ -79,8 +79,17 @@ def outcome(read, text: str):
         return "lark error", type(err).__name__
 
 
+#: The reader that matches ignored text as tokens of its own (Python 3.10's way).
+TOKEN_BY_TOKEN = FastParser(parser(), skip_ahead=False)
+
+
 def check(text: str) -> None:
-    fast = outcome(fast_parser().run, text)
+    for reader in (fast_parser(), TOKEN_BY_TOKEN):
+        check_with(reader, text)
+
+
+def check_with(reader: FastParser, text: str) -> None:
+    fast = outcome(reader.run, text)
     slow = outcome(parser().parse, text)
     if fast[0] == "not fast":
         assert slow[0] != "ok", f"the fast reader gave up on a valid text: {text!r}"
