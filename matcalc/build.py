@@ -81,6 +81,7 @@ def split_coef(e: Expr) -> tuple[Fraction, Expr]:
 
 
 _UNIT = Fraction(1)
+_NONE = Fraction(0)
 
 
 def split_scalars(e: Expr) -> tuple[list[Expr], Expr]:
@@ -184,10 +185,10 @@ def mul(*factors: Expr) -> Expr:
     chain = _Chain()
     for f in factors:
         if isinstance(f, Num):
-            coef *= f.value
+            coef = f.value if coef is _UNIT else coef * f.value
         elif isinstance(f, Mul):
             if f.coef is not _UNIT:
-                coef *= f.coef
+                coef = f.coef if coef is _UNIT else coef * f.coef
             scalars.extend(f.scalars)
             if f.chain:
                 if f.shape == SCALAR:
@@ -292,15 +293,21 @@ def add(*terms: Expr) -> Expr:
         k = _like_key(rest)
         if k not in first:
             first[k] = rest
-            groups[k] = Fraction(0)
         if c is _UNIT:
             units[k] = units.get(k, 0) + 1
         else:
-            groups[k] += c
+            groups[k] = groups.get(k, _NONE) + c
     if shape is None:
         raise ValueError("empty sum")
-    for k, count in units.items():
-        groups[k] += count
+    coefs: dict[object, Fraction] = {}  # in the order the terms came
+    for k in first:
+        count = units.get(k, 0)
+        other = groups.get(k)
+        if other is None:
+            coefs[k] = _UNIT if count == 1 else Fraction(count)
+        else:
+            coefs[k] = other + count if count else other
+    groups = coefs
     out = [mul(Num(c), first[k]) for k, c in groups.items() if c != 0]
     nums = [t for t in out if isinstance(t, Num)]
     if len(nums) > 1:
