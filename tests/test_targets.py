@@ -15,10 +15,13 @@ import importlib.util
 import numpy as np
 import pytest
 from test_numpy_module import CASES, IDS, expected_shape, kwargs_for
+from test_registry import _entrywise_model, _ops_in
 
 import matcalc
 from matcalc.check import Instance, finite_difference, random_instance, relative_error
 from matcalc.evaluate import evaluate_model
+from matcalc.ops.registry import OPS
+from matcalc.ops.registry import TARGETS as SPELT_TARGETS
 
 torch = pytest.importorskip("torch", reason="the torch target's tests need PyTorch (the test extra)")
 jax = pytest.importorskip("jax", reason="the jax target's tests need JAX (the test extra)")
@@ -85,8 +88,13 @@ def test_target_matches_model_and_finite_differences(case, target, library):
     if library == "dask" and any(f in model_text for f in ("inv(", "det(")):
         pytest.skip("dask.array's inv and det (LU) need square chunks all of one size")
     g = matcalc.grad(model_text, wrt)
+    assert_matches_differences(g, *run_target(g, target, library, seed=100 + case))
+
+
+def assert_matches_differences(g: matcalc.Gradient, inst, value, grads, back) -> None:
+    """The value is the model's; each gradient has the contract's shape and dtype and agrees
+    with central differences."""
     model, d = g.model, g.derivation
-    inst, value, grads, back = run_target(g, target, library, seed=100 + case)
     env = evaluate_model(model, inst.inputs, inst.dims, inst.functions)
     assert back(value).shape == ()
     assert float(back(value)) == pytest.approx(float(env[d.of.name][0, 0]), rel=1e-9, abs=1e-12)
@@ -97,6 +105,24 @@ def test_target_matches_model_and_finite_differences(case, target, library):
         numeric = finite_difference(model, d.of, var, inst)
         err = relative_error(np.reshape(grad, numeric.shape), numeric)
         assert err < 1e-5, (var.name, err)
+
+
+#: The library each target's function gets its inputs from in the per-entry test.
+ENTRY_LIBRARY = {"numpy": "numpy", "torch": "torch", "jax": "jax", "array-api": "strict"}
+
+
+@pytest.mark.parametrize("target", SPELT_TARGETS)
+@pytest.mark.parametrize("name", list(OPS))
+def test_every_registry_entry_in_every_target(name, target):
+    """Each entry's spelling for each target (``Op.code``), through a model using it (its
+    gradient, for the engine's own), against central differences."""
+    op = OPS[name]
+    model = _entrywise_model(op) if op.kind == "entrywise" else op.example
+    m = matcalc.parse(model)
+    g = matcalc.grad(m, wrt=[v.name for v in m.inputs])
+    used = set().union(*(_ops_in(rhs) for _, rhs in m.definitions), *map(_ops_in, g.derivation.gradients))
+    assert name in used, f"the model {model!r} does not use {name}"
+    assert_matches_differences(g, *run_target(g, target, ENTRY_LIBRARY[target], seed=3))
 
 
 SEED_CASES = [i for i, name in enumerate(IDS) if name.startswith("seed")]

@@ -13,50 +13,11 @@ array, lazily for a lazy library (Dask: compute the results together, once).
 
 from __future__ import annotations
 
-from ..printing.numpy import SPELL, NumpyModule
+from ..printing.numpy import SPELL, NumpyModule, RegistrySpellings
 
-ENTRYWISE = {
-    "exp": "{np}.exp({x})",
-    "log": "{np}.log({x})",
-    "sin": "{np}.sin({x})",
-    "cos": "{np}.cos({x})",
-    "tan": "{np}.tan({x})",
-    "arcsin": "{np}.asin({x})",
-    "arccos": "{np}.acos({x})",
-    "arctan": "{np}.atan({x})",
-    "tanh": "{np}.tanh({x})",
-    "sigmoid": "(0.5 + 0.5 * {np}.tanh(0.5 * {a}))",
-    "relu": "{np}.clip({x}, min=0.0)",
-    "step": "{np}.sign({np}.clip({x}, min=0.0))",
-    "sq": "{np}.square({x})",
-    "sqrt": "{np}.sqrt({x})",
-    "abs": "{np}.abs({x})",
-    "sign": "{np}.sign({x})",
-    "softplus": "{softplus}({np}, {x})",
-    "log1p": "{np}.log1p({x})",
-    "expm1": "{np}.expm1({x})",
-}
-
-STRUCTURAL = {
-    "sum": "{np}.sum({x})",
-    "tr": "{np}.sum({a} * {np}.eye({n}, dtype={dtype}, device={device}))",
-    "diag": "{np}.sum({a} * {np}.eye({r}, dtype={dtype}, device={device}), axis=1, keepdims=True)",
-    "Diag": "{np}.eye({r}, dtype={dtype}, device={device}) * {np}.reshape({x}, (1, -1))",
-    "vec": "{np}.reshape({a}.T, (-1, 1))",
-    "unvec": "{np}.reshape({x}, ({c}, {r})).T",
-    "inv": "{np}.linalg.inv({x})",
-    "det": "{np}.linalg.det({x})",
-    "logdet": "{np}.linalg.slogdet({x})[1]",
-    "norm1": "{np}.sum({np}.abs({x}))",
-    "norm2": "{np}.sqrt({np}.sum({np}.square({x})))",
-    "normF": "{np}.sqrt({np}.sum({np}.square({x})))",
-    "softmax": "{softmax}({np}, {x})",
-    "logsumexp": "{logsumexp}({np}, {x})",
-    # the standard has no kron or einsum: broadcast products of reshaped blocks
-    "kron": "{np}.reshape({a}[:, None, :, None] * {b}[None, :, None, :], ({r}, {c}))",
-    "blockfrob": "{np}.sum({np}.reshape({x}, ({r}, {r1}, {c}, {c1})) * {b}[None, :, None, :], axis=(1, 3))",
-    "blocksum": "{np}.sum({np}.reshape({x}, ({r1}, {r}, {c1}, {c})) * {b}[:, None, :, None], axis=(0, 2))",
-}
+#: The array API's spelling of each operation, read off the registry (``Op.code["array-api"]``).
+ENTRYWISE = RegistrySpellings("entrywise", "array-api")
+STRUCTURAL = RegistrySpellings("call", "array-api")
 
 ARRAY_API_SPELL = {
     **SPELL,

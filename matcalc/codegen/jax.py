@@ -16,20 +16,11 @@ from __future__ import annotations
 
 from ..codegen.lower import _Prod, _transpose
 from ..expr import Transpose
-from ..printing.numpy import ENTRYWISE as NUMPY_ENTRYWISE
-from ..printing.numpy import SPELL, STRUCTURAL, NumpyModule, _is_diag
+from ..printing.numpy import SPELL, NumpyModule, RegistrySpellings, _is_diag
 
-ENTRYWISE = {
-    **NUMPY_ENTRYWISE,
-    "softplus": "{np}.logaddexp({x}, 0.0)",
-}
-
-JAX_STRUCTURAL = {
-    **STRUCTURAL,
-    "diag": "{np}.diagonal({x}).reshape(-1, 1)",
-    "vec": "{a}.T.reshape(-1, 1)",
-    "unvec": "{a}.reshape({c}, {r}).T",
-}
+#: ``jax.numpy``'s spelling of each operation, read off the registry (``Op.code["jax"]``).
+ENTRYWISE = RegistrySpellings("entrywise", "jax")
+JAX_STRUCTURAL = RegistrySpellings("call", "jax")
 
 JAX_SPELL = {
     **SPELL,

@@ -14,49 +14,11 @@ from __future__ import annotations
 
 from ..codegen.lower import _Prod, _transpose
 from ..expr import Ones
-from ..printing.numpy import SPELL, NumpyModule, _is_diag, _paren
+from ..printing.numpy import SPELL, NumpyModule, RegistrySpellings, _is_diag, _paren
 
-ENTRYWISE = {
-    "exp": "{np}.exp({x})",
-    "log": "{np}.log({x})",
-    "sin": "{np}.sin({x})",
-    "cos": "{np}.cos({x})",
-    "tan": "{np}.tan({x})",
-    "arcsin": "{np}.arcsin({x})",
-    "arccos": "{np}.arccos({x})",
-    "arctan": "{np}.arctan({x})",
-    "tanh": "{np}.tanh({x})",
-    "sigmoid": "{np}.sigmoid({x})",
-    "relu": "{np}.relu({x})",
-    "step": "{np}.sign({np}.relu({x}))",
-    "sq": "{np}.square({x})",
-    "sqrt": "{np}.sqrt({x})",
-    "abs": "{np}.abs({x})",
-    "sign": "{np}.sign({x})",
-    "softplus": "{np}.nn.functional.softplus({x}, threshold=40.0)",
-    "log1p": "{np}.log1p({x})",
-    "expm1": "{np}.expm1({x})",
-}
-
-STRUCTURAL = {
-    "sum": "{np}.sum({x})",
-    "tr": "{np}.trace({x})",
-    "diag": "{np}.diagonal({x}).reshape(-1, 1)",
-    "Diag": "{np}.diagflat({x})",
-    "vec": "{a}.T.reshape(-1, 1)",
-    "unvec": "{a}.reshape({c}, {r}).T",
-    "inv": "{np}.linalg.inv({x})",
-    "det": "{np}.linalg.det({x})",
-    "logdet": "{np}.linalg.slogdet({x})[1]",
-    "norm1": "{np}.sum({np}.abs({x}))",
-    "norm2": "{np}.linalg.norm({x})",
-    "normF": "{np}.linalg.norm({x})",
-    "softmax": "{np}.softmax({a}.reshape(-1), 0).reshape({r}, {c})",
-    "logsumexp": "{np}.logsumexp({a}.reshape(-1), 0)",
-    "kron": "{np}.kron({x}, {y})",
-    "blockfrob": "{np}.einsum('iajc,ac->ij', {a}.reshape({r}, {r1}, {c}, {c1}), {y})",
-    "blocksum": "{np}.einsum('iajc,ij->ac', {a}.reshape({r1}, {r}, {c1}, {c}), {y})",
-}
+#: PyTorch's spelling of each operation, read off the registry (``Op.code["torch"]``).
+ENTRYWISE = RegistrySpellings("entrywise", "torch")
+STRUCTURAL = RegistrySpellings("call", "torch")
 
 TORCH_SPELL = {
     **SPELL,
