@@ -12,7 +12,8 @@ In models and gradients a formula function is an ``Apply`` node like a declared
 ``elementwise`` function (``gelu'(W x)`` is ``Apply("gelu", …, order=1)``);
 this module turns its SymPy expressions back into expressions of the language
 (:func:`to_expr`, for evaluation and for the ``where gelu'(u) = …`` lines) and
-into NumPy helpers printed by SymPy's own code printer (:func:`numpy_helper`).
+into helpers of generated modules printed by SymPy's own code printers
+(:mod:`matcalc.codegen.formula_code`).
 SymPy is imported only when a model defines a function.
 """
 
@@ -293,34 +294,11 @@ def to_expr(e, arg: Expr) -> Expr:
 
 def numpy_helper(f: Formula, order: int, name: str, np: str) -> list[str]:
     """``def name(u): return …``: the ``order``-th derivative as a NumPy function, its body
-    printed by SymPy's code printer (``np`` is the module's alias of numpy)."""
-    from sympy.printing.numpy import NumPyPrinter
+    printed by SymPy's code printer (``np`` is the module's alias of numpy); every target's
+    helpers are in :mod:`matcalc.codegen.formula_code`."""
+    from .codegen.formula_code import helper
 
-    class Printer(NumPyPrinter):
-        def _module_format(self, fqn: str, register: bool = True) -> str:
-            text = super()._module_format(fqn, register)
-            return np + text[len("numpy"):] if text.startswith("numpy.") else text
-
-        def _print_Heaviside(self, e) -> str:  # noqa: N802 (SymPy's naming)
-            return f"{np}.heaviside({self._print(e.args[0])}, 0.0)"
-
-        def _print_Max(self, e) -> str:  # noqa: N802
-            args = [self._print(a) for a in e.args]
-            out = args[0]
-            for a in args[1:]:
-                out = f"{np}.maximum({out}, {a})"
-            return out
-
-    body = Printer({"fully_qualified_modules": True}).doprint(f.forms[order])
-    what = f"{f.name}{chr(39) * order}" if order else f.name
-    return [
-        f"def {name}(u):",
-        f'    """{what}({f.param}) entry by entry."""',
-        f"    return {body}" if _symbol() in f.forms[order].free_symbols
-        else f"    return {np}.full_like(u, {body}, dtype=float)",
-        "",
-        "",
-    ]
+    return helper(f, order, name, "numpy", np)
 
 
 def used_derivatives(f: Formula, roots: list[Expr]) -> list[int]:

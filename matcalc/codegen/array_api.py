@@ -37,7 +37,6 @@ class ArrayApiModule(NumpyModule):
     """An array-API module for one derivation."""
 
     TARGET_NAME = "array-api"
-    FORMULA_HELPERS = False
     MODULE = "xp"
     LOCALS = ("dtype", "device")
     HELPERS = (*NumpyModule.HELPERS, "softplus", "namespace", "compat", "matrix_power")
@@ -48,6 +47,9 @@ class ArrayApiModule(NumpyModule):
     def _spell_locals(self) -> dict[str, str]:
         h = self.helpers
         return {**self.locals, "softplus": h["softplus"], "matrix_power": h["matrix_power"]}
+
+    def _formula_arguments(self, x: str) -> str:
+        return f"{self.np}, {x}"
 
     def _imports(self) -> list[str]:
         return [f"import array_api_compat as {self.helpers['compat']}"]

@@ -35,7 +35,6 @@ class JaxModule(NumpyModule):
     """A JAX module for one derivation."""
 
     TARGET_NAME = "jax"
-    FORMULA_HELPERS = False
     MODULE = "jnp"
     LOCALS = ("dtype",)
     HELPERS = (*NumpyModule.HELPERS, "like")

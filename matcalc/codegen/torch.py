@@ -35,7 +35,6 @@ class TorchModule(NumpyModule):
     """A PyTorch module for one derivation."""
 
     TARGET_NAME = "torch"
-    FORMULA_HELPERS = False
     MODULE = "torch"
     LOCALS = ("dtype", "device")
     HELPERS = (*NumpyModule.HELPERS, "like")

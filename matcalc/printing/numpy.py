@@ -65,7 +65,6 @@ from ..expr import (
     Var,
     Zero,
 )
-from ..formulas import numpy_helper
 from ..gradient import Derivation
 from ..ops import entrywise as _entrywise  # noqa: F401  (the tables below read the entries)
 from ..ops import structural as _structural  # noqa: F401
@@ -131,8 +130,6 @@ class NumpyModule(Lowering):
 
     #: The target's name, as the CLI and the API take it.
     TARGET_NAME = "numpy"
-    #: Whether functions defined by formula can be written as helpers (SymPy prints NumPy).
-    FORMULA_HELPERS = True
     #: The target's spellings: entry-wise functions, structural functions, array operations.
     ENTRYWISE = ENTRYWISE
     STRUCTURAL = STRUCTURAL
@@ -268,7 +265,10 @@ class NumpyModule(Lowering):
         x = self.argument(e.arg)
         if e.order == 0 and e.fn in self.ENTRYWISE:
             return self.ENTRYWISE[e.fn].format(np=self.np, x=x, a=_paren(x), **self._spell_locals())
-        return f"{self.funcs.get((e.fn, e.order)) or self._formula_helper(e)}({x})"
+        user = self.funcs.get((e.fn, e.order))
+        if user is not None:  # a declared elementwise function: the caller's callable
+            return f"{user}({x})"
+        return f"{self.formulas[(e.fn, e.order)]}({self._formula_arguments(x)})"
 
     def _code_Transpose(self, e: Transpose) -> str:
         return f"{self.atom(e.arg)}.T"
@@ -506,21 +506,18 @@ class NumpyModule(Lowering):
             lines.append(f"    {self.helpers['mismatch']}({v.name!r}, {label!r}, {want}, {got})")
         return lines
 
-    def _formula_helper(self, e: Apply) -> str:
-        """The helper that computes a function defined by formula (or one of its derivatives)."""
-        if not self.FORMULA_HELPERS:
-            raise CodegenError(
-                f"{e.fn} is defined by formula, which the {self.TARGET_NAME} target cannot write yet; "
-                "use --target numpy"
-            )
-        return self.formulas[(e.fn, e.order)]
+    def _formula_arguments(self, x: str) -> str:
+        """The arguments of a call of a formula helper on ``x`` (the array API passes its namespace)."""
+        return x
 
     def _formula_helpers(self) -> list[str]:
         """Each function defined by formula, and its derivatives, as a helper whose body SymPy's
-        code printer writes."""
+        code printer for the target writes (:mod:`matcalc.codegen.formula_code`)."""
+        from ..codegen.formula_code import helper
+
         lines: list[str] = []
-        for (name, k), helper in self.formulas.items():
-            lines += numpy_helper(self.model.formula(name), k, helper, self.np)
+        for (name, k), fname in self.formulas.items():
+            lines += helper(self.model.formula(name), k, fname, self.TARGET_NAME, self.np)
         return lines
 
     def _helpers(self) -> list[str]:
