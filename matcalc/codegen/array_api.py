@@ -14,6 +14,7 @@ array, lazily for a lazy library (Dask: compute the results together, once).
 from __future__ import annotations
 
 from ..printing.numpy import SPELL, NumpyModule, RegistrySpellings
+from .helpers import HelperSpelling, shape_helpers, softmax_helpers
 
 #: The array API's spelling of each operation, read off the registry (``Op.code["array-api"]``).
 ENTRYWISE = RegistrySpellings("entrywise", "array-api")
@@ -64,6 +65,17 @@ class ArrayApiModule(NumpyModule):
     def _extra(self) -> str:
         return f", {self.np}, {self.locals['dtype']}, {self.locals['device']}"
 
+    def helper_spelling(self) -> HelperSpelling:
+        return HelperSpelling(
+            extra=", xp, dtype, device", to_array="xp.asarray(value, dtype=dtype, device=device)",
+            out_array="xp.asarray(value, dtype=dtype, device=device)",
+            not_one="array.ndim > 2 or any(n != 1 for n in array.shape)", shape="tuple(array.shape)",
+            noun="array", reshape="xp.reshape(array, ({}))", got="tuple(got)", scalar="xp.reshape(array, ())",
+            broadcast="array, fresh = xp.broadcast_to(array, shape), False",
+            vector="xp.reshape(array, (-1,))",
+            returned="array if fresh else xp.asarray(array, copy=True)",
+        )
+
     def _helpers(self) -> list[str]:
         c = self.helpers["compat"]
         h = self.helpers
@@ -81,40 +93,7 @@ class ArrayApiModule(NumpyModule):
             f"    return xp, dtype, {c}.device(arrays[0])",
             "",
             "",
-            f"def {h['input']}(value, name, kind, xp, dtype, device):",
-            "    array = xp.asarray(value, dtype=dtype, device=device)",
-            "    if kind == 'scalar':",
-            "        if array.ndim > 2 or any(n != 1 for n in array.shape):",
-            "            raise ValueError(",
-            "                f'{name} must be a scalar, got an array of shape {tuple(array.shape)}')",
-            "        return xp.reshape(array, (1, 1))",
-            "    if kind == 'vector':",
-            "        if array.ndim != 1:",
-            "            raise ValueError(",
-            "                f'{name} must be a 1-D array (a vector), got shape {tuple(array.shape)}')",
-            "        return xp.reshape(array, (-1, 1))",
-            "    if array.ndim != 2:",
-            "        raise ValueError(",
-            "            f'{name} must be a 2-D array (a matrix), got shape {tuple(array.shape)}')",
-            "    return array",
-            "",
-            "",
-            f"def {h['mismatch']}(name, label, want, got):",
-            "    raise ValueError(f'{name} must have shape {label} = {want} '",
-            "                     f'to fit the other inputs, got {tuple(got)}')",
-            "",
-            "",
-            f"def {h['out']}(value, shape, kind, fresh, xp, dtype, device):",
-            "    array = xp.asarray(value, dtype=dtype, device=device)",
-            "    if kind == 'scalar':",
-            "        return xp.reshape(array, ())",
-            "    if tuple(array.shape) != shape:",
-            "        array, fresh = xp.broadcast_to(array, shape), False",
-            "    if kind == 'vector':",
-            "        array = xp.reshape(array, (-1,))",
-            "    return array if fresh else xp.asarray(array, copy=True)",
-            "",
-            "",
+            *shape_helpers(h, self.helper_spelling()),
             f"def {h['matrix_power']}(x, k):  # by repeated squaring (the standard has none)",
             "    result, square = None, x",
             "    while k:",
@@ -130,15 +109,6 @@ class ArrayApiModule(NumpyModule):
             "    return xp.logaddexp(x, xp.zeros_like(x))",
             "",
             "",
-            f"def {h['softmax']}(xp, x):",
-            "    z = xp.exp(x - xp.max(x))",
-            "    return z / xp.sum(z)",
-            "",
-            "",
-            f"def {h['logsumexp']}(xp, x):",
-            "    m = xp.max(x)",
-            "    return m + xp.log(xp.sum(xp.exp(x - m)))",
-            "",
-            "",
+            *softmax_helpers(h, "xp", namespace=True),
             *self._neutral_power_sum_helper(),
         ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from ..codegen.lower import _Prod, _transpose
 from ..expr import Ones
 from ..printing.numpy import SPELL, NumpyModule, RegistrySpellings, _is_diag, _paren
+from .helpers import HelperSpelling, shape_helpers
 
 #: PyTorch's spelling of each operation, read off the registry (``Op.code["torch"]``).
 ENTRYWISE = RegistrySpellings("entrywise", "torch")
@@ -61,6 +62,16 @@ class TorchModule(NumpyModule):
     def _extra(self) -> str:
         return f", {self.locals['dtype']}, {self.locals['device']}"
 
+    def helper_spelling(self) -> HelperSpelling:
+        t = self.np
+        return HelperSpelling(
+            extra=", dtype, device", to_array=f"{t}.as_tensor(value, dtype=dtype, device=device).detach()",
+            out_array=f"{t}.as_tensor(value, dtype=dtype, device=device)", not_one="array.numel() != 1",
+            shape="tuple(array.shape)", noun="tensor", reshape="array.reshape({})", got="tuple(got)",
+            scalar="array.reshape(())", broadcast="array, fresh = array.expand(shape), False",
+            vector="array.reshape(-1)", returned="array if fresh else array.clone()",
+        )
+
     def _helpers(self) -> list[str]:
         t = self.np
         h = self.helpers
@@ -77,39 +88,6 @@ class TorchModule(NumpyModule):
             "    return dtype, tensors[0].device",
             "",
             "",
-            f"def {h['input']}(value, name, kind, dtype, device):",
-            f"    array = {t}.as_tensor(value, dtype=dtype, device=device).detach()",
-            "    if kind == 'scalar':",
-            "        if array.numel() != 1:",
-            "            raise ValueError(",
-            "                f'{name} must be a scalar, got an array of shape {tuple(array.shape)}')",
-            "        return array.reshape(1, 1)",
-            "    if kind == 'vector':",
-            "        if array.ndim != 1:",
-            "            raise ValueError(",
-            "                f'{name} must be a 1-D tensor (a vector), got shape {tuple(array.shape)}')",
-            "        return array.reshape(-1, 1)",
-            "    if array.ndim != 2:",
-            "        raise ValueError(",
-            "            f'{name} must be a 2-D tensor (a matrix), got shape {tuple(array.shape)}')",
-            "    return array",
-            "",
-            "",
-            f"def {h['mismatch']}(name, label, want, got):",
-            "    raise ValueError(f'{name} must have shape {label} = {want} '",
-            "                     f'to fit the other inputs, got {tuple(got)}')",
-            "",
-            "",
-            f"def {h['out']}(value, shape, kind, fresh, dtype, device):",
-            f"    array = {t}.as_tensor(value, dtype=dtype, device=device)",
-            "    if kind == 'scalar':",
-            "        return array.reshape(())",
-            "    if tuple(array.shape) != shape:",
-            "        array, fresh = array.expand(shape), False",
-            "    if kind == 'vector':",
-            "        array = array.reshape(-1)",
-            "    return array if fresh else array.clone()",
-            "",
-            "",
+            *shape_helpers(h, self.helper_spelling()),
             *self._neutral_power_sum_helper(),
         ]

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from fractions import Fraction
 
+from ..codegen.helpers import HelperSpelling, power_sum_helpers, shape_helpers, softmax_helpers
 from ..codegen.lower import (  # noqa: F401 - the names printing.numpy has always offered
     _LARGE,
     NESTING_LIMIT,
@@ -520,54 +521,23 @@ class NumpyModule(Lowering):
             lines += helper(self.model.formula(name), k, fname, self.TARGET_NAME, self.np)
         return lines
 
+    def helper_spelling(self) -> HelperSpelling:
+        """How this target's ``_input``, ``_mismatch`` and ``_out`` differ from the others'."""
+        np_ = self.np
+        return HelperSpelling(
+            extra="", to_array=f"{np_}.asarray(value, dtype={np_}.float64)",
+            out_array=f"{np_}.asarray(value, dtype={np_}.float64)", not_one="array.size != 1",
+            shape="array.shape", noun="array", reshape="array.reshape({})", got="got",
+            scalar="array.item()", broadcast=f"array, fresh = {np_}.broadcast_to(array, shape), False",
+            vector="array.reshape(-1)", returned="array if fresh and array.flags.writeable else array.copy()",
+        )
+
     def _helpers(self) -> list[str]:
         np_ = self.np
         h = self.helpers
         return [
-            f"def {h['input']}(value, name, kind):",
-            "    array = " + np_ + ".asarray(value, dtype=" + np_ + ".float64)",
-            "    if kind == 'scalar':",
-            "        if array.size != 1:",
-            "            raise ValueError(",
-            "                f'{name} must be a scalar, got an array of shape {array.shape}')",
-            "        return array.reshape(1, 1)",
-            "    if kind == 'vector':",
-            "        if array.ndim != 1:",
-            "            raise ValueError(",
-            "                f'{name} must be a 1-D array (a vector), got shape {array.shape}')",
-            "        return array.reshape(-1, 1)",
-            "    if array.ndim != 2:",
-            "        raise ValueError(",
-            "            f'{name} must be a 2-D array (a matrix), got shape {array.shape}')",
-            "    return array",
-            "",
-            "",
-            f"def {h['mismatch']}(name, label, want, got):",
-            "    raise ValueError(f'{name} must have shape {label} = {want} '",
-            "                     f'to fit the other inputs, got {got}')",
-            "",
-            "",
-            f"def {h['out']}(value, shape, kind, fresh):",
-            f"    array = {np_}.asarray(value, dtype={np_}.float64)",
-            "    if kind == 'scalar':",
-            "        return array.item()",
-            "    if array.shape != shape:",
-            f"        array, fresh = {np_}.broadcast_to(array, shape), False",
-            "    if kind == 'vector':",
-            "        array = array.reshape(-1)",
-            "    return array if fresh and array.flags.writeable else array.copy()",
-            "",
-            "",
-            f"def {h['softmax']}(x):",
-            f"    z = {np_}.exp(x - x.max())",
-            "    return z / z.sum()",
-            "",
-            "",
-            f"def {h['logsumexp']}(x):",
-            "    m = x.max()",
-            f"    return m + {np_}.log({np_}.exp(x - m).sum())",
-            "",
-            "",
+            *shape_helpers(h, self.helper_spelling()),
+            *softmax_helpers(h, np_),
             *self._power_sum_helper(),
         ]
 
@@ -576,53 +546,14 @@ class NumpyModule(Lowering):
         library call), for the targets whose arrays are immutable or lazy."""
         if not any(isinstance(n, PowerSum) for n in self.lowered.values()):
             return []
-        return [
-            f"def {self.helpers['power_sum']}(left, mid, right, k):",
-            "    total, right_j = mid, right",
-            "    for _ in range(1, k):",
-            "        total = left @ total + mid @ right_j",
-            "        right_j = right_j @ right",
-            "    return total",
-            "",
-            "",
-            f"def {self.helpers['power_sum_outer']}(left, u, v, right, k):",
-            "    cols, rows, col, row = [], [], u, v",
-            "    for _ in range(k):",
-            "        cols.append(col)",
-            "        rows.append(row)",
-            "        col, row = left @ col, row @ right",
-            "    total = cols[0] @ rows[k - 1]",
-            "    for i in range(1, k):",
-            "        total = total + cols[i] @ rows[k - 1 - i]",
-            "    return total",
-            "",
-            "",
-        ]
+        return power_sum_helpers(self.helpers, None)
 
     def _power_sum_helper(self) -> list[str]:
         """``Σ_{i=0}^{k−1} Lⁱ M R^{k−1−i}`` as ``S ← L S + M Rʲ``, and for ``M = u vᵀ`` as
         ``U Vᵀ`` with columns ``Lⁱ u`` and ``(Rᵀ)^{k−1−i} v``; only when a result has one."""
         if not any(isinstance(n, PowerSum) for n in self.lowered.values()):
             return []
-        return [
-            f"def {self.helpers['power_sum']}(left, mid, right, k):",
-            "    total, right_j = mid, right",
-            "    for _ in range(1, k):",
-            "        total = left @ total + mid @ right_j",
-            "        right_j = right_j @ right",
-            "    return total",
-            "",
-            "",
-            f"def {self.helpers['power_sum_outer']}(left, u, v, right, k):",
-            f"    us, vs = {self.np}.empty((u.shape[0], k)), {self.np}.empty((v.shape[1], k))",
-            "    col, row = u[:, 0], v[0]",
-            "    for i in range(k):",
-            "        us[:, i], vs[:, k - 1 - i] = col, row",
-            "        col, row = left @ col, row @ right",
-            "    return us @ vs.T",
-            "",
-            "",
-        ]
+        return power_sum_helpers(self.helpers, self.np)
 
 
 def _constant(e: Expr) -> bool:
