@@ -29,15 +29,18 @@ def abstract_functions(model: Model, orders: int = 4) -> dict[str, list[Callable
 
 def _domains(model: Model) -> tuple[set[str], set[str], set[str]]:
     """Names (inputs or definitions) that reach a positive / SPD / small-argument slot
-    (the domain of each function's registry entry)."""
+    (the domain of each function's registry entry, or of a function defined by formula)."""
     positive: set[str] = set()
     spd: set[str] = set()
     small: set[str] = set()
     buckets = {"positive": positive, "spd": spd, "small": small}
+    formulas = {f.name: f for f in model.formulas}
     for _, rhs in model.definitions:
         for node in rhs.walk():
             arg = None
             op = OPS.get(node.fn) if isinstance(node, (Apply, Call)) else None
+            if op is None and isinstance(node, Apply) and node.fn in formulas:
+                op = formulas[node.fn]  # its domain, derived from its body's functions
             if op is not None and op.domain.draw in buckets:
                 arg, bucket = (node.arg if isinstance(node, Apply) else node.args[0]), buckets[op.domain.draw]
             elif isinstance(node, EProd):
@@ -174,6 +177,12 @@ def check(
     spd: Iterable[str] = (),
 ) -> CheckResult:
     """Compare every gradient of ``derivation`` with central differences on random inputs."""
+    with np.errstate(all="ignore"):  # values that are not finite fail the check, quietly
+        return _check(derivation, seed, trials, tolerance, positive, spd)
+
+
+def _check(derivation: Derivation, seed: int, trials: int, tolerance: float,
+           positive: Iterable[str], spd: Iterable[str]) -> CheckResult:
     rng = np.random.default_rng(seed)
     model = derivation.model
     worst = [0.0] * len(derivation.wrt)
@@ -184,7 +193,9 @@ def check(
         for i, (var, g) in enumerate(zip(derivation.wrt, derivation.gradients)):
             symbolic = np.broadcast_to(ev(g), ev.shape(var))
             numeric = finite_difference(model, derivation.of, var, inst)
-            worst[i] = max(worst[i], relative_error(symbolic, numeric))
+            err = relative_error(symbolic, numeric)
+            # a value that is not a number fails the check (max() would drop it)
+            worst[i] = float("nan") if np.isnan(err) or np.isnan(worst[i]) else max(worst[i], err)
     return CheckResult(tuple(v.name for v in derivation.wrt), tuple(worst), tolerance)
 
 
