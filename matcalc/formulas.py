@@ -20,7 +20,7 @@ SymPy is imported only when a model defines a function.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property, lru_cache
 from typing import Any
@@ -59,7 +59,6 @@ class Formula:
     forms: tuple[Any, ...]
     line: int = 0
     column: int = 0
-    _numeric: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def expr(self, order: int, arg: Expr) -> Expr:
         """The ``order``-th derivative applied to ``arg``, in the language's nodes."""
@@ -67,16 +66,8 @@ class Formula:
 
     def numeric(self, order: int) -> Callable:
         """The ``order``-th derivative as a NumPy function of an array (entry by entry)."""
-        from .evaluate import Evaluator
-
-        def f(x):
-            key = (order, x.shape)
-            e = self._numeric.get(key)
-            if e is None:
-                e = self._numeric[key] = self.expr(order, Var("u", x.shape))
-            return Evaluator({"u": x}, {})(e)
-
-        return f
+        form = self.forms[order]
+        return lambda x: values(form, np_array(x))
 
     @cached_property
     def domain(self) -> Domain:
@@ -325,6 +316,12 @@ def _restrictions(forms: tuple) -> list[tuple[Domain, Any]]:
 
 _POSITIVE_BASE = Domain("positive", lambda x: float(x.min()))
 _NONZERO_BASE = Domain("any", lambda x: float(abs(x).min()))
+
+
+def np_array(x):
+    import numpy as np
+
+    return np.asarray(x, dtype=float)
 
 
 def values(e, x):
