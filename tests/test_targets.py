@@ -159,6 +159,11 @@ def test_the_issue_activations_in_every_target(target, library):
 
     g = matcalc.grad(MODEL, wrt=["W", "V", "x"])
     assert_matches_differences(g, *run_target(g, target, library, seed=12))
+    if target == "jax":  # the helpers are pure: jax.jit accepts them
+        fn = g.to_function(target="jax")
+        _, kwargs = _seed_inputs(g, np.random.default_rng(13), jnp.asarray)
+        for a, b in zip(jax.jit(fn)(**kwargs), fn(**kwargs), strict=True):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-12)
     if target == "numpy":  # float64 by its contract
         return
     _, value, grads, back = run_target(g, target, library, seed=12, dtype=np.float32)

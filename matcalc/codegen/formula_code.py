@@ -21,6 +21,7 @@ from functools import cache
 
 from ..formulas import Formula, _functions, symbol
 from ..ops.registry import OPS
+from .lower import CodegenError
 
 
 def _paren(text: str) -> str:
@@ -44,7 +45,13 @@ def _printer_class(target: str) -> type:
         alias = "np"
 
         def spell(self, name: str, x: str) -> str:
-            return OPS[name].code[self.TARGET].format(np=self.alias, x=x, a=_paren(x))
+            try:
+                return OPS[name].code[self.TARGET].format(np=self.alias, x=x, a=_paren(x))
+            except KeyError as err:  # a spelling that needs a module helper or local
+                raise CodegenError(
+                    f"{name} inside a function defined by formula has no {self.TARGET} spelling "
+                    f"a helper can use ({{{err.args[0]}}})"
+                ) from None
 
         def _print_Max(self, e) -> str:  # noqa: N802 (SymPy's naming): relu(x) = Max(0, x)
             rest = [a for a in e.args if a != 0]
