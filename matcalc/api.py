@@ -50,6 +50,8 @@ class Gradient:
         self.names: frozenset[str] = model_names(self.model)
         #: The named adjoints the gradients use: ``δV = …`` by ``V``'s name, the output's first.
         self.adjoints: dict[str, Expr] = {v.name: g for v, g in derivation.adjoints}
+        #: The model's nested values given a name (``u1 = tanh(W1 x)``), innermost first.
+        self.values: dict[str, Expr] = {v.name: g for v, g in derivation.forward}
 
     def __getitem__(self, name: str) -> Expr:
         return self.gradients[name]
@@ -75,7 +77,7 @@ class Gradient:
         f = greek(self.of)
         lines = [f"∂{f}/∂{greek(name)} = {p(g)}" for name, g in self.gradients.items()]
         lines = fold_lines(lines, TEXT_INDEX, index_range, avoid=self.names)
-        lines += where_lines(self.derivation.adjoints, p)
+        lines += where_lines(self.derivation.adjoints, p, self.derivation.forward)
         for fn, k, e in self._where():
             lines.append(f"where {p.function(fn.name, k, [greek(fn.param)])} = {p(e)}")
         return "\n".join(lines)
@@ -96,7 +98,7 @@ class Gradient:
             for name, g in self.gradients.items()
         ]
         lines = fold_lines(lines, LATEX_INDEX, latex_index_range, avoid=self.names)
-        lines += latex_where_lines(self.derivation.adjoints, p)
+        lines += latex_where_lines(self.derivation.adjoints, p, self.derivation.forward)
         lines += self._latex_where(p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
@@ -145,7 +147,7 @@ class Gradient:
             for name, g in self.gradients.items()
         ]
         lines += fold_lines(results, LATEX_INDEX, latex_index_range, avoid=self.names)
-        lines += latex_where_lines(self.derivation.adjoints, p)
+        lines += latex_where_lines(self.derivation.adjoints, p, self.derivation.forward)
         lines += self._latex_where(p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
@@ -190,6 +192,10 @@ class Gradient:
             "gradients": {
                 name: {"text": text(g), "latex": latex(g), "shape": list(v.shape)}
                 for (name, g), v in zip(self.gradients.items(), self.derivation.wrt)
+            },
+            "values": {
+                v.name: {"text": text(g), "latex": latex(g), "shape": list(v.shape)}
+                for v, g in self.derivation.forward
             },
             "adjoints": {
                 v.name: {"text": text(g), "latex": latex(g), "shape": list(v.shape)}
