@@ -59,4 +59,4 @@ def gated(steps: int) -> tuple[str, str]:
 
 
 #: Every architecture by name.
-ARCHITECTURES = {"chain": chain, "nested": nested, "residual": residual, "rnn": rnn, "gated": gated}
+ARCHITECTURES = {"chain": chain, "residual": residual, "rnn": rnn, "gated": gated}

@@ -125,3 +125,77 @@ def test_latex_json_steps_and_module_show_the_named_values():
     value, *grads = fn(**kwargs_for(model, inst, fn))
     for got, want, var in zip(grads, evaluate_gradient(g.derivation, inst), g.derivation.wrt):
         assert relative_error(np.reshape(got, want.shape), want) < 1e-10, var.name
+
+
+HETEROGENEOUS = ("tanh", "sigmoid", "sin", "exp", "cos")
+
+
+def heterogeneous(depth: int) -> tuple[str, str]:
+    """A nested chain whose layers apply different functions: no run folds over an index."""
+    value = "x"
+    for i in range(1, depth + 1):
+        value = f"{HETEROGENEOUS[i % len(HETEROGENEOUS)]}(W{i}*{value})"
+    decl = "; ".join(f"W{i}: matrix(n, n)" for i in range(1, depth + 1))
+    return f"x: vector(n); {decl}; f = sum({value})", ",".join(f"W{i}" for i in range(1, depth + 1))
+
+
+@pytest.mark.parametrize("build", [nested, heterogeneous])
+def test_steps_of_a_deep_model_grow_linearly(build):
+    small, large = (matcalc.grad(*build(depth)) for depth in (8, 32))
+    for what in ("steps_text", "steps_latex"):
+        a, c = len(getattr(small, what)()), len(getattr(large, what)())
+        assert c <= 5.0 * a, (what, a, c)  # linear: 4× the layers, and a constant part
+    assert len(large.steps_text()) < 40_000
+
+
+def test_deep_steps_write_each_chain_step_on_its_own():
+    g = matcalc.grad(*nested(4))
+    lines = g.steps_text().splitlines()
+    assert lines[0].startswith("df = sum(du4)")
+    heads = [line.split(" = ")[0] for line in lines if not line.startswith(" ") and " = " in line]
+    assert heads[:5] == ["df", "𝟏 : du4", "W4ᵀ(1 − u4.^2) : du3", "W3ᵀ(δu3 ∘ (1 − u3.^2)) : du2",
+                         "W2ᵀ(δu2 ∘ (1 − u2.^2)) : du1"]
+    named = [line for line in lines if line.startswith("W4ᵀ(1 − u4.^2) : du3 = ")]
+    assert len(named) == 1 and named[0].startswith("W4ᵀ(1 − u4.^2) : du3 = δu3 : du3 ")
+    assert named[0].endswith("   [name δu3 = ∂f/∂u3]")
+    final = [line for line in lines if "[collect the terms of every step]" in line]
+    assert final and final[0].startswith("df = (1 − u4.^2) u3ᵀ : dW4 + ")
+
+
+@pytest.mark.parametrize("build,depth", [(nested, 5), (heterogeneous, 6)])
+def test_every_block_of_a_deep_derivation_is_an_equation(build, depth):
+    """Each line equals its block's left side (``df`` for the first and the last), with the
+    differentials of a random direction and the named adjoints' values."""
+    from test_steps import _differentials
+
+    from matcalc import build as b
+
+    g = matcalc.grad(*build(depth))
+    assert g.derivation.adjoints and any(st.lhs is not None for st in g.steps)
+    rng = np.random.default_rng(depth)
+    inst = random_instance(g.model, rng)
+    ev = _differentials(g.model, set(g.wrt), inst, rng)
+    for var, adjoint in g.derivation.adjoints:
+        ev.adjoints[var.name] = ev(adjoint)
+    df = float(ev.env["d" + g.of][0, 0])
+
+    def total(terms):
+        return sum(ev(b.frob(gi, li)).item() for gi, li in terms)
+
+    for step in g.steps:
+        want = df if step.lhs is None else total(step.lhs)
+        assert np.isclose(total(step.terms), want, rtol=1e-8, atol=1e-10), step.rule
+    data = g.to_json()
+    assert any("lhs" in st for st in data["steps"])
+
+
+def test_deep_steps_latex_renders_with_katex():
+    from test_latex import find_katex, render
+
+    strings = []
+    for build in (nested, heterogeneous):
+        g = matcalc.grad(*build(8))
+        strings += [g.steps_latex(), g.latex()]
+    for s, res in zip(strings, render(find_katex(), strings), strict=True):
+        assert res["ok"] and not res["warnings"], (res, s[:300])
+        assert s.isascii()
