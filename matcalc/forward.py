@@ -75,7 +75,9 @@ def lift(model: Model) -> tuple[Model, tuple[tuple[Var, Expr], ...]]:
                 if node is rhs or node in mapping or not isinstance(node, Apply) or not depth[node]:
                     continue
                 value = b.substitute(node, mapping, memo)
-                name = Var(f"{letter}{len(introduced) + 1}", node.shape, "def")
+                r, c = node.shape
+                symmetric = r == c != 1 and b.is_symmetric(value)  # as a definition would be
+                name = Var(f"{letter}{len(introduced) + 1}", node.shape, "def", symmetric)
                 mapping[node] = name
                 memo.clear()
                 introduced.append((name, value))
