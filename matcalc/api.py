@@ -262,9 +262,10 @@ class Gradient:
         return "$$" + self.latex() + "$$"
 
     def size(self) -> int:
-        """Distinct nodes in all gradient expressions together (shared sub-trees once)."""
+        """Distinct nodes in all gradient expressions, named adjoints and named values
+        together (shared sub-trees once)."""
         seen: set[Expr] = set()
-        stack = list(self.gradients.values()) + list(self.adjoints.values())
+        stack = list(self.gradients.values()) + list(self.adjoints.values()) + list(self.values.values())
         while stack:
             e = stack.pop()
             if e in seen:
