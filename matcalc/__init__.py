@@ -12,6 +12,7 @@ from .errors import (
     ShapeError,
     UnknownNameError,
 )
+from .kinds_api import Hessian, Jacobian, hessian, jacobian
 from .model import Model
 from .parser import parse
 
@@ -23,6 +24,8 @@ __all__ = [
     "DerivativeError",
     "DimensionError",
     "Gradient",
+    "Hessian",
+    "Jacobian",
     "MatcalcError",
     "MatcalcSyntaxError",
     "Model",
@@ -31,5 +34,7 @@ __all__ = [
     "UnknownNameError",
     "__version__",
     "grad",
+    "hessian",
+    "jacobian",
     "parse",
 ]

@@ -203,12 +203,53 @@ def _setup_selftest(parser: argparse.ArgumentParser) -> None:
                         help="print the first K disagreements in full, each with a shrunk model (default 5)")
 
 
+def _kind(args: argparse.Namespace):
+    from .kinds_api import hessian, jacobian
+
+    model = load_model(args.model)
+    if args.command == "jacobian":
+        return jacobian(model, wrt=args.wrt, of=args.of, layout=args.layout)
+    return hessian(model, wrt=args.wrt, of=args.of)
+
+
+def cmd_kind(args: argparse.Namespace) -> int:
+    """Print a Jacobian or a Hessian: map and matrix (or steps, LaTeX, NumPy code, JSON)."""
+    import json
+
+    d = _kind(args)
+    if args.format == "text":
+        out = d.steps_text() if args.steps else d.text()
+    elif args.format == "latex":
+        out = d.steps_latex() if args.steps else d.latex()
+    elif args.format == "numpy":
+        out = d.numpy_source()
+    else:
+        out = json.dumps(d.to_json(), ensure_ascii=False, indent=2)
+    _write(out, args.output)
+    return 0
+
+
+def _setup_kind(layout: bool) -> Callable[[argparse.ArgumentParser], None]:
+    def setup(parser: argparse.ArgumentParser) -> None:
+        _add_derivative_arguments(parser)
+        parser.add_argument("--format", choices=("text", "latex", "numpy", "json"), default="text")
+        parser.add_argument("--steps", action="store_true", help="show the derivation step by step")
+        if layout:
+            parser.add_argument("--layout", choices=("numerator", "denominator"), default="numerator",
+                                help="numerator: size(F)×size(X) (default); denominator: the transpose")
+        parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+
+    return setup
+
+
 #: name -> (one-line help, argument setup, command)
 COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 ] = {
     "show": ("print the model with the kind and shape of every name", _setup_show, cmd_show),
     "grad": ("print the gradients of a scalar w.r.t. variables", _setup_grad, cmd_grad),
+    "jacobian": ("print the Jacobian of a function w.r.t. variables", _setup_kind(True), cmd_kind),
+    "hessian": ("print the Hessian of a scalar w.r.t. variables", _setup_kind(False), cmd_kind),
     "check": ("check gradients against central finite differences", _setup_check, cmd_check),
     "numpy": ("write a NumPy module computing the value and gradients", _setup_numpy, cmd_numpy),
     "selftest": ("check random models' gradients against finite differences", _setup_selftest, cmd_selftest),

@@ -1,0 +1,178 @@
+"""Numerical proof of Jacobians and Hessians: random sizes, random inputs, central differences.
+
+A Jacobian block is compared with central differences of ``F`` w.r.t. each
+entry of ``vec(X)``; a Hessian block with central differences of the
+gradient (itself checked by :mod:`matcalc.check`); each linear map with its
+explicit matrix applied to a random direction; and the whole Hessian with its
+own transpose. Symmetric variables are compared on the symmetric space
+(``J P``, ``P = (I + K)/2``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import kron
+from .check import Instance, random_instance, relative_error
+from .evaluate import Evaluator
+from .expr import Expr, Var
+from .kinds import HessianDerivation, JacobianDerivation
+from .model import Model
+
+
+def environment(
+    model: Model, inst: Instance, overrides: dict[str, np.ndarray] | None = None, until: str | None = None
+) -> Evaluator:
+    """An evaluator holding every input and definition, ``overrides`` held at their values."""
+    overrides = overrides or {}
+    ev = Evaluator({**inst.inputs, **overrides}, inst.dims, inst.functions)
+    for var, rhs in model.definitions:
+        if var.name not in overrides:
+            ev.env[var.name] = ev(rhs)
+        if var.name == until:
+            break
+    return ev
+
+
+def vec(a: np.ndarray) -> np.ndarray:
+    """Columns stacked (column-major)."""
+    return np.asarray(a, dtype=float).reshape(-1, order="F")
+
+
+def symmetrizer(d: int) -> np.ndarray:
+    """``P = (I + K(d,d))/2``: the projection on vec of symmetric matrices."""
+    return (np.eye(d * d) + kron.commutation_matrix(d, d)) / 2
+
+
+def numeric_jacobian(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """``∂vec(fn(x))/∂vec(x)ᵀ`` by central differences."""
+    base = np.asarray(x, dtype=float)
+    cols = []
+    for j in range(base.size):
+        e = np.zeros(base.size)
+        e[j] = h
+        step = e.reshape(base.shape, order="F")
+        cols.append((vec(fn(base + step)) - vec(fn(base - step))) / (2 * h))
+    return np.stack(cols, axis=1)
+
+
+def _value_of(model: Model, inst: Instance, var: Var, of: str, others: dict | None = None):
+    def fn(x: np.ndarray) -> np.ndarray:
+        return environment(model, inst, {**(others or {}), var.name: x}, until=of).env[of]
+
+    return fn
+
+
+def _direction(v: Var, ev: Evaluator, rng: np.random.Generator) -> np.ndarray:
+    d = rng.normal(size=ev.shape(v))
+    return (d + d.T) / 2 if v.symmetric else d
+
+
+@dataclass(frozen=True)
+class KindCheck:
+    """The worst relative error of each compared quantity (``label -> error``)."""
+
+    errors: dict[str, float]
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return all(np.isfinite(e) and e <= self.tolerance for e in self.errors.values())
+
+
+def _worse(errors: dict[str, float], label: str, err: float) -> None:
+    errors[label] = max(errors.get(label, 0.0), err if np.isfinite(err) else float("inf"))
+
+
+def _held(d, inst: Instance, ev: Evaluator) -> dict[str, np.ndarray]:
+    """Definitions among the variables: held at their values while another one moves."""
+    return {v.name: ev.env[v.name] for v in d.wrt if v.role == "def"}
+
+
+def check_jacobian(
+    d: JacobianDerivation,
+    seed: int = 0,
+    trials: int = 2,
+    tolerance: float = 1e-5,
+    positive: Iterable[str] = (),
+    spd: Iterable[str] = (),
+) -> KindCheck:
+    """Each block against central differences, and the map against the blocks."""
+    rng = np.random.default_rng(seed)
+    errors: dict[str, float] = {}
+    for _ in range(trials):
+        inst = random_instance(d.model, rng, positive, spd)
+        ev = environment(d.model, inst)
+        held = _held(d, inst, ev)
+        total = 0.0
+        dirs = {}
+        for v, m in zip(d.wrt, d.blocks):
+            j = kron.evaluate(m, ev)
+            j = j.T if d.layout == "denominator" else j
+            fd = numeric_jacobian(_value_of(d.model, inst, v, d.of.name, held), ev.env[v.name])
+            if v.symmetric:
+                fd = fd @ symmetrizer(ev.shape(v)[0])
+            _worse(errors, f"J {v.name}", relative_error(np.broadcast_to(j, fd.shape), fd))
+            dirs["d" + v.name] = _direction(v, ev, rng)
+            total = total + np.broadcast_to(j, fd.shape) @ vec(dirs["d" + v.name])
+        mapped = Evaluator({**ev.env, **dirs}, inst.dims, inst.functions)(d.differential)
+        _worse(errors, "map", relative_error(np.broadcast_to(vec(mapped), np.shape(total)), total))
+    return KindCheck(errors, tolerance)
+
+
+def _gradient_fn(d: HessianDerivation, inst: Instance, g: Expr, v: Var, held: dict):
+    def fn(x: np.ndarray) -> np.ndarray:
+        ev = environment(d.model, inst, {**held, v.name: x})
+        return np.broadcast_to(ev(g), ev.shape(g))
+
+    return fn
+
+
+def check_hessian(
+    d: HessianDerivation,
+    seed: int = 0,
+    trials: int = 2,
+    tolerance: float = 1e-5,
+    positive: Iterable[str] = (),
+    spd: Iterable[str] = (),
+) -> KindCheck:
+    """Each block against differences of the gradient, the maps against the blocks, and the
+    whole matrix against its transpose."""
+    rng = np.random.default_rng(seed)
+    errors: dict[str, float] = {}
+    for _ in range(trials):
+        inst = random_instance(d.model, rng, positive, spd)
+        ev = environment(d.model, inst)
+        held = _held(d, inst, ev)
+        dirs = {"d" + v.name: _direction(v, ev, rng) for v in d.wrt}
+        rows = []
+        for x, g, lin in zip(d.wrt, d.gradient.gradients, d.maps):
+            row = []
+            for y in d.wrt:
+                h = np.broadcast_to(
+                    kron.evaluate(d.block(x.name, y.name), ev),
+                    (int(np.prod(ev.shape(x))), int(np.prod(ev.shape(y)))),
+                )
+                fd = numeric_jacobian(
+                    _gradient_fn(d, inst, g, y, {k: w for k, w in held.items() if k != y.name}),
+                    ev.env[y.name],
+                    h=1e-5,
+                )
+                if y.symmetric:
+                    fd = fd @ symmetrizer(ev.shape(y)[0])
+                _worse(errors, f"H {x.name},{y.name}", relative_error(h, fd))
+                row.append(h)
+            rows.append(row)
+            mapped = Evaluator({**ev.env, **dirs}, inst.dims, inst.functions)(lin)
+            applied = sum(h @ vec(dirs["d" + y.name]) for h, y in zip(row, d.wrt))
+            _worse(
+                errors,
+                f"map {x.name}",
+                relative_error(np.broadcast_to(vec(mapped), np.shape(applied)), applied),
+            )
+        full = np.block(rows)
+        _worse(errors, "symmetry", relative_error(full, full.T))
+    return KindCheck(errors, tolerance)
