@@ -1,0 +1,483 @@
+"""NumPy modules for Jacobians and Hessians: ``value_and_jacobian``, ``value_grad_and_hessian``
+and ``hvp``, as the contract (``LANGUAGE.md``) fixes them.
+
+Ordinary sub-expressions are computed by the gradient module's machinery
+(:class:`~matcalc.printing.numpy.NumpyModule`: cheapest chain order, shared
+sub-expressions, ``Diag(h) X`` as a row scaling). The explicit-matrix notation
+is never materialised on the way: a Kronecker product with an identity is
+filled block by block or applied through a reshape, ``K(m,n)`` is an index
+permutation, ``Diag(v)`` a broadcast product; only the final matrix is
+assembled. ``hvp`` evaluates the map ``H[dX]`` and never builds ``H``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+from .. import build as b
+from ..expr import Add, Call, Diff, Expr, Eye, Mul, Var
+from ..gradient import Derivation
+from ..kinds import HessianDerivation, JacobianDerivation
+from ..kron import Commutation, Kron, has_structure
+from .numpy import CodegenError, NumpyModule, python_name
+from .text import TextPrinter
+
+
+@dataclass(frozen=True)
+class _Outputs:
+    """What :class:`NumpyModule` reads of a derivation: the model, where the forward pass
+    stops (``of``), and the expressions to compute (``gradients``; ``wrt`` left empty)."""
+
+    model: object
+    of: Var
+    wrt: tuple = ()
+    gradients: tuple = ()
+
+
+#: One output of a generated function: the expression, its kind
+#: (``scalar``, ``vector``, ``matrix`` — or ``block``, a 2-D matrix assembled if structured).
+Output = tuple[Expr, str]
+
+
+def _kind(v: Expr) -> str:
+    if v.shape == (1, 1):
+        return "scalar"
+    return "vector" if v.shape[1] == 1 else "matrix"
+
+
+class KindModule(NumpyModule):
+    """One generated function over a model: validation, forward pass, outputs."""
+
+    def __init__(self, model, of: Var, name: str, directions: tuple[Var, ...] = (), second: bool = False):
+        self.directions = directions
+        extended = replace(model, inputs=model.inputs + directions) if directions else model
+        super().__init__(_Outputs(extended, of), name)  # type: ignore[arg-type]
+        self.base_inputs = model.inputs
+        if second:
+            for g in model.elementwise:
+                self.funcs[(g, 2)] = self.names.take(python_name("dd" + g))
+        self.kron_helpers = {
+            h: self.names.take("_" + h) for h in ("kron", "kron_left", "kron_right", "perm", "commutation")
+        }
+        self.pieces: dict[Expr, str] = {}
+        self.bound_count = 0
+
+    # ------------------------------------------------------------ ordinary pieces of structured outputs
+    def _collect(self, e: Expr, into: list[Expr]) -> None:
+        """The ordinary sub-expressions of a structured ``e`` that are computed as arrays."""
+        if not has_structure(e):
+            into.append(e)
+            return
+        if isinstance(e, Add):
+            for t in e.terms:
+                if not isinstance(t, Eye):  # applied as the operand itself
+                    self._collect(t, into)
+        elif isinstance(e, Mul):
+            into.extend(s for s in e.scalars)
+            for group in _groups(e.chain):
+                if isinstance(group, list):
+                    into.append(b.mul(*group))
+                else:
+                    self._collect(group, into)
+        elif isinstance(e, Kron):
+            for side in (e.left, e.right):
+                if not isinstance(side, Eye):
+                    self._collect(side, into)
+        elif not isinstance(e, Commutation):
+            raise CodegenError(f"no code for {type(e).__name__} in an explicit matrix")
+
+    def _piece(self, e: Expr) -> str:
+        return self.pieces[e]
+
+    # ------------------------------------------------------------ structured code
+    def value(self, e: Expr) -> str:
+        """Code for the dense array of ``e``."""
+        if not has_structure(e):
+            return self._piece(e)
+        if isinstance(e, Add):
+            return "(" + " + ".join(f"({self.value(t)})" for t in e.terms) + ")"
+        if isinstance(e, Mul):
+            factors = _groups(e.chain)
+            first = next((i for i, f in enumerate(factors) if isinstance(f, list)), None)
+            if first is None:
+                cur = self.value(factors[0])
+                rest, left = factors[1:], []
+            else:
+                cur = self._piece(b.mul(*factors[first]))
+                rest, left = factors[first + 1 :], factors[:first]
+            for f in reversed(left):
+                cur = self.left(f, cur)
+            for f in rest:
+                cur = self.right(cur, f)
+            return self._scaled(e, cur)
+        if isinstance(e, Kron):
+            return self._kron_call("kron", e, [])
+        if isinstance(e, Commutation):
+            return f"{self.kron_helpers['commutation']}({self.dim(e.m)}, {self.dim(e.n)})"
+        raise CodegenError(f"no code for {type(e).__name__}")
+
+    def _scale(self, e: Mul) -> str:
+        parts = [repr(float(e.coef))] if e.coef not in (1, -1) else []
+        parts += [self._piece(s) for s in e.scalars]
+        return " * ".join(parts)
+
+    def _bind(self, cur: str) -> tuple[str, str]:
+        """``cur`` to use first and a name for its later uses (computed once)."""
+        if cur.isidentifier():
+            return cur, cur
+        self.bound_count += 1
+        name = self.names.take(f"c{self.bound_count}")
+        return f"({name} := {cur})", name
+
+    def _scaled(self, e: Mul, cur: str) -> str:
+        scale = self._scale(e)
+        sign = "-" if e.coef == -1 else ""
+        if scale:
+            return f"{sign}{scale} * {cur}"
+        return f"{sign}{cur}"
+
+    def _kron_call(self, helper: str, e: Kron, extra: list[str]) -> str:
+        (p, q), (r, s) = e.left.shape, e.right.shape
+        a = "None" if isinstance(e.left, Eye) else self.value(e.left)
+        c = "None" if isinstance(e.right, Eye) else self.value(e.right)
+        dims = ", ".join(self.dim(d) for d in (p, q, r, s))
+        args = [a, c, dims]
+        if helper == "kron_right":
+            args = [extra[0], a, c, dims]
+        elif helper == "kron_left":
+            args = [a, c, dims, extra[0]]
+        return f"{self.kron_helpers[helper]}({', '.join(args)})"
+
+    def left(self, f, cur: str) -> str:
+        """Code for ``f @ cur``."""
+        if isinstance(f, list):
+            g = b.mul(*f)
+            if isinstance(g, Eye):
+                return cur
+            if len(f) == 1 and isinstance(g, Call) and g.fn == "Diag":
+                return f"{self._piece(g.args[0])} * {cur}"
+            return f"{self._piece(g)} @ {cur}"
+        if isinstance(f, Kron):
+            return self._kron_call("kron_left", f, [cur])
+        if isinstance(f, Commutation):
+            return f"{cur}[{self.kron_helpers['perm']}({self.dim(f.m)}, {self.dim(f.n)})]"
+        if isinstance(f, Add):
+            cur, again = self._bind(cur)
+            terms = [self.left(_as_factor(t), again if i else cur) for i, t in enumerate(f.terms)]
+            return "(" + " + ".join(f"({t})" for t in terms) + ")"
+        if isinstance(f, Mul):
+            for g in reversed(_groups(f.chain)):
+                cur = self.left(g, cur)
+            return self._scaled(f, cur)
+        raise CodegenError(f"no code for {type(f).__name__}")
+
+    def right(self, cur: str, f) -> str:
+        """Code for ``cur @ f``."""
+        if isinstance(f, list):
+            g = b.mul(*f)
+            if isinstance(g, Eye):
+                return cur
+            if len(f) == 1 and isinstance(g, Call) and g.fn == "Diag":
+                return f"{cur} * {self._piece(g.args[0])}.T"
+            return f"{cur} @ {self._piece(g)}"
+        if isinstance(f, Kron):
+            return self._kron_call("kron_right", f, [cur])
+        if isinstance(f, Commutation):
+            perm = f"{self.kron_helpers['perm']}({self.dim(f.n)}, {self.dim(f.m)})"
+            return f"{cur}[:, {perm}]"
+        if isinstance(f, Add):
+            cur, again = self._bind(cur)
+            terms = [self.right(again if i else cur, _as_factor(t)) for i, t in enumerate(f.terms)]
+            return "(" + " + ".join(f"({t})" for t in terms) + ")"
+        if isinstance(f, Mul):
+            for g in _groups(f.chain):
+                cur = self.right(cur, g)
+            return self._scaled(f, cur)
+        raise CodegenError(f"no code for {type(f).__name__}")
+
+    # ------------------------------------------------------------ the function
+    def _needed(self, roots: list[Expr]) -> list:
+        """The forward definitions the outputs use, directly or through other definitions."""
+        used: set[str] = set()
+        stack = list(roots)
+        seen: set[Expr] = set()
+        while stack:
+            e = stack.pop()
+            if e in seen:
+                continue
+            seen.add(e)
+            if isinstance(e, Var) and e.role == "def" and e.name in self.defs and e.name not in used:
+                used.add(e.name)
+                stack.append(self.defs[e.name])
+            stack.extend(e.children())
+        return [(v, rhs) for v, rhs in self._forward() if v.name in used]
+
+    def function(self, outputs: list[Output], doc: list[str], returns: str) -> list[str]:
+        """The source lines of the function computing ``outputs``, returned as a tuple."""
+        out = self.helpers["out"]
+        params = [self.var[v.name] for v in self.base_inputs]
+        params += [self.funcs[k] for k in sorted(self.funcs)]
+        params += [self.var[v.name] for v in self.directions]
+        body = self._validation()
+        outputs = [(_push_scale(_distribute_diag(e)), kind) for e, kind in outputs]
+        ordinary: list[Expr] = []
+        for e, _ in outputs:
+            if has_structure(e):
+                self._collect(e, ordinary)
+            else:
+                ordinary.append(e)
+        lowered = {e: self.lower(e) for e in ordinary}
+        forward = self._needed(list(lowered.values()))
+        roots = [self.defs[v.name] for v, _ in forward] + list(lowered.values())
+        shared = self.share(roots)
+        shared_ids = set(shared)
+        for var, _ in forward:
+            rhs = self.defs[var.name]
+            body.extend(self._temps_for(rhs, shared, shared_ids))
+            body.append(f"{self.var[var.name]} = {self.code(rhs)}")
+        for e in dict.fromkeys(o for o, _ in outputs if has_structure(o)):
+            mine = []
+            self._collect(e, mine)
+            for piece in dict.fromkeys(mine):
+                if piece in self.pieces:
+                    continue
+                low = lowered[piece]
+                body.extend(self._temps_for(low, shared, shared_ids))
+                name = self.names.take(f"p{len(self.pieces)}")
+                r, c = piece.shape
+                kind = "scalar" if piece.shape == (1, 1) else "matrix"
+                body.append(
+                    f"{name} = {out}({self.code(low)}, ({self.dim(r)}, {self.dim(c)}), '{kind}', True)"
+                )
+                self.pieces[piece] = name
+        results = []
+        for i, (e, kind) in enumerate(outputs):
+            name = self.names.take(f"r{i}")
+            r, c = e.shape
+            shape = f"({self.dim(r)}, {self.dim(c)})"
+            if has_structure(e):
+                body.append(f"{name} = {out}({self.value(e)}, {shape}, 'matrix', True)")
+            else:
+                low = lowered[e]
+                body.extend(self._temps_for(low, shared, shared_ids))
+                fresh = self.alias(low) is None
+                body.append(f"{name} = {out}({self.code(low)}, {shape}, '{kind}', {fresh})")
+            results.append(name)
+        body.append(f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
+        return [
+            f"def {self.func_name}({', '.join(params)}):",
+            *[
+                f"    {line}" if line else ""
+                for line in ['"""' + doc[0], *doc[1:], *self._param_doc(), "", returns, '"""']
+            ],
+            *[f"    {line}" for line in body],
+            "",
+        ]
+
+    def kron_helper_source(self) -> list[str]:
+        """The module-level helpers that apply ⊗ and K without building them."""
+        np_, h = self.np, self.kron_helpers
+        return [
+            f"def {h['kron']}(A, B, p, q, r, s):",
+            '    """A ⊗ B (None: an identity), filled block by block."""',
+            "    if A is not None and B is not None:",
+            f"        return {np_}.kron(A, B)",
+            f"    out = {np_}.zeros((p * r, q * s))",
+            "    v = out.reshape(p, r, q, s)",
+            f"    i = {np_}.arange(p if A is None else r)",
+            "    if A is None:",
+            "        v[i, :, i, :] = B",
+            "    else:",
+            "        v[:, i, :, i] = A",
+            "    return out",
+            "",
+            "",
+            f"def {h['kron_left']}(A, B, p, q, r, s, M):",
+            '    """(A ⊗ B) @ M without forming A ⊗ B (None: an identity)."""',
+            "    Z = M.reshape(q, s, -1)",
+            "    if B is not None:",
+            f"        Z = {np_}.matmul(B, Z)",
+            "    if A is not None:",
+            f"        Z = {np_}.tensordot(A, Z, axes=(1, 0))",
+            "    return Z.reshape(p * r, -1)",
+            "",
+            "",
+            f"def {h['kron_right']}(M, A, B, p, q, r, s):",
+            '    """M @ (A ⊗ B) without forming A ⊗ B (None: an identity)."""',
+            "    Y = M.reshape(-1, p, r)",
+            "    if B is not None:",
+            f"        Y = {np_}.matmul(Y, B)",
+            "    if A is not None:",
+            f"        Y = {np_}.matmul(A.T, Y)",
+            "    return Y.reshape(-1, q * s)",
+            "",
+            "",
+            f"def {h['perm']}(m, n):",
+            '    """The rows K(m,n) picks: (K(m,n) M)[i] = M[perm[i]]; K(m,n) vec(A) = vec(Aᵀ)."""',
+            f"    return {np_}.arange(m * n).reshape((m, n), order='F').T.reshape(-1, order='F')",
+            "",
+            "",
+            f"def {h['commutation']}(m, n):",
+            '    """K(m,n) as a matrix (only when it is the result itself)."""',
+            f"    out = {np_}.zeros((m * n, m * n))",
+            f"    out[{np_}.arange(m * n), {h['perm']}(m, n)] = 1.0",
+            "    return out",
+            "",
+            "",
+        ]
+
+
+def _groups(chain: tuple[Expr, ...]) -> list:
+    """A chain as runs of ordinary factors (lists) and single structured factors."""
+    out: list = []
+    for f in chain:
+        if has_structure(f):
+            out.append(f)
+        elif out and isinstance(out[-1], list):
+            out[-1].append(f)
+        else:
+            out.append([f])
+    return out
+
+
+def _has_diag_term(e: Expr) -> bool:
+    return isinstance(e, Add) and any(isinstance(t, Call) and t.fn == "Diag" for t in e.terms)
+
+
+def _distribute_diag(e: Expr, memo: dict | None = None) -> Expr:
+    """``M (Diag(s) − R) N`` as ``M Diag(s) N − M R N``: a diagonal then scales rows instead of
+    being built (``Xᵀ Diag(s) X`` is ``Xᵀ (s ∘ X)``)."""
+    memo = {} if memo is None else memo
+    if e in memo:
+        return memo[e]
+    out = e
+    if isinstance(e, (Add, Mul)) and not has_structure(e):
+        kids = tuple(_distribute_diag(k, memo) for k in e.children())
+        out = b.rebuild(e, kids) if kids != e.children() else e
+        if isinstance(out, Mul) and len(out.chain) > 1:
+            for i, f in enumerate(out.chain):
+                if _has_diag_term(f):
+                    left, right = out.chain[:i], out.chain[i + 1 :]
+                    out = b.add(*(b.mul(b.Num(out.coef), *out.scalars, *left, t, *right) for t in f.terms))
+                    out = _distribute_diag(out, memo)
+                    break
+    memo[e] = out
+    return out
+
+
+def _push_scale(e: Expr) -> Expr:
+    """``c (A ⊗ B)`` as ``A ⊗ (c B)``: the number scales the small factor, not the result."""
+    if isinstance(e, Add) and has_structure(e):
+        return Add(tuple(_push_scale(t) for t in e.terms), e.shape)
+    if isinstance(e, Mul) and len(e.chain) == 1 and isinstance(e.chain[0], Kron):
+        k = e.chain[0]
+        scale = b.mul(b.Num(e.coef), *e.scalars)
+        if not isinstance(k.right, Eye):
+            return Kron(k.left, b.mul(scale, k.right))
+        if not isinstance(k.left, Eye):
+            return Kron(b.mul(scale, k.left), k.right)
+    return e
+
+
+def _as_factor(t: Expr):
+    return t if has_structure(t) else [t]
+
+
+def _direction_vars(model, variables: tuple[Var, ...]) -> tuple[Var, ...]:
+    taken = {python_name(v.name) for v in model.inputs}
+    out = []
+    for v in variables:
+        name = "d" + python_name(v.name).rstrip("_")
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        out.append(Var(name, v.shape, "input"))  # symmetrised in the code, not assumed
+    return tuple(out)
+
+
+def _with_directions(e: Expr, variables: tuple[Var, ...], directions: tuple[Var, ...]) -> Expr:
+    mapping: dict[Expr, Expr] = {}
+    for v, d in zip(variables, directions):
+        mapping[Diff(v)] = b.scale(Fraction(1, 2), b.add(d, b.transpose(d))) if v.symmetric else d
+    return b.substitute(e, mapping)
+
+
+def _module(first: NumpyModule, functions: list[list[str]], extra_helpers: list[str]) -> str:
+    """The gradient module's text with more functions (and helpers) appended."""
+    text = first.source()
+    return (
+        text.rstrip("\n") + "\n\n\n" + "\n".join(extra_helpers) + "\n\n".join("\n".join(f) for f in functions)
+    )
+
+
+def _check_helpers(base: NumpyModule, other: KindModule) -> None:
+    if (
+        base.helpers != other.helpers or base.np != other.np
+    ):  # pragma: no cover - names are taken in one order
+        raise CodegenError("internal: helper names differ between the generated functions")
+
+
+def hessian_source(d: HessianDerivation) -> str:
+    """``value_and_grad``, ``value_grad_and_hessian`` and ``hvp`` in one NumPy module."""
+    grad: Derivation = d.gradient
+    base = NumpyModule(grad, "value_and_grad")
+    base.funcs.update({})
+    full = KindModule(d.model, d.of, "value_grad_and_hessian", second=True)
+    _check_helpers(base, full)
+    text = TextPrinter()
+    outs: list[Output] = [(Var(d.of.name, (1, 1), "def"), "scalar")]
+    outs += [(g, _kind(v)) for v, g in zip(d.wrt, grad.gradients)]
+    for i, v in enumerate(d.wrt):
+        for w in d.wrt[i:]:
+            outs.append((d.blocks[(v.name, w.name)], "matrix"))
+    names = ", ".join(v.name for v in d.wrt)
+    blocks = ", ".join(f"H_{v.name}{w.name}" for i, v in enumerate(d.wrt) for w in d.wrt[i:])
+    hess = full.function(
+        outs,
+        [f"Value, gradients and Hessian blocks of {d.of.name} w.r.t. {names}.", ""],
+        f"Returns ({d.of.name}, "
+        + ", ".join(f"d{d.of.name}/d{v.name}" for v in d.wrt)
+        + f", {blocks}): each block a 2-D array size(X) × size(Y).",
+    )
+    directions = _direction_vars(d.model, d.wrt)
+    hv = KindModule(d.model, d.of, "hvp", directions, second=True)
+    _check_helpers(base, hv)
+    maps = [(_with_directions(m, d.wrt, directions), _kind(v)) for v, m in zip(d.wrt, d.maps)]
+    hvp = hv.function(
+        maps,
+        [
+            f"Hessian-vector product of {d.of.name} w.r.t. {names}: H[d] = d(∂{d.of.name}/∂X)[d].",
+            "",
+            *[f"H[d{v.name}] = {text(m)}" for v, m in zip(d.wrt, d.maps)],
+            "",
+        ],
+        "Returns (" + ", ".join(f"Hv_{v.name}" for v in d.wrt) + "), each in its variable's shape.",
+    )
+    return _module(base, [hess, hvp], full.kron_helper_source())
+
+
+def jacobian_source(d: JacobianDerivation) -> str:
+    """``value_and_jacobian`` in a NumPy module."""
+    mod = KindModule(d.model, d.of, "value_and_jacobian")
+    outs: list[Output] = [(d.of, _kind(d.of))] + [(m, "matrix") for m in d.blocks]
+    names = ", ".join(v.name for v in d.wrt)
+    layout = "size(F) × size(X)" if d.layout == "numerator" else "size(X) × size(F)"
+    fn = mod.function(
+        outs,
+        [f"Value of {d.of.name} and its Jacobians w.r.t. {names} ({d.layout} layout).", ""],
+        f"Returns ({d.of.name}, "
+        + ", ".join(f"J_{v.name}" for v in d.wrt)
+        + f"): each J a 2-D array {layout}.",
+    )
+    header = [
+        f'"""Generated by matcalc: value_and_jacobian of {d.of.name} w.r.t. {names}."""',
+        "",
+        f"import numpy as {mod.np}",
+        "",
+        "",
+    ]
+    return "\n".join(header + mod._helpers() + mod.kron_helper_source() + fn)
+
+
+__all__ = ["hessian_source", "jacobian_source"]
