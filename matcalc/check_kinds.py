@@ -176,3 +176,86 @@ def check_hessian(
         full = np.block(rows)
         _worse(errors, "symmetry", relative_error(full, full.T))
     return KindCheck(errors, tolerance)
+
+
+def _natural(v: Var, x: np.ndarray):
+    if v.shape == (1, 1):
+        return float(x[0, 0])
+    return x[:, 0].copy() if v.shape[1] == 1 else x.copy()
+
+
+def check_generated(
+    d,
+    source: str,
+    seed: int = 0,
+    trials: int = 2,
+    tolerance: float = 1e-8,
+    positive: Iterable[str] = (),
+    spd: Iterable[str] = (),
+) -> KindCheck:
+    """The generated module against the explicit matrices: ``value_and_jacobian``, or
+    ``value_grad_and_hessian`` and ``hvp`` (``H d`` with the explicit ``H``)."""
+    namespace: dict = {}
+    exec(compile(source, "<matcalc generated>", "exec"), namespace)  # matcalc's own code
+    rng = np.random.default_rng(seed)
+    errors: dict[str, float] = {}
+    funcs = abstract_names(d.model)
+    for _ in range(trials):
+        inst = random_instance(d.model, rng, positive, spd)
+        ev = environment(d.model, inst)
+        args = {python: _natural(v, inst.inputs[v.name]) for v, python in _parameters(d.model)}
+        jac = isinstance(d, JacobianDerivation)
+        args.update(funcs(inst, not jac))
+        if jac:
+            _, *js = namespace["value_and_jacobian"](**args)
+            for v, m, got in zip(d.wrt, d.blocks, js):
+                want = np.broadcast_to(kron.evaluate(m, ev), np.shape(got))
+                _worse(errors, f"code J {v.name}", relative_error(got, want))
+            continue
+        n = len(d.wrt)
+        out = namespace["value_grad_and_hessian"](**args)
+        blocks = iter(out[1 + n :])
+        sizes = [int(np.prod(ev.shape(v))) for v in d.wrt]
+        full = np.zeros((sum(sizes), sum(sizes)))
+        offsets = np.cumsum([0, *sizes])
+        for i, x in enumerate(d.wrt):
+            for j in range(i, n):
+                got = next(blocks)
+                want = np.broadcast_to(
+                    kron.evaluate(d.block(x.name, d.wrt[j].name), ev), (sizes[i], sizes[j])
+                )
+                _worse(errors, f"code H {x.name},{d.wrt[j].name}", relative_error(got, want))
+                full[offsets[i] : offsets[i + 1], offsets[j] : offsets[j + 1]] = want
+                full[offsets[j] : offsets[j + 1], offsets[i] : offsets[i + 1]] = want.T
+        dirs = [_direction(v, ev, rng) for v in d.wrt]
+        from .printing.numpy_kinds import _direction_vars
+
+        named = {dv.name: _natural(v, x) for dv, v, x in zip(_direction_vars(d.model, d.wrt), d.wrt, dirs)}
+        hv = namespace["hvp"](**args, **named)
+        want = full @ np.concatenate([vec(x) for x in dirs])
+        got = np.concatenate([vec(np.reshape(h, ev.shape(v))) for h, v in zip(hv, d.wrt)])
+        _worse(errors, "code hvp", relative_error(got, want))
+    return KindCheck(errors, tolerance)
+
+
+def _parameters(model: Model) -> list[tuple[Var, str]]:
+    """Each input and the parameter name the generated code gives it."""
+    from .printing.numpy import Names, python_name
+
+    names = Names()
+    return [(v, names.take(python_name(v.name))) for v in model.inputs]
+
+
+def abstract_names(model: Model) -> Callable[..., dict]:
+    """The callables ``g, dg, ddg`` of each abstract function, by parameter name."""
+    from .printing.numpy import python_name
+
+    def make(inst: Instance, second: bool = True) -> dict:
+        out = {}
+        orders = (("", 0), ("d", 1), ("dd", 2)) if second else (("", 0), ("d", 1))
+        for g in model.elementwise:
+            for prefix, k in orders:
+                out[python_name(prefix + g)] = inst.functions[g][k]
+        return out
+
+    return make

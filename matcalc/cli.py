@@ -151,6 +151,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Compare each gradient with central differences; exit 1 on a mismatch."""
     from .check import check
 
+    if args.jacobian or args.hessian:
+        return _check_kind(args)
     g = _gradient(args)
     for name in _names(args.positive) + _names(args.spd):
         if g.model.lookup(name) is None or g.model.lookup(name).role != "input":
@@ -171,8 +173,39 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _check_kind(args: argparse.Namespace) -> int:
+    """Check a Jacobian (central differences) or a Hessian (differences of the gradient),
+    its map, and the generated code (``hvp`` against the explicit Hessian)."""
+    from .check_kinds import check_generated, check_hessian, check_jacobian
+
+    if args.jacobian and args.hessian:
+        raise MatcalcError("--jacobian and --hessian: give one of them")
+    args.command = "jacobian" if args.jacobian else "hessian"
+    args.layout = "numerator"
+    d = _kind(args)
+    model = d.model
+    for name in _names(args.positive) + _names(args.spd):
+        if model.lookup(name) is None or model.lookup(name).role != "input":
+            raise MatcalcError(f"--positive/--spd: {name!r} is not an input of the model")
+    opts = dict(seed=args.seed, trials=args.trials, positive=_names(args.positive), spd=_names(args.spd))
+    run = check_jacobian if args.jacobian else check_hessian
+    math = run(d.derivation, tolerance=args.tol, **opts)
+    code = check_generated(d.derivation, d.numpy_source(), **opts)
+    errors = {**math.errors, **code.errors}
+    width = max(len(k) for k in errors)
+    for label, err in errors.items():
+        tol = math.tolerance if label in math.errors else code.tolerance
+        print(f"{label.ljust(width)}  relative error {err:.2e}  {'ok' if err <= tol else 'MISMATCH'}")
+    ok = math.ok and code.ok
+    what = "Jacobians" if args.jacobian else "Hessians, maps and hvp"
+    print(f"all {what} agree" if ok else f"{args.command} check FAILED")
+    return 0 if ok else 1
+
+
 def _setup_check(parser: argparse.ArgumentParser) -> None:
     _add_derivative_arguments(parser)
+    parser.add_argument("--jacobian", action="store_true", help="check the Jacobians instead of gradients")
+    parser.add_argument("--hessian", action="store_true", help="check the Hessians and hvp instead")
     parser.add_argument("--seed", type=int, default=0, help="random seed for sizes and inputs")
     parser.add_argument("--trials", type=int, default=2, help="random draws to check")
     parser.add_argument("--tol", type=float, default=1e-5, help="largest relative error accepted")

@@ -159,3 +159,37 @@ def test_cli_errors_are_located_messages(capsys, args, message):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "model,wrt,flag",
+    [
+        (LOGISTIC, "w", "--hessian"),
+        (SOFTMAX, "W,x", "--jacobian"),
+        ("g: elementwise; S: symmetric(n); x: vector(n); f = sum(g(S*x)) + logdet(S)", "S,x", "--hessian"),
+        ("X: matrix(n, n); F = inv(X)*X'", "X", "--jacobian"),
+    ],
+)
+def test_cli_check_jacobians_hessians_and_hvp(capsys, model, wrt, flag):
+    assert main(["check", model, "--wrt", wrt, flag, "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "MISMATCH" not in out and "agree" in out.splitlines()[-1]
+    assert ("code hvp" in out) == (flag == "--hessian")
+
+
+def test_cli_check_reports_a_wrong_hessian(monkeypatch, capsys):
+    """A deliberately wrong block is caught (the check is not vacuous)."""
+    from matcalc import build as b
+    from matcalc import kinds
+
+    real = kinds.hessian
+
+    def broken(*args, **kwargs):
+        d = real(*args, **kwargs)
+        key = next(iter(d.blocks))
+        d.blocks[key] = b.scale(2, d.blocks[key])
+        return d
+
+    monkeypatch.setattr("matcalc.kinds_api.derive_hessian", broken)
+    assert main(["check", LSQ, "--wrt", "X", "--hessian"]) == 1
+    assert "MISMATCH" in capsys.readouterr().out
