@@ -213,14 +213,20 @@ class KindModule(NumpyModule):
             stack.extend(e.children())
         return [(v, rhs) for v, rhs in self._forward() if v.name in used]
 
-    def function(self, outputs: list[Output], doc: list[str], returns: str) -> list[str]:
-        """The source lines of the function computing ``outputs``, returned as a tuple."""
+    def function(
+        self, outputs: list[Output], doc: list[str], returns: str, thin: bool = False
+    ) -> list[str]:
+        """The source lines of the function computing ``outputs``, returned as a tuple;
+        ``thin``: products of a sum of matrices with a vector are distributed (``A v + Aᵀ v``
+        reads ``A`` twice instead of building ``A + Aᵀ``)."""
         out = self.helpers["out"]
         params = [self.var[v.name] for v in self.base_inputs]
         params += [self.funcs[k] for k in sorted(self.funcs)]
         params += [self.var[v.name] for v in self.directions]
         body = self._validation()
         outputs = [(_push_scale(_distribute_diag(e)), kind) for e, kind in outputs]
+        if thin:
+            outputs = [(_distribute_thin(e), kind) for e, kind in outputs]
         ordinary: list[Expr] = []
         for e, _ in outputs:
             if has_structure(e):
@@ -252,6 +258,7 @@ class KindModule(NumpyModule):
                 )
                 self.pieces[piece] = name
         results = []
+        returned: set[str] = set()
         for i, (e, kind) in enumerate(outputs):
             name = self.names.take(f"r{i}")
             r, c = e.shape
@@ -261,7 +268,11 @@ class KindModule(NumpyModule):
             else:
                 low = lowered[e]
                 body.extend(self._temps_for(low, shared, shared_ids))
-                fresh = self.alias(low) is None
+                alias = self.alias(low)
+                # a temporary not returned before is handed out as it is; anything else is copied
+                fresh = alias is None or (alias in self.temps.values() and alias not in returned)
+                if alias is not None:
+                    returned.add(alias)
                 body.append(f"{name} = {out}({self.code(low)}, {shape}, '{kind}', {fresh})")
             results.append(name)
         body.append(f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
@@ -366,6 +377,26 @@ def _distribute_diag(e: Expr, memo: dict | None = None) -> Expr:
     return out
 
 
+def _distribute_thin(e: Expr, memo: dict | None = None) -> Expr:
+    """``(A + B) v`` as ``A v + B v`` when the product is a vector: no matrix-sized temporary."""
+    memo = {} if memo is None else memo
+    if e in memo:
+        return memo[e]
+    out = e
+    if not isinstance(e, (Var, Diff)) and e.children() and not has_structure(e):
+        kids = tuple(_distribute_thin(k, memo) for k in e.children())
+        out = b.rebuild(e, kids) if kids != e.children() else e
+        if isinstance(out, Mul) and len(out.chain) > 1 and 1 in out.shape:
+            for i, f in enumerate(out.chain):
+                if isinstance(f, Add) and 1 not in f.shape:
+                    left, right = out.chain[:i], out.chain[i + 1 :]
+                    terms = (b.mul(b.Num(out.coef), *out.scalars, *left, t, *right) for t in f.terms)
+                    out = _distribute_thin(b.add(*terms), memo)
+                    break
+    memo[e] = out
+    return out
+
+
 def _push_scale(e: Expr) -> Expr:
     """``c (A ⊗ B)`` as ``A ⊗ (c B)``: the number scales the small factor, not the result."""
     if isinstance(e, Add) and has_structure(e):
@@ -453,6 +484,7 @@ def hessian_source(d: HessianDerivation) -> str:
             "",
         ],
         "Returns (" + ", ".join(f"Hv_{v.name}" for v in d.wrt) + "), each in its variable's shape.",
+        thin=True,
     )
     return _module(base, [hess, hvp], full.kron_helper_source())
 
