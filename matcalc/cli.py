@@ -217,7 +217,12 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     """Check random models' gradients numerically; print the figures; exit 1 on a disagreement."""
     from .selftest import command
 
-    return command(args)
+    status = command(args)
+    if args.jacobians or args.hessians:
+        from .selftest_kinds import command_kinds
+
+        status = max(status, command_kinds(args))
+    return status
 
 
 def _setup_selftest(parser: argparse.ArgumentParser) -> None:
@@ -232,6 +237,10 @@ def _setup_selftest(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extreme-numbers", action="store_true",
                         help="let the fuzzer write numbers beyond a float's range (1e400, 5000 digits)")
     parser.add_argument("--derivations", action="store_true", help="also print each step-by-step derivation")
+    parser.add_argument("--jacobians", type=int, default=0, metavar="N",
+                        help="also check N random vector- and matrix-valued models' Jacobians")
+    parser.add_argument("--hessians", type=int, default=0, metavar="N",
+                        help="also check N random models' Hessians and hvp through generated code")
     parser.add_argument("--show", type=int, default=5, metavar="K",
                         help="print the first K disagreements in full, each with a shrunk model (default 5)")
 

@@ -101,9 +101,9 @@ Piece = tuple[Expr, Expr]
 
 def _no_form(what: str) -> DerivativeError:
     return DerivativeError(
-        f"{what}: its derivative has no finite closed form in the notation of explicit matrices "
-        "(⊗, K(m,n), Diag(vec(·))); the linear map is printed with --format text of 'grad' "
-        "or use the map form"
+        f"{what} has no finite closed form in the notation of explicit matrices "
+        "(⊗, K(m,n), Diag(vec(·))), so no Jacobian or Hessian matrix is written for it; "
+        "its gradient (matcalc grad) is"
     )
 
 

@@ -20,7 +20,7 @@ from . import kron as k
 from .depth import at_definition
 from .differential import Differentiator
 from .errors import DerivativeError
-from .expr import Diff, Expr, Transpose, Var
+from .expr import Call, Diff, Expr, Transpose, Var
 from .gradient import Derivation, _nodes, _resolve, derive
 from .identify import collect, identify
 from .model import Model
@@ -114,6 +114,32 @@ def _active(model: Model, target: Var, variables: tuple[Var, ...]) -> tuple[list
     return defs, active
 
 
+def _dependence(model: Model, target: Var, variables: tuple[Var, ...]) -> tuple[Var, Var] | None:
+    """A definition among ``variables`` and another of them its value depends on, if any."""
+    names = {v.name for v in variables}
+    for d in variables:
+        if d.role == "def":
+            for n in _depends(model, d):
+                if n.name in names and n.name != d.name:
+                    return d, n
+    return None
+
+
+def _depends(model: Model, d: Var) -> list[Var]:
+    """The names ``d``'s value depends on (through definitions)."""
+    rhs = {v.name: e for v, e in model.definitions}
+    seen: dict[str, Var] = {}
+    stack = [rhs[d.name]]
+    while stack:
+        e = stack.pop()
+        for n in _nodes(e):
+            if isinstance(n, Var) and n.name not in seen:
+                seen[n.name] = n
+                if n.role == "def" and n.name in rhs:
+                    stack.append(rhs[n.name])
+    return list(seen.values())
+
+
 def _symmetric_directions(e: Expr, variables: tuple[Var, ...]) -> Expr:
     """``dSᵀ`` written ``dS`` for a symmetric variable (directions are symmetric)."""
     mapping: dict[Expr, Expr] = {Transpose(Diff(v)): Diff(v) for v in variables if v.symmetric}
@@ -148,9 +174,16 @@ def _names(defs) -> dict[Expr, Var]:
     return {rhs: var for var, rhs in defs if not isinstance(rhs, Var)}
 
 
-def _identified(lin: Expr, variables: tuple[Var, ...], names: dict[Expr, Var]) -> Identification:
+def _identified(
+    lin: Expr, variables: tuple[Var, ...], names: dict[Expr, Var], model: Model | None = None
+) -> Identification:
     trace: list = []
-    blocks = collect(identify(lin, trace))
+    try:
+        blocks = collect(identify(lin, trace))
+    except DerivativeError as err:
+        if model is None or err.line is not None:
+            raise
+        raise at_definition(model, _no_form_place(model, variables), err.message) from None
     out: dict[str, Expr] = {}
     for v in variables:
         m = blocks.get(v.name)
@@ -162,6 +195,23 @@ def _identified(lin: Expr, variables: tuple[Var, ...], names: dict[Expr, Var]) -
             m = b.mul(m, b.scale(Fraction(1, 2), b.add(b.eye(b.dim_mul(d, d)), k.Commutation(d, d))))
         out[v.name] = tidy(m, names)
     return Identification(tuple(trace), out)
+
+
+def _no_form_place(model: Model, variables: tuple[Var, ...]) -> str:
+    """The first definition with ``diag``/``Diag`` of something that depends on a variable."""
+    active = {v.name for v in variables}
+    first = None
+    for var, rhs in model.definitions:
+        nodes = _nodes(rhs)
+        if any(isinstance(n, Var) and n.name in active for n in nodes):
+            active.add(var.name)
+            first = first or var.name
+            for n in nodes:
+                if isinstance(n, Call) and n.fn in ("diag", "Diag") and any(
+                    isinstance(x, Var) and x.name in active for x in _nodes(n)
+                ):
+                    return var.name
+    return first or model.output.name
 
 
 def tidy(m: Expr, names: dict[Expr, Var] | None = None) -> Expr:
@@ -182,12 +232,28 @@ def jacobian(
     variables = _variables(model, wrt)
     defs, _ = _active(model, target, variables)
     names = _names(defs)
-    _, jvp, steps = forward(model, target, variables)
-    lin = jvp.get(target.name, b.zero(target.shape))
     if target.name in {v.name for v in variables}:
         raise at_definition(model, target.name, f"{target.name} is both the function and a variable")
-    lin = _symmetric_directions(simplify_all([lin], names)[0], variables)
-    ident = _identified(lin, variables, names) if not b.is_zero(lin) else Identification((), {})
+    if _dependence(model, target, variables) is None:
+        _, jvp, steps = forward(model, target, variables)
+        lin = jvp.get(target.name, b.zero(target.shape))
+        lin = _symmetric_directions(simplify_all([lin], names)[0], variables)
+        ident = _identified(lin, variables, names, model) if not b.is_zero(lin) else Identification((), {})
+    else:
+        # a definition among the variables depends on another one: each variable's Jacobian is
+        # taken on its own (for an input, the definitions after it follow it), as gradients are
+        lins, found, steps = [], {}, []
+        for v in variables:
+            _, jvp, st = forward(model, target, (v,))
+            steps += st
+            lin_v = _symmetric_directions(
+                simplify_all([jvp.get(target.name, b.zero(target.shape))], names)[0], (v,)
+            )
+            lins.append(lin_v)
+            if not b.is_zero(lin_v):
+                found.update(_identified(lin_v, (v,), names, model).blocks)
+        lin = simplify_all([b.add(*lins)], names)[0]
+        ident = Identification((), found)
     blocks = []
     for v in variables:
         m = ident.blocks.get(v.name, b.zero((k.size(target.shape), k.size(v.shape))))
@@ -199,6 +265,15 @@ def hessian(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = Non
     """The Hessian of the scalar ``of`` w.r.t. ``wrt``: maps and explicit blocks."""
     grad = derive(model, list(wrt), of)
     target, variables = grad.of, grad.wrt
+    pair = _dependence(model, target, variables)
+    if pair is not None:
+        d, v = pair
+        raise at_definition(
+            model,
+            d.name,
+            f"{d.name} depends on {v.name}: a Hessian needs independent variables "
+            f"(differentiate w.r.t. {v.name} or hold {d.name} fixed without {v.name})",
+        )
     defs, _ = _active(model, target, variables)
     names = _names(defs)
     diff, jvp, steps = forward(model, target, variables)
@@ -213,7 +288,7 @@ def hessian(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = Non
         lin = b.substitute(raw, sub) if sub else raw
         lin = _symmetric_directions(simplify_all([lin], names)[0], variables)
         maps.append(lin)
-        ident = _identified(lin, variables, names) if not b.is_zero(lin) else Identification((), {})
+        ident = _identified(lin, variables, names, model) if not b.is_zero(lin) else Identification((), {})
         idents.append(ident)
         for w in variables[i:]:
             blocks[(v.name, w.name)] = ident.blocks.get(w.name, b.zero((k.size(v.shape), k.size(w.shape))))

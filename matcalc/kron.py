@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import build as b
-from .expr import Add, Dim, Expr, Eye, Mul, Num, Shape, Transpose, _node
+from .expr import Add, Dim, EProd, Expr, Eye, Mul, Num, Shape, Transpose, _node
 
 
 @_node
@@ -325,12 +325,18 @@ def evaluate(e: Expr, ev) -> np.ndarray:
             scale = float(x.coef)
             for s in x.scalars:
                 scale *= float(run(s)[0, 0])
-            out = run(x.chain[0])
-            for f in x.chain[1:]:
-                out = out @ run(f)
-            out = scale * out
+            out = np.full((1, 1), scale)
+            if x.chain:
+                out = run(x.chain[0])
+                for f in x.chain[1:]:
+                    out = out @ run(f)
+                out = scale * out
         elif isinstance(x, Transpose):
             out = run(x.arg).T
+        elif isinstance(x, EProd):
+            out = np.ones((1, 1))
+            for f, p in x.factors:
+                out = out * np.power(run(f), float(p))
         else:
             raise TypeError(f"cannot evaluate {type(x).__name__} holding a Kronecker product")
         memo[x] = out

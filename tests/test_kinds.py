@@ -193,3 +193,22 @@ def test_cli_check_reports_a_wrong_hessian(monkeypatch, capsys):
     monkeypatch.setattr("matcalc.kinds_api.derive_hessian", broken)
     assert main(["check", LSQ, "--wrt", "X", "--hessian"]) == 1
     assert "MISMATCH" in capsys.readouterr().out
+
+
+def test_no_closed_form_is_located_at_the_definition(capsys):
+    assert main(["jacobian", "X: matrix(n, n); y = X*X; F = diag(y)", "--wrt", "X"]) == 2
+    err = capsys.readouterr().err
+    assert "line 1, column 27" in err and "no finite closed form" in err
+
+
+def test_hessian_of_dependent_variables_is_a_located_error(capsys):
+    assert main(["hessian", "b: vector(n); D = b.*b; f = sum(D) + sum(b)", "--wrt", "b,D"]) == 2
+    assert "D depends on b" in capsys.readouterr().err
+
+
+def test_jacobian_of_dependent_variables_follows_gradient_semantics():
+    """w.r.t. an input, a definition in wrt still follows it (as gradients do)."""
+    model = "b: vector(n); D = b.*b; F = D + 2*b"
+    j = matcalc.jacobian(model, "b,D")
+    assert check_jacobian(j.derivation, seed=1).ok
+    assert j.text().splitlines()[1:] == ["∂F/∂bᵀ = 2 Diag(b) + 2 I", "∂F/∂Dᵀ = I"]

@@ -16,11 +16,11 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from .. import build as b
-from ..expr import Add, Call, Diff, Expr, Eye, Mul, Var
+from ..expr import Add, Call, Diff, EProd, Expr, Eye, Mul, Transpose, Var
 from ..gradient import Derivation
 from ..kinds import HessianDerivation, JacobianDerivation
 from ..kron import Commutation, Kron, has_structure
-from .numpy import CodegenError, NumpyModule, python_name
+from .numpy import CodegenError, NumpyModule, _paren, python_name
 from .text import TextPrinter
 
 
@@ -67,23 +67,36 @@ class KindModule(NumpyModule):
     def _collect(self, e: Expr, into: list[Expr]) -> None:
         """The ordinary sub-expressions of a structured ``e`` that are computed as arrays."""
         if not has_structure(e):
-            into.append(e)
+            if _is_diag(e):
+                into.append(e.args[0])  # a diagonal is applied as a broadcast product
+            elif not isinstance(e, Eye):
+                into.append(e)
             return
         if isinstance(e, Add):
             for t in e.terms:
                 if not isinstance(t, Eye):  # applied as the operand itself
                     self._collect(t, into)
         elif isinstance(e, Mul):
-            into.extend(s for s in e.scalars)
+            for sc in e.scalars:
+                self._collect(sc, into)
             for group in _groups(e.chain):
                 if isinstance(group, list):
-                    into.append(b.mul(*group))
+                    g = b.mul(*group)
+                    if len(group) == 1 and isinstance(g, Call) and g.fn == "Diag":
+                        into.append(g.args[0])  # applied as a broadcast product, never built
+                    elif not isinstance(g, Eye):
+                        into.append(g)
                 else:
                     self._collect(group, into)
         elif isinstance(e, Kron):
             for side in (e.left, e.right):
                 if not isinstance(side, Eye):
                     self._collect(side, into)
+        elif isinstance(e, EProd):
+            for f, _ in e.factors:
+                self._collect(f, into)
+        elif isinstance(e, Transpose):
+            self._collect(e.arg, into)
         elif not isinstance(e, Commutation):
             raise CodegenError(f"no code for {type(e).__name__} in an explicit matrix")
 
@@ -94,18 +107,21 @@ class KindModule(NumpyModule):
     def value(self, e: Expr) -> str:
         """Code for the dense array of ``e``."""
         if not has_structure(e):
-            return self._piece(e)
+            return self._dense(e)
         if isinstance(e, Add):
             return "(" + " + ".join(f"({self.value(t)})" for t in e.terms) + ")"
         if isinstance(e, Mul):
             factors = _groups(e.chain)
-            first = next((i for i, f in enumerate(factors) if isinstance(f, list)), None)
-            if first is None:
-                cur = self.value(factors[0])
-                rest, left = factors[1:], []
-            else:
-                cur = self._piece(b.mul(*factors[first]))
-                rest, left = factors[first + 1 :], factors[:first]
+            # start from a dense factor, else from a structured one; Diag and I are only applied
+            if not factors:
+                scale = self._scale(e) or "1.0"
+                return f"-{_paren(scale)}" if e.coef == -1 else scale
+            dense = [i for i, f in enumerate(factors) if isinstance(f, list) and b.mul(*f) in self.pieces]
+            structured = [i for i, f in enumerate(factors) if not isinstance(f, list)]
+            first = dense[0] if dense else structured[0] if structured else 0
+            f0 = factors[first]
+            cur = self._dense(b.mul(*f0)) if isinstance(f0, list) else self.value(f0)
+            rest, left = factors[first + 1 :], factors[:first]
             for f in reversed(left):
                 cur = self.left(f, cur)
             for f in rest:
@@ -115,11 +131,29 @@ class KindModule(NumpyModule):
             return self._kron_call("kron", e, [])
         if isinstance(e, Commutation):
             return f"{self.kron_helpers['commutation']}({self.dim(e.m)}, {self.dim(e.n)})"
+        if isinstance(e, Transpose):
+            return f"{_paren(self.value(e.arg))}.T"
+        if isinstance(e, EProd):  # entry-wise, of a result that is small (a row, a scalar)
+            top, bottom = [], []
+            for f, p in e.factors:
+                term = _paren(self.value(f)) + ("" if abs(p) == 1 else f" ** {float(abs(p))!r}")
+                (top if p > 0 else bottom).append(term)
+            return " * ".join(top or ["1.0"]) + "".join(f" / {t}" for t in bottom)
         raise CodegenError(f"no code for {type(e).__name__}")
+
+    def _dense(self, g: Expr) -> str:
+        """An ordinary factor as an array; a lone ``Diag`` or ``I`` only when nothing else is."""
+        if g in self.pieces:
+            return self.pieces[g]
+        if _is_diag(g):
+            return f"{self.np}.diagflat({self._piece(g.args[0])})"
+        if isinstance(g, Eye):  # a term of the result itself
+            return f"{self.np}.eye({self.dim(g.shape[0])})"
+        return self.value(g)
 
     def _scale(self, e: Mul) -> str:
         parts = [repr(float(e.coef))] if e.coef not in (1, -1) else []
-        parts += [self._piece(s) for s in e.scalars]
+        parts += [_paren(self.value(s)) for s in e.scalars]
         return " * ".join(parts)
 
     def _bind(self, cur: str) -> tuple[str, str]:
@@ -134,8 +168,8 @@ class KindModule(NumpyModule):
         scale = self._scale(e)
         sign = "-" if e.coef == -1 else ""
         if scale:
-            return f"{sign}{scale} * {cur}"
-        return f"{sign}{cur}"
+            return f"{sign}{scale} * {_paren(cur)}"
+        return f"{sign}{_paren(cur)}" if sign else cur
 
     def _kron_call(self, helper: str, e: Kron, extra: list[str]) -> str:
         (p, q), (r, s) = e.left.shape, e.right.shape
@@ -156,12 +190,12 @@ class KindModule(NumpyModule):
             if isinstance(g, Eye):
                 return cur
             if len(f) == 1 and isinstance(g, Call) and g.fn == "Diag":
-                return f"{self._piece(g.args[0])} * {cur}"
-            return f"{self._piece(g)} @ {cur}"
+                return f"{self._piece(g.args[0])} * {_paren(cur)}"
+            return f"{self._piece(g)} @ {_paren(cur)}"
         if isinstance(f, Kron):
             return self._kron_call("kron_left", f, [cur])
         if isinstance(f, Commutation):
-            return f"{cur}[{self.kron_helpers['perm']}({self.dim(f.m)}, {self.dim(f.n)})]"
+            return f"{_paren(cur)}[{self.kron_helpers['perm']}({self.dim(f.m)}, {self.dim(f.n)})]"
         if isinstance(f, Add):
             cur, again = self._bind(cur)
             terms = [self.left(_as_factor(t), again if i else cur) for i, t in enumerate(f.terms)]
@@ -170,7 +204,7 @@ class KindModule(NumpyModule):
             for g in reversed(_groups(f.chain)):
                 cur = self.left(g, cur)
             return self._scaled(f, cur)
-        raise CodegenError(f"no code for {type(f).__name__}")
+        return f"{_paren(self.value(f))} @ {_paren(cur)}"  # small structured factors: as arrays
 
     def right(self, cur: str, f) -> str:
         """Code for ``cur @ f``."""
@@ -179,13 +213,13 @@ class KindModule(NumpyModule):
             if isinstance(g, Eye):
                 return cur
             if len(f) == 1 and isinstance(g, Call) and g.fn == "Diag":
-                return f"{cur} * {self._piece(g.args[0])}.T"
-            return f"{cur} @ {self._piece(g)}"
+                return f"{_paren(cur)} * {self._piece(g.args[0])}.T"
+            return f"{_paren(cur)} @ {self._piece(g)}"
         if isinstance(f, Kron):
             return self._kron_call("kron_right", f, [cur])
         if isinstance(f, Commutation):
             perm = f"{self.kron_helpers['perm']}({self.dim(f.n)}, {self.dim(f.m)})"
-            return f"{cur}[:, {perm}]"
+            return f"{_paren(cur)}[:, {perm}]"
         if isinstance(f, Add):
             cur, again = self._bind(cur)
             terms = [self.right(again if i else cur, _as_factor(t)) for i, t in enumerate(f.terms)]
@@ -194,7 +228,7 @@ class KindModule(NumpyModule):
             for g in _groups(f.chain):
                 cur = self.right(cur, g)
             return self._scaled(f, cur)
-        raise CodegenError(f"no code for {type(f).__name__}")
+        return f"{_paren(cur)} @ {_paren(self.value(f))}"  # small structured factors: as arrays
 
     # ------------------------------------------------------------ the function
     def _needed(self, roots: list[Expr]) -> list:
@@ -252,10 +286,9 @@ class KindModule(NumpyModule):
                 body.extend(self._temps_for(low, shared, shared_ids))
                 name = self.names.take(f"p{len(self.pieces)}")
                 r, c = piece.shape
-                kind = "scalar" if piece.shape == (1, 1) else "matrix"
-                body.append(
-                    f"{name} = {out}({self.code(low)}, ({self.dim(r)}, {self.dim(c)}), '{kind}', True)"
-                )
+                # 2-D even when 1×1: a piece may stand in a matrix product
+                shape = f"({self.dim(r)}, {self.dim(c)})"
+                body.append(f"{name} = {out}({self.code(low)}, {shape}, 'matrix', True)")
                 self.pieces[piece] = name
         results = []
         returned: set[str] = set()
@@ -337,6 +370,10 @@ class KindModule(NumpyModule):
             "",
             "",
         ]
+
+
+def _is_diag(e: Expr) -> bool:
+    return isinstance(e, Call) and e.fn == "Diag"
 
 
 def _groups(chain: tuple[Expr, ...]) -> list:
