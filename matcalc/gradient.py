@@ -83,7 +83,7 @@ def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None
             model,
             target.name,
             f"{target.name} is {r}×{c}, not a scalar: a gradient needs a scalar function "
-            f"(reduce it with sum(...), tr(...), a norm or ':')",
+            f"(reduce it with sum(...), tr(...), a norm or ':'; or take its Jacobian: matcalc jacobian)",
         )
     variables = tuple(_resolve(model, n) for n in wrt)
     seen: set[str] = set()
