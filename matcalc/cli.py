@@ -131,7 +131,14 @@ def _setup_grad(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_numpy(args: argparse.Namespace) -> int:
-    """Write a self-contained NumPy module computing the value and the gradients."""
+    """Write a self-contained NumPy module computing the value and the gradients
+    (``--jacobian``: ``value_and_jacobian``; ``--hessian``: ``value_grad_and_hessian``, ``hvp``)."""
+    if args.jacobian or args.hessian:
+        if args.jacobian and args.hessian:
+            raise MatcalcError("--jacobian and --hessian: give one of them")
+        args.command = "jacobian" if args.jacobian else "hessian"
+        _write(_kind(args).numpy_source(), args.output)
+        return 0
     g = _gradient(args)
     _write(g.numpy_source(_function_name(args.name)), args.output)
     return 0
@@ -139,6 +146,10 @@ def cmd_numpy(args: argparse.Namespace) -> int:
 
 def _setup_numpy(parser: argparse.ArgumentParser) -> None:
     _add_derivative_arguments(parser)
+    parser.add_argument("--jacobian", action="store_true", help="write value_and_jacobian instead")
+    parser.add_argument("--hessian", action="store_true", help="write value_grad_and_hessian and hvp too")
+    parser.add_argument("--layout", choices=("numerator", "denominator"), default="numerator",
+                        help="with --jacobian: size(F)×size(X) (default) or the transpose")
     parser.add_argument("--name", default="value_and_grad", help="the function's name")
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
 

@@ -212,3 +212,12 @@ def test_jacobian_of_dependent_variables_follows_gradient_semantics():
     j = matcalc.jacobian(model, "b,D")
     assert check_jacobian(j.derivation, seed=1).ok
     assert j.text().splitlines()[1:] == ["∂F/∂bᵀ = 2 Diag(b) + 2 I", "∂F/∂Dᵀ = I"]
+
+
+def test_cli_numpy_module_for_kinds(tmp_path):
+    out = tmp_path / "h.py"
+    assert main(["numpy", LSQ, "--wrt", "X", "--hessian", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "def value_grad_and_hessian(" in text and "def hvp(" in text and "def value_and_grad(" in text
+    assert main(["numpy", SOFTMAX, "--wrt", "W", "--jacobian", "-o", str(out)]) == 0
+    assert "def value_and_jacobian(" in out.read_text()
