@@ -8,7 +8,8 @@ with ``katex.renderToString(s, {throwOnError: true, displayMode: true})``.
 
 KaTeX is looked up in ``$MATCALC_KATEX_DIR`` (a folder holding
 ``node_modules/katex``), then ``<repo>/.ci-node``; if neither has it, it is
-installed there with ``npm install --prefix <repo>/.ci-node katex@0.16``.
+installed there with ``npm install --prefix <repo>/.ci-node katex@0.16``; a
+partial install there (no ``dist/katex.js``) is removed and installed afresh.
 Only when node or npm is missing altogether are the rendering tests skipped.
 """
 
@@ -109,18 +110,27 @@ def find_katex() -> Path:
     folder = REPO / ".ci-node"
     if _has_katex(folder):
         return folder
-    npm = shutil.which("npm")
-    if npm is None:
+    if shutil.which("npm") is None:
         pytest.skip("npm is not installed: cannot install KaTeX to render LaTeX")
+    install_katex(folder)
+    return folder
+
+
+def install_katex(folder: Path) -> None:
+    """Install KaTeX under ``folder`` (which only this harness writes), repairing a partial install."""
+    if folder.exists() and not _has_katex(folder):
+        # A partial install (``node_modules/katex`` without ``dist/katex.js``):
+        # npm would call it "up to date", so the folder is started afresh.
+        shutil.rmtree(folder)
     proc = subprocess.run(
-        [npm, "install", "--prefix", str(folder), KATEX_SPEC, "--no-audit", "--no-fund"],
+        [shutil.which("npm") or "npm", "install", "--prefix", str(folder), KATEX_SPEC,
+         "--no-audit", "--no-fund"],
         capture_output=True,
         text=True,
         timeout=300,
     )
     if proc.returncode != 0 or not _has_katex(folder):
         pytest.fail(f"npm install {KATEX_SPEC} failed:\n{proc.stdout}\n{proc.stderr}")
-    return folder
 
 
 def render(folder: Path, strings: list[str]) -> list[dict]:
@@ -278,3 +288,18 @@ def test_rule_labels_use_latex_names():
     assert r"\text{differential of }E_{\max}" in steps
     assert r"\text{differential of }\Phi" in steps
     assert r"\text{differential of }h_{\mathrm{out}}" in steps
+
+
+def test_partial_katex_install_is_repaired(tmp_path):
+    """A ``node_modules/katex`` without ``dist/katex.js`` (as once committed) is reinstalled."""
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        pytest.skip("node or npm is not installed: cannot install KaTeX")
+    folder = tmp_path / "node"
+    partial = folder / "node_modules" / "katex"
+    partial.mkdir(parents=True)
+    (partial / "package.json").write_text('{"name": "katex", "version": "0.16.0"}')
+    (folder / "package.json").write_text('{"dependencies": {"katex": "^0.16.0"}}')
+    assert not _has_katex(folder)
+    install_katex(folder)
+    assert _has_katex(folder)
+    assert render(folder, ["x^{2}"])[0]["ok"]
