@@ -15,6 +15,7 @@ from . import build as b
 from .api import _names
 from .depth import guard_depth
 from .expr import Diff, Expr, Var
+from .gradient import _nodes
 from .identify import Piece
 from .kinds import HessianDerivation, JacobianDerivation
 from .kinds import hessian as derive_hessian
@@ -37,10 +38,6 @@ class Equation:
     rhs: Side
     rule: str
     rule_latex: str
-
-
-def _label(text: str, latex: str) -> tuple[str, str]:
-    return (text, latex)
 
 
 def _is_vector(v: Var | Expr) -> bool:
@@ -197,6 +194,19 @@ def _forward_equations(steps, used: set[str]) -> list[Equation]:
                 )
             )
     return out
+
+
+def _used(raw: Expr, steps) -> set[str]:
+    """The definitions whose differentials ``raw`` needs, directly or through one another."""
+    by_name = {st.var.name: st.raw for st in steps}
+    used: set[str] = set()
+    stack = [raw]
+    while stack:
+        for n in _nodes(stack.pop()):
+            if isinstance(n, Diff) and n.var.name in by_name and n.var.name not in used:
+                used.add(n.var.name)
+                stack.append(by_name[n.var.name])
+    return used
 
 
 def _identification_equations(lhs: tuple[str, str], lin: Expr, trace) -> list[Equation]:
@@ -423,8 +433,7 @@ class Hessian(_Derivative):
                     r"\text{differential of the gradient}",
                 )
             )
-            used = {n.var.name for n in raw.walk() if isinstance(n, Diff)}
-            eqs += _forward_equations(d.forward, used)
+            eqs += _forward_equations(d.forward, _used(raw, d.forward))
             mlab = (self._map_label(v, False), self._map_label(v, True))
             eqs.append(Equation(mlab, lin, "substitute the differentials", r"\text{substitute}"))
             vlab = dlab

@@ -490,7 +490,6 @@ def hessian_source(d: HessianDerivation) -> str:
     """``value_and_grad``, ``value_grad_and_hessian`` and ``hvp`` in one NumPy module."""
     grad: Derivation = d.gradient
     base = NumpyModule(grad, "value_and_grad")
-    base.funcs.update({})
     full = KindModule(d.model, d.of, "value_grad_and_hessian", second=True)
     _check_helpers(base, full)
     text = TextPrinter()
