@@ -202,3 +202,18 @@ def test_jacobian_denominator_layout_code():
     assert jw.shape == (12, 3)
     num = matcalc.jacobian("x: vector(n); W: matrix(m, n); p = softmax(W*x)", "W").to_function()(x=x, W=w)[1]
     assert np.allclose(jw, num.T)
+
+
+def test_direction_of_a_keyword_named_variable():
+    h = matcalc.hessian("x: vector(n); lambda: scalar; f = lambda^2 * sum(x)", "lambda")
+    src = h.numpy_source()
+    assert "def hvp(x, lambda_, dlambda_):" in src
+    (hv,) = h.to_function("hvp")(x=np.ones(3), lambda_=2.0, dlambda_=1.5)
+    assert np.isclose(hv, 2 * 3 * 1.5)
+
+
+def test_generated_modules_are_deterministic():
+    model, wrt = BENCH_CASES["logistic"]
+    assert matcalc.hessian(model, wrt).numpy_source() == matcalc.hessian(model, wrt).numpy_source()
+    j1, j2 = (matcalc.jacobian(model, "w", of="p").numpy_source() for _ in range(2))
+    assert j1 == j2

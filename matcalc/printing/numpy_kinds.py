@@ -456,7 +456,7 @@ def _direction_vars(model, variables: tuple[Var, ...]) -> tuple[Var, ...]:
     taken = {python_name(v.name) for v in model.inputs}
     out = []
     for v in variables:
-        name = "d" + python_name(v.name).rstrip("_")
+        name = "d" + python_name(v.name)  # lambda: dlambda_
         while name in taken:
             name += "_"
         taken.add(name)
