@@ -239,8 +239,10 @@ NODE_RULES: tuple[tuple[str, Callable[[Expr], Expr | None]], ...] = (
 
 #: Every rule's name, for documentation and tests.
 RULE_NAMES: tuple[str, ...] = (
-    "vec(AXB) = (Bᵀ ⊗ A) vec(X)",
+    "αA ⊗ B = α(A ⊗ B)",
     "I ⊗ I = I",
+    "x ⊗ yᵀ = yᵀ ⊗ x = x yᵀ",
+    "K(m,1) = K(1,n) = I",
     *(n for n, _ in PAIR_RULES),
     *(n for n, _ in NODE_RULES),
 )
