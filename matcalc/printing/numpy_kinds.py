@@ -324,9 +324,11 @@ class KindModule(NumpyModule):
         np_, h = self.np, self.kron_helpers
         return [
             f"def {h['kron']}(A, B, p, q, r, s):",
-            '    """A ⊗ B (None: an identity), filled block by block."""',
-            "    if A is not None and B is not None:",
-            f"        return {np_}.kron(A, B)",
+            '    """A ⊗ B (None: an identity, never built), assembled in place."""',
+            "    if A is not None and B is not None:  # one pass, straight into the result",
+            f"        out = {np_}.empty((p * r, q * s))",
+            f"        {np_}.multiply(A[:, None, :, None], B[None, :, None, :], out=out.reshape(p, r, q, s))",
+            "        return out",
             f"    out = {np_}.zeros((p * r, q * s))",
             "    v = out.reshape(p, r, q, s)",
             f"    i = {np_}.arange(p if A is None else r)",
