@@ -80,6 +80,10 @@ def jacobian_label(f: Var, x: Var, layout: str, latex: bool) -> str:
 
 def hessian_label(f: Var, x: Var, y: Var, latex: bool) -> str:
     """``∂²f/∂vec(X)∂vec(X)ᵀ`` (``∂²f/∂x∂xᵀ`` for vectors)."""
+    if x.is_scalar and x == y:  # ∂²f/∂α²
+        if latex:
+            return rf"\frac{{\partial^2 {_name(f, True)}}}{{\partial {_name(x, True)}^2}}"
+        return f"∂²{_name(f, False)}/∂{_name(x, False)}²"
     left = _name(x, latex) if x.is_scalar else _vec_text(_name(x, latex), x, latex)
     right = _name(y, latex) if y.is_scalar else _t(_vec_text(_name(y, latex), y, latex), latex)
     if latex:

@@ -200,6 +200,17 @@ def _vec_row(x: Expr, y: Expr) -> Expr | None:
     return None
 
 
+def _ones_diag(x: Expr, y: Expr) -> Expr | None:
+    """``𝟏ᵀ Diag(v) = vᵀ`` and ``Diag(v) 𝟏 = v``: a row of the Jacobian of an entry-wise map."""
+    from .expr import Call, Ones
+
+    if isinstance(x, Ones) and x.shape[0] == 1 and isinstance(y, Call) and y.fn == "Diag":
+        return b.transpose(y.args[0])
+    if isinstance(y, Ones) and y.shape[1] == 1 and isinstance(x, Call) and x.fn == "Diag":
+        return x.args[0]
+    return None
+
+
 #: Rules on two adjacent factors of a product: (name, rule).
 PAIR_RULES: tuple[tuple[str, Callable[[Expr, Expr], Expr | None]], ...] = (
     ("(A ⊗ B)(C ⊗ D) = AC ⊗ BD", _mixed_product),
@@ -209,6 +220,7 @@ PAIR_RULES: tuple[tuple[str, Callable[[Expr, Expr], Expr | None]], ...] = (
     ("(aᵀ ⊗ B) K(n,s) = B ⊗ aᵀ", _commute_row),
     ("K(r,m)(a ⊗ B) = B ⊗ a", _commute_column),
     ("vec(A)ᵀ(C ⊗ B) = vec(Bᵀ A C)ᵀ", _vec_row),
+    ("𝟏ᵀ Diag(v) = vᵀ", _ones_diag),
 )
 
 

@@ -43,6 +43,7 @@ CASES = {
     "vec(A)ᵀ(C ⊗ B) = vec(Bᵀ A C)ᵀ": _raw_product(
         b.transpose(b.call("vec", var("G", 5, 2))), k.Kron(var("E", 2, 3), var("F", 5, 4))
     ),
+    "𝟏ᵀ Diag(v) = vᵀ": _raw_product(b.ones((1, 4)), b.call("Diag", var("v", 4, 1))),
     "A ⊗ B + A ⊗ C = A ⊗ (B + C)": Add((k.Kron(A, B), k.Kron(A, var("B3", 5, 6))), k.Kron(A, B).shape),
 }
 
