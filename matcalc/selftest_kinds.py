@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 import unicodedata
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -358,10 +359,13 @@ class KindSummary:
         )
 
 
-def run_kind(kind: str, examples: int, seed: int = 0) -> KindSummary:
+def run_kind(
+    kind: str, examples: int, seed: int = 0, progress: Callable[[KindSummary], None] | None = None
+) -> KindSummary:
     """``examples`` random models checked as Jacobians or Hessians; uncaught errors are failures."""
     s = KindSummary(kind)
     start = time.perf_counter()
+    step = max(1, examples // 10)
     for i in range(examples):
         number = seed * 10**9 + i
         try:
@@ -375,7 +379,16 @@ def run_kind(kind: str, examples: int, seed: int = 0) -> KindSummary:
         if out.status == "failed":
             s.failures.append((number, out))
         s.seconds = time.perf_counter() - start
+        if progress is not None and (i + 1) % step == 0:
+            progress(s)
     return s
+
+
+def _progress(s: KindSummary) -> None:
+    import sys
+
+    print(f"  ... {sum(s.counts.values())} {s.kind}, {len(s.failures)} disagreements, {s.seconds:.0f} s",
+          file=sys.stderr, flush=True)
 
 
 def command_kinds(args) -> int:
@@ -384,7 +397,7 @@ def command_kinds(args) -> int:
     for kind, n in (("jacobians", args.jacobians), ("hessians", args.hessians)):
         if not n:
             continue
-        s = run_kind(kind, n, args.seed)
+        s = run_kind(kind, n, args.seed, progress=_progress if n >= 5000 else None)
         print(s.line())
         for number, out in s.failures[: args.show]:
             what = "selftest_kinds.generate_valued" if kind == "jacobians" else "selftest.generate"
