@@ -70,8 +70,14 @@ def _resolve(model: Model, name: str) -> Var:
     return var
 
 
-def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None) -> Derivation:
-    """Gradients of the scalar ``of`` (default: the model's output) w.r.t. each of ``wrt``."""
+def derive(
+    model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None, name_variables: bool = True
+) -> Derivation:
+    """Gradients of the scalar ``of`` (default: the model's output) w.r.t. each of ``wrt``.
+
+    ``name_variables=False``: a sub-expression equal to a definition among ``wrt`` is not
+    written with its name (the Hessian differentiates the gradient again, and there the
+    name would stand for the variable, not for the value it has here)."""
     if not wrt:
         raise DerivativeError("nothing to differentiate with respect to: give at least one name")
     target = _resolve(model, of) if of is not None else model.output
@@ -93,7 +99,7 @@ def derive(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None
         seen.add(v.name)
     with deep_recursion():
         try:
-            return _reverse_mode(model, target, variables)
+            return _reverse_mode(model, target, variables, name_variables)
         except RecursionError:
             raise too_deep(model, target.name) from None
 
@@ -136,7 +142,9 @@ def _chain_step(
     return ChainStep(var, g, lin, tuple((r, x, tuple(p)) for r, x, p in trace))
 
 
-def _reverse_mode(model: Model, target: Var, variables: tuple[Var, ...]) -> Derivation:
+def _reverse_mode(
+    model: Model, target: Var, variables: tuple[Var, ...], name_variables: bool = True
+) -> Derivation:
     """The derivation of ``target`` by reverse mode over the model's definitions."""
     sources = {v.name for v in variables}
 
@@ -164,7 +172,8 @@ def _reverse_mode(model: Model, target: Var, variables: tuple[Var, ...]) -> Deri
         if step is not None:
             steps.append(step)
 
-    names = {rhs: var for var, rhs in defs if not isinstance(rhs, Var)}
+    names = {rhs: var for var, rhs in defs
+             if not isinstance(rhs, Var) and (name_variables or var not in variables)}
     grads = []
     for v in variables:
         terms = adjoint.get(v.name)

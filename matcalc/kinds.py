@@ -170,8 +170,10 @@ def _diffs(e: Expr) -> list[Var]:
     return [n.var for n in _nodes(e) if isinstance(n, Diff)]
 
 
-def _names(defs) -> dict[Expr, Var]:
-    return {rhs: var for var, rhs in defs if not isinstance(rhs, Var)}
+def _names(defs, variables: tuple[Var, ...]) -> dict[Expr, Var]:
+    """Definitions' names for their values; not those among the variables (there the name
+    stands for the variable)."""
+    return {rhs: var for var, rhs in defs if not isinstance(rhs, Var) and var not in variables}
 
 
 def _identified(
@@ -231,7 +233,7 @@ def jacobian(
     target = _target(model, of)
     variables = _variables(model, wrt)
     defs, _ = _active(model, target, variables)
-    names = _names(defs)
+    names = _names(defs, variables)
     if target.name in {v.name for v in variables}:
         raise at_definition(model, target.name, f"{target.name} is both the function and a variable")
     if _dependence(model, target, variables) is None:
@@ -263,7 +265,7 @@ def jacobian(
 
 def hessian(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None) -> HessianDerivation:
     """The Hessian of the scalar ``of`` w.r.t. ``wrt``: maps and explicit blocks."""
-    grad = derive(model, list(wrt), of)
+    grad = derive(model, list(wrt), of, name_variables=False)
     target, variables = grad.of, grad.wrt
     pair = _dependence(model, target, variables)
     if pair is not None:
@@ -275,7 +277,7 @@ def hessian(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = Non
             f"(differentiate w.r.t. {v.name} or hold {d.name} fixed without {v.name})",
         )
     defs, _ = _active(model, target, variables)
-    names = _names(defs)
+    names = _names(defs, variables)
     diff, jvp, steps = forward(model, target, variables)
     maps = []
     raws = []

@@ -221,3 +221,10 @@ def test_cli_numpy_module_for_kinds(tmp_path):
     assert "def value_grad_and_hessian(" in text and "def hvp(" in text and "def value_and_grad(" in text
     assert main(["numpy", SOFTMAX, "--wrt", "W", "--jacobian", "-o", str(out)]) == 0
     assert "def value_and_jacobian(" in out.read_text()
+
+
+def test_hessian_wrt_a_definition_does_not_confuse_its_value_with_the_variable():
+    """selftest model 2649: diag(Σ) in the gradient is not the variable t = diag(Σ)."""
+    h = matcalc.hessian("Sigma: matrix(k, k); t = diag(Sigma); f = diag(Sigma)' * t", "t")
+    assert h.text() == "H[dt] = 0\n∂²f/∂t∂tᵀ = 0"
+    assert check_hessian(h.derivation, seed=1).ok
