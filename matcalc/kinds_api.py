@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from . import build as b
 from .api import _names
-from .depth import guard_depth
+from .depth import at_definition, guard_depth
+from .errors import NumberError
 from .expr import Diff, Expr, Var
 from .gradient import _nodes
 from .identify import Piece
@@ -21,6 +22,7 @@ from .kinds import HessianDerivation, JacobianDerivation
 from .kinds import hessian as derive_hessian
 from .kinds import jacobian as derive_jacobian
 from .model import Model
+from .numbers import NumberRangeError
 from .printing.base import Printer
 from .printing.kron import KronLatexPrinter, KronTextPrinter
 from .printing.latex import latex_name
@@ -499,13 +501,24 @@ def _model(model: str | Model) -> Model:
     return parse(model) if isinstance(model, str) else model
 
 
+def _located(m: Model, of: str | None, derive: Callable):
+    """``derive()``, a constant out of a float's range being a located error at the function."""
+    try:
+        return derive()
+    except NumberRangeError as err:
+        of = of or m.output.name
+        raise at_definition(m, of, err.about(f"a constant in the derivative of {of}"), NumberError) from None
+
+
 def jacobian(
     model: str | Model, wrt: str | Iterable[str], of: str | None = None, layout: str = "numerator"
 ) -> Jacobian:
     """The Jacobian of ``of`` (any shape; default: the model's output) w.r.t. ``wrt``."""
-    return Jacobian(derive_jacobian(_model(model), _names(wrt), of, layout))
+    m = _model(model)
+    return Jacobian(_located(m, of, lambda: derive_jacobian(m, _names(wrt), of, layout)))
 
 
 def hessian(model: str | Model, wrt: str | Iterable[str], of: str | None = None) -> Hessian:
     """The Hessian of the scalar ``of`` (default: the model's output) w.r.t. ``wrt``."""
-    return Hessian(derive_hessian(_model(model), _names(wrt), of))
+    m = _model(model)
+    return Hessian(_located(m, of, lambda: derive_hessian(m, _names(wrt), of)))

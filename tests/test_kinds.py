@@ -228,3 +228,10 @@ def test_hessian_wrt_a_definition_does_not_confuse_its_value_with_the_variable()
     h = matcalc.hessian("Sigma: matrix(k, k); t = diag(Sigma); f = diag(Sigma)' * t", "t")
     assert h.text() == "H[dt] = 0\n∂²f/∂t∂tᵀ = 0"
     assert check_hessian(h.derivation, seed=1).ok
+
+
+def test_a_hessian_constant_beyond_a_float_is_a_located_error(capsys):
+    """The gradient 1.5e308 α² is a float; the Hessian 3e308 α is not."""
+    assert main(["hessian", "alpha: scalar; f = 5e307*alpha^3", "--wrt", "alpha"]) == 2
+    err = capsys.readouterr().err
+    assert "number too large" in err and "line 1" in err
