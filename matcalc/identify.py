@@ -169,6 +169,8 @@ def identify(lin: Expr, trace: list | None = None) -> list[tuple[Expr, Diff]]:
         if isinstance(lin, Diff):
             done.append((m, lin))
             continue
+        if not live(lin):  # no differential left in it (a zero not folded, unvec(0) ∘ V): no term
+            continue
         rule, pieces = step(m, lin, live)
         if trace is not None:
             trace.append((rule, (m, lin), tuple(pieces)))

@@ -24,6 +24,7 @@ from .expr import Call, Diff, Expr, Transpose, Var
 from .gradient import Derivation, _nodes, _resolve, derive
 from .identify import collect, identify
 from .model import Model
+from .rules import HasDifferential
 from .simplify import rewrite, simplify_all
 
 
@@ -141,7 +142,10 @@ def _depends(model: Model, d: Var) -> list[Var]:
 
 
 def _symmetric_directions(e: Expr, variables: tuple[Var, ...]) -> Expr:
-    """``dSᵀ`` written ``dS`` for a symmetric variable (directions are symmetric)."""
+    """``dSᵀ`` written ``dS`` for a symmetric variable (directions are symmetric); a map
+    with no differential left in it (``V ∘ unvec(0)``) is written 0."""
+    if not HasDifferential()(e):
+        return b.zero(e.shape)
     mapping: dict[Expr, Expr] = {Transpose(Diff(v)): Diff(v) for v in variables if v.symmetric}
     return b.substitute(e, mapping) if mapping else e
 

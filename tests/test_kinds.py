@@ -235,3 +235,9 @@ def test_a_hessian_constant_beyond_a_float_is_a_located_error(capsys):
     assert main(["hessian", "alpha: scalar; f = 5e307*alpha^3", "--wrt", "alpha"]) == 2
     err = capsys.readouterr().err
     assert "number too large" in err and "line 1" in err
+
+
+def test_a_map_with_no_differential_left_is_zero():
+    """selftest model 1000002964: d(step(·)) leaves unvec(0) ∘ V, which is no term at all."""
+    h = matcalc.hessian("A: symmetric(d); f = relu(sum(vec(A .* V)))", "A")
+    assert h.text() == "H[dA] = 0\n∂²f/∂vec(A)∂vec(A)ᵀ = 0"
