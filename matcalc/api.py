@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from .convention import DEFAULT, add_scalar_hint, convention_name
 from .depth import at_definition, guard_depth
-from .errors import NumberError
+from .errors import MatcalcError, NumberError
 from .expr import Expr
 from .gradient import Derivation, derive
 from .model import Model
@@ -123,11 +124,16 @@ class Gradient:
         exec(compile(self.numpy_source(name), f"<matcalc {name}>", "exec"), namespace)
         return namespace[name]
 
+    def to_sympy(self, symbols: Iterable = ()) -> dict:
+        """Each gradient as a SymPy matrix expression (a scalar one for a scalar variable),
+        inputs as ``MatrixSymbol``\\ s or the objects of ``symbols`` with their names."""
+        from .sympy_interop import to_sympy
+
+        return {name: to_sympy(g, self.model, symbols) for name, g in self.gradients.items()}
+
     def shapes(self) -> dict[str, str]:
         """Each gradient's shape as text (``m×n``)."""
-        return {
-            n: "×".join(map(str, g.shape)) for n, g in zip(self.wrt, (v.shape for v in self.derivation.wrt))
-        }
+        return {n: "×".join(map(str, v.shape)) for n, v in zip(self.wrt, self.derivation.wrt)}
 
     @_printing
     def to_json(self) -> dict:
@@ -153,6 +159,12 @@ class Gradient:
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"
 
+    def _repr_html_(self) -> str:
+        """The rendered result with the derivation folded under it (see :mod:`matcalc.jupyter`)."""
+        from .jupyter import GradientView
+
+        return GradientView(self)._repr_html_()
+
     def _repr_markdown_(self) -> str:
         return "$$" + self.latex() + "$$"
 
@@ -176,20 +188,32 @@ class Gradient:
         return f"<Gradient of {self.of} w.r.t. {', '.join(self.wrt)}>\n{self.text()}"
 
 
-def grad(model: str | Model, wrt: str | Iterable[str], of: str | None = None) -> Gradient:
+def grad(
+    model: str | Model, wrt: str | Iterable[str], of: str | None = None, convention: str | None = None
+) -> Gradient:
     """Gradients of the scalar ``of`` (default: the model's output) w.r.t. ``wrt``.
 
     ``model`` is model text or a parsed :class:`~matcalc.model.Model`;
-    ``wrt`` a list of names or a comma-separated string.
+    ``wrt`` a list of names or a comma-separated string; ``convention`` how
+    undeclared names in model text get their kinds: ``"matcalc"`` (the default)
+    or ``"matrixcalculus"`` (``"mc"``, the rule of matrixcalculus.org).
     """
     from .parser import parse
 
-    m = parse(model) if isinstance(model, str) else model
+    convention_name(convention)
+    m = parse(model, convention) if isinstance(model, str) else model
     try:
-        return Gradient(derive(m, _names(wrt), of))
-    except NumberRangeError as err:
-        of = of or m.output.name
-        raise at_definition(m, of, err.about(f"a constant in the derivative of {of}"), NumberError) from None
+        try:
+            return Gradient(derive(m, _names(wrt), of))
+        except NumberRangeError as err:
+            of = of or m.output.name
+            raise at_definition(
+                m, of, err.about(f"a constant in the derivative of {of}"), NumberError
+            ) from None
+    except MatcalcError as err:
+        if m.convention == DEFAULT:
+            add_scalar_hint(err, m.source)
+        raise
 
 
 def _rule_tag(rule: str) -> str:

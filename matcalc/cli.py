@@ -40,18 +40,29 @@ def read_model_text(spec: str) -> str:
     return spec
 
 
-def load_model(spec: str) -> Model:
-    """The parsed model ``spec`` stands for (see :func:`read_model_text`)."""
+def load_model(spec: str, convention: str | None = None) -> Model:
+    """The parsed model ``spec`` stands for (see :func:`read_model_text`), undeclared
+    names named by ``convention`` (see :mod:`matcalc.convention`)."""
     from .parser import parse
 
-    return parse(read_model_text(spec))
+    return parse(read_model_text(spec), convention)
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    """The MODEL argument, and ``--convention`` for the kinds of its undeclared names."""
+    from .convention import CONVENTIONS
+
     parser.add_argument(
         "model",
         metavar="MODEL",
         help="a model file, '-' for standard input, or the model text itself",
+    )
+    parser.add_argument(
+        "--convention",
+        choices=tuple(CONVENTIONS),
+        default="matcalc",
+        help="kinds of undeclared names: matcalc (lower-case: vectors, Greek: scalars) or"
+        " matrixcalculus/mc (as matrixcalculus.org: a-g scalars, h-z vectors, A-Z matrices)",
     )
 
 
@@ -62,7 +73,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     """Print the model as matcalc understood it: kinds, shapes, definitions."""
     from .show import format_model
 
-    print(format_model(load_model(args.model)))
+    print(format_model(load_model(args.model, args.convention)))
     return 0
 
 
@@ -83,7 +94,7 @@ def _add_derivative_arguments(parser: argparse.ArgumentParser) -> None:
 def _gradient(args: argparse.Namespace):
     from .api import grad
 
-    return grad(load_model(args.model), wrt=args.wrt, of=args.of)
+    return grad(load_model(args.model, args.convention), wrt=args.wrt, of=args.of)
 
 
 def _write(text: str, path: str | None) -> None:
@@ -259,7 +270,7 @@ def _setup_selftest(parser: argparse.ArgumentParser) -> None:
 def _kind(args: argparse.Namespace):
     from .kinds_api import hessian, jacobian
 
-    model = load_model(args.model)
+    model = load_model(args.model, args.convention)
     if args.command == "jacobian":
         return jacobian(model, wrt=args.wrt, of=args.of, layout=args.layout)
     return hessian(model, wrt=args.wrt, of=args.of)
@@ -295,6 +306,23 @@ def _setup_kind(layout: bool) -> Callable[[argparse.ArgumentParser], None]:
     return setup
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the local web page until interrupted."""
+    from .server import serve
+
+    return serve(args.host, args.port, args.open, args.workers, args.time_limit)
+
+
+def _setup_serve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free port)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--open", action="store_true", help="open the page in a web browser")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes for derivations (default 2)")
+    parser.add_argument("--time-limit", type=float, default=10.0, metavar="S",
+                        help="seconds a derivation may take before it is stopped (default 10)")
+
+
 #: name -> (one-line help, argument setup, command)
 COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -306,6 +334,7 @@ COMMANDS: dict[
     "check": ("check gradients against central finite differences", _setup_check, cmd_check),
     "numpy": ("write a NumPy module computing the value and gradients", _setup_numpy, cmd_numpy),
     "selftest": ("check random models' gradients against finite differences", _setup_selftest, cmd_selftest),
+    "serve": ("serve a local web page to derive, check and export gradients", _setup_serve, cmd_serve),
 }
 
 

@@ -8,7 +8,8 @@ class MatcalcError(Exception):
 
     ``line`` and ``column`` are 1-based (``None`` when the mistake is not in
     the model text, e.g. an unknown ``--wrt`` name); ``excerpt`` is the
-    offending source line with the offending text underlined.
+    offending source line with the offending text underlined; ``note`` an
+    optional last line of advice (empty when there is none).
     """
 
     kind = "error"
@@ -28,12 +29,15 @@ class MatcalcError(Exception):
         self.column = column
         self.end_column = end_column
         self.excerpt = excerpt(source, line, column, end_column) if source is not None else ""
+        self.note = ""
 
     def __str__(self) -> str:
         where = f"line {self.line}, column {self.column}: " if self.line is not None else ""
         text = f"{self.kind}: {where}{self.message}"
         if self.excerpt:
             text += "\n" + self.excerpt
+        if self.note:
+            text += "\n" + self.note
         return text
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from . import build as b
+from .convention import DEFAULT, GREEK_NAMES, kind_by_convention  # noqa: F401 (GREEK_NAMES re-exported)
 from .errors import (
     ArityError,
     DefinitionError,
@@ -50,11 +51,6 @@ from .unify import Dims, Size
 
 Ty = tuple[int, int]  # (rows, cols) as dimension variables
 
-#: Spelled-out lower-case Greek letters: undeclared names like these are scalars.
-GREEK_NAMES = frozenset(
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho"
-    " sigma tau upsilon phi chi psi omega".split()
-)
 #: Names with a meaning of their own in expressions.
 SPECIAL_NAMES = ("ones", "eye")
 #: Kind words that may appear as calls in expressions (``vector(c)``, ``matrix(c)``).
@@ -65,24 +61,22 @@ HADAMARD = (".*", "∘", "⊙")
 POWERS = ("^", ".^")
 
 
-def conventional_kind(name: str) -> str:
+def conventional_kind(name: str, convention: str = DEFAULT) -> str:
     """The kind an undeclared name gets: ``matrix``, ``scalar`` or ``vector``.
 
     Upper-case initial: a matrix. A lower-case Greek letter, spelled out or in
     Unicode, optionally followed by digits or ``_suffix`` (``alpha``, ``λ``,
-    ``mu0``, ``eta_max``): a scalar. Anything else: a column vector.
+    ``mu0``, ``eta_max``): a scalar. Anything else: a column vector, except
+    that under the ``matrixcalculus`` convention a name whose first letter is
+    ``a``–``g`` is a scalar (:mod:`matcalc.convention`).
     """
-    if name[0].isupper():
-        return "matrix"
-    base = name.split("_", 1)[0].rstrip("0123456789")
-    if base in GREEK_NAMES or (len(base) == 1 and "α" <= base <= "ω"):
-        return "scalar"
-    return "vector"
+    return kind_by_convention(name, convention)
 
 
-def infer_model(text: str, statements: tuple[Statement, ...]) -> Model:
-    """The typed model of parsed ``statements`` (``text`` is their source)."""
-    return _Inference(text, statements).run()
+def infer_model(text: str, statements: tuple[Statement, ...], convention: str = DEFAULT) -> Model:
+    """The typed model of parsed ``statements`` (``text`` is their source); undeclared
+    names get their kinds by ``convention`` (see :mod:`matcalc.convention`)."""
+    return _Inference(text, statements, convention).run()
 
 
 # ---------------------------------------------------------------- tree walking
@@ -203,8 +197,9 @@ class _Declared:
 class _Inference:
     """One model's inference: pass 1 (shapes), dimension naming, pass 2 (IR)."""
 
-    def __init__(self, text: str, statements: tuple[Statement, ...]) -> None:
+    def __init__(self, text: str, statements: tuple[Statement, ...], convention: str = DEFAULT) -> None:
         self.text = text
+        self.convention = convention
         self.statements = statements
         self.dims = Dims()
         self.one = self.dims.const(1)
@@ -262,6 +257,7 @@ class _Inference:
             dims=self.dims_in_order(),
             source=self.text,
             places=tuple(places),
+            convention=self.convention,
         )
 
     def guarded(self, st: Statement, work: Callable[[], object]):
@@ -303,7 +299,7 @@ class _Inference:
             name = op.name if isinstance(op, Name) else None
             if name is None or name not in self.undeclared or name in self.def_at:
                 continue
-            kind = conventional_kind(name)
+            kind = conventional_kind(name, self.convention)
             also = (f" ({name} is also a dimension name, but dimensions are not values)"
                     if name in self.dims.user_symbols else "")
             others = [k for k in ("scalar", "vector(d)", "matrix(r, c)") if not k.startswith(kind)]
@@ -458,7 +454,7 @@ class _Inference:
             )
         ty = self.undeclared.get(name)
         if ty is None:
-            kind = conventional_kind(name)
+            kind = conventional_kind(name, self.convention)
             if kind == "scalar":
                 ty = self.scalar
             elif kind == "matrix":

@@ -495,10 +495,12 @@ def _json_steps(eqs: list[Equation]) -> list[dict]:
     ]
 
 
-def _model(model: str | Model) -> Model:
+def _model(model: str | Model, convention: str | None = None) -> Model:
+    from .convention import convention_name
     from .parser import parse
 
-    return parse(model) if isinstance(model, str) else model
+    convention_name(convention)
+    return parse(model, convention) if isinstance(model, str) else model
 
 
 def _located(m: Model, of: str | None, derive: Callable):
@@ -511,14 +513,22 @@ def _located(m: Model, of: str | None, derive: Callable):
 
 
 def jacobian(
-    model: str | Model, wrt: str | Iterable[str], of: str | None = None, layout: str = "numerator"
+    model: str | Model,
+    wrt: str | Iterable[str],
+    of: str | None = None,
+    layout: str = "numerator",
+    convention: str | None = None,
 ) -> Jacobian:
-    """The Jacobian of ``of`` (any shape; default: the model's output) w.r.t. ``wrt``."""
-    m = _model(model)
+    """The Jacobian of ``of`` (any shape; default: the model's output) w.r.t. ``wrt``;
+    ``convention`` as for :func:`matcalc.grad`."""
+    m = _model(model, convention)
     return Jacobian(_located(m, of, lambda: derive_jacobian(m, _names(wrt), of, layout)))
 
 
-def hessian(model: str | Model, wrt: str | Iterable[str], of: str | None = None) -> Hessian:
-    """The Hessian of the scalar ``of`` (default: the model's output) w.r.t. ``wrt``."""
-    m = _model(model)
+def hessian(
+    model: str | Model, wrt: str | Iterable[str], of: str | None = None, convention: str | None = None
+) -> Hessian:
+    """The Hessian of the scalar ``of`` (default: the model's output) w.r.t. ``wrt``;
+    ``convention`` as for :func:`matcalc.grad`."""
+    m = _model(model, convention)
     return Hessian(_located(m, of, lambda: derive_hessian(m, _names(wrt), of)))

@@ -18,7 +18,8 @@ class Model:
     ``elementwise`` the declared abstract functions, ``dims`` every dimension
     symbol in order of first appearance, ``source`` the text parsed,
     ``places`` where each definition is written: ``(line, column, end_column)``
-    of its name (of the expression, for a final bare one).
+    of its name (of the expression, for a final bare one), ``convention`` the
+    naming convention that gave undeclared names their kinds.
     """
 
     inputs: tuple[Var, ...]
@@ -28,6 +29,7 @@ class Model:
     dims: tuple[str, ...] = ()
     source: str = ""
     places: tuple[tuple[int, int, int], ...] = ()
+    convention: str = "matcalc"
 
     def definition(self, name: str) -> tuple[Var, Expr] | None:
         """The definition of ``name`` (compared in NFC, as the model text is read), if any."""

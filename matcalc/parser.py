@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from .convention import DEFAULT, add_scalar_hint, convention_name
 from .depth import deep_recursion
 from .errors import MatcalcError, MatcalcSyntaxError, excerpt
 from .grammar import parser
@@ -44,22 +45,27 @@ _END = ("_NL", "SEMICOLON", "$END")
 RECURSION_LIMIT = 20_000
 
 
-def parse(text: str) -> Model:
+def parse(text: str, convention: str | None = None) -> Model:
     """The model written in ``text``.
 
     The text is read in Unicode normal form NFC (an ``e`` followed by a combining
     accent is the letter ``é``); lines and columns of errors count characters of
     the normalised text. Raises a :class:`~matcalc.errors.MatcalcError` subclass,
     located at a line and column of ``text``, for anything that is not a valid model.
+    Undeclared names get their kinds by ``convention``: ``"matcalc"`` (the default)
+    or ``"matrixcalculus"`` (``"mc"``), see :mod:`matcalc.convention`.
     """
+    convention = convention_name(convention)
     text = unicodedata.normalize("NFC", text)
     with deep_recursion(RECURSION_LIMIT), _gc_paused():
         try:
             statements = parse_statements(text)
-            return infer_model(text, statements)
+            return infer_model(text, statements, convention)
         except MatcalcError as err:
             if not err.excerpt and err.line is not None:
                 err.excerpt = excerpt(text, err.line, err.column, err.end_column)
+            if convention == DEFAULT:
+                add_scalar_hint(err, text)
             raise
 
 

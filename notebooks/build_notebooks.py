@@ -747,6 +747,78 @@ TOUR = [
     ),
 ]
 
+# ----------------------------------------------------------------------------
+# the cell magic
+
+MAGIC = [
+    md(
+        """
+        # matcalc in Jupyter: the `%%matcalc` cell magic
+
+        `%load_ext matcalc` adds a cell magic: write a model in a cell headed
+        `%%matcalc --wrt W` and the cell shows the gradient, rendered, with the
+        step-by-step derivation folded under it (`--steps` shows it unfolded).
+        The gradient object is kept as `_matcalc` (or the name given with `--as`).
+        """
+    ),
+    code("%load_ext matcalc"),
+    code(
+        """
+        %%matcalc --wrt W,M --as net
+        # seed 000: two-layer network with squared loss
+        x: vector(n); b: vector(m); W: matrix(m, n); M: matrix(p, m); c, y: vector(p)
+        s = W*x + b
+        a = relu(s)
+        t = M*a + c
+        f = 1/2 * sum((t - y).^2)
+        """
+    ),
+    md("The result is an ordinary `Gradient`: check it against central differences."),
+    code(
+        """
+        from matcalc.check import check
+
+        result = check(net.derivation, seed=0)
+        print(dict(zip(result.names, (f"{e:.1e}" for e in result.errors))))
+        assert result.ok
+        """
+    ),
+    md(
+        """
+        matrixcalculus.org's default example, pasted as it is, with its naming
+        convention (`a`–`g` scalars, `h`–`z` vectors, `A`–`Z` matrices) and the
+        derivation unfolded:
+        """
+    ),
+    code(
+        """
+        %%matcalc --wrt x,c --steps --convention mc
+        x'*A*x + c*sin(y)'*x
+        """
+    ),
+    code(
+        """
+        html = _matcalc._repr_html_()
+        assert "<details>" in html and "partial f}{" in html
+        assert check(_matcalc.derivation, seed=1).ok
+        print(_matcalc.text())
+        """
+    ),
+    md(
+        """
+        A mistake shows where it is and what was expected (under matcalc's own
+        convention `c` is a vector, and the note says how to read it as a scalar):
+        """
+    ),
+    code(
+        """
+        %%matcalc --wrt x
+        x'*A*x + c*sin(y)'*x
+        """
+    ),
+]
+
+
 NOTEBOOKS = {
     "seed000_two_layer_network": SEED000,
     "seed001_norm_of_Ax": SEED001,
@@ -754,6 +826,7 @@ NOTEBOOKS = {
     "seed003_row_product": SEED003,
     "seed004_outer_product_chain": SEED004,
     "tour": TOUR,
+    "jupyter_magic": MAGIC,
 }
 
 

@@ -33,6 +33,7 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 KERNEL_NAME = "python3"
 
 EXPECTED = [
+    "jupyter_magic.ipynb",
     "seed000_two_layer_network.ipynb",
     "seed001_norm_of_Ax.ipynb",
     "seed002_row_times_square.ipynb",
@@ -143,3 +144,21 @@ def test_notebooks_are_generated_and_clean():
         for cell in stored.cells:
             if cell.cell_type == "code":
                 assert cell.outputs == [] and cell.execution_count is None, name
+
+
+def test_cell_magic_displays_latex_with_the_derivation_folded_under_it(kernel):
+    nb = run(nbformat.read(NOTEBOOK_DIR / "jupyter_magic.ipynb", as_version=4), kernel)
+    shown = [
+        out["data"]
+        for cell in nb.cells
+        if cell.cell_type == "code" and cell.source.startswith("%%matcalc")
+        for out in cell.outputs
+        if out.output_type == "execute_result"
+    ]
+    assert len(shown) == 3
+    network, pasted, mistake = shown
+    assert "<details><summary>derivation" in network["text/html"]
+    assert r"\frac{\partial f}{\partial W}" in network["text/latex"]
+    assert "<details open>" in pasted["text/html"] and "∂f/∂c" in pasted["text/plain"]
+    assert "derivative error: line 1, column 1" in mistake["text/plain"]
+    assert "note: c was taken as a vector" in mistake["text/plain"]

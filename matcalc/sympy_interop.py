@@ -1,0 +1,329 @@
+"""SymPy in and out: a SymPy matrix expression as a matcalc model, a gradient as SymPy.
+
+:func:`from_sympy` writes the expression in matcalc's language (declaring every
+``MatrixSymbol`` and ``Symbol`` it holds) and parses that text, so a SymPy
+expression gets exactly the checks a typed model gets; :func:`to_sympy` turns a
+gradient back into a SymPy matrix expression; :func:`diff` does both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from fractions import Fraction
+
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+from sympy.matrices.expressions.matexpr import MatrixElement
+
+from .errors import MatcalcError
+from .expr import Add, Call, Diff, EProd, Expr, Eye, Frob, Mul, Num, Ones, Transpose, Var, Zero
+from .functions import KNOWN_FUNCTIONS
+from .model import Model
+
+#: SymPy's entry-wise functions and matcalc's names for them.
+FUNCTIONS_IN: dict[type, str] = {
+    sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan",
+    sp.asin: "arcsin", sp.acos: "arccos", sp.atan: "arctan", sp.tanh: "tanh",
+    sp.Abs: "abs", sp.sign: "sign",
+}  # fmt: skip
+
+_x = sp.Dummy("x")
+#: matcalc's entry-wise functions as SymPy functions of one scalar.
+FUNCTIONS_OUT: dict[str, object] = {
+    **{name: fn for fn, name in FUNCTIONS_IN.items()},
+    "sqrt": sp.sqrt,
+    "sq": sp.Lambda(_x, _x**2),
+    "sigmoid": sp.Lambda(_x, 1 / (1 + sp.exp(-_x))),
+    "relu": sp.Lambda(_x, sp.Max(0, _x)),
+    "step": sp.Heaviside,
+    "softplus": sp.Lambda(_x, sp.log(1 + sp.exp(_x))),
+    "log1p": sp.Lambda(_x, sp.log(1 + _x)),
+}
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_RESERVED = set(KNOWN_FUNCTIONS) | {"ones", "eye", "vector", "matrix", "scalar", "symmetric", "elementwise"}
+
+
+# ---------------------------------------------------------------- SymPy in
+
+
+def from_sympy(expr: sp.Basic) -> Model:
+    """The matcalc model of the scalar SymPy expression ``expr``.
+
+    Accepts ``MatrixSymbol``, ``Symbol``, numbers, ``MatMul``, ``MatAdd``,
+    ``Transpose``, ``Inverse``, ``MatPow``, ``Trace``, ``Determinant``,
+    ``HadamardProduct``, ``HadamardPower``, ``Identity``, ``OneMatrix``,
+    element-wise functions through ``applyfunc`` and scalar ``Add``/``Mul``/``Pow``
+    and functions (``log``, ``exp``, …) of those. Raises
+    :class:`~matcalc.errors.MatcalcError` for anything else.
+    """
+    from .parser import parse
+
+    return parse(sympy_model_text(expr))
+
+
+def sympy_model_text(expr: sp.Basic) -> str:
+    """``expr`` written as a matcalc model: one declaration per symbol, then the expression."""
+    if not isinstance(expr, sp.Basic):
+        raise MatcalcError(f"from_sympy needs a SymPy expression, not {type(expr).__name__}")
+    writer = _Writer()
+    body = writer.write(expr)
+    lines = [f"{name}: {kind}" for name, kind in writer.declarations.items()]
+    return "\n".join([*lines, body]) + "\n"
+
+
+class _Writer:
+    """SymPy → matcalc text, collecting the declarations on the way."""
+
+    def __init__(self) -> None:
+        self.declarations: dict[str, str] = {}
+
+    def name(self, name: str) -> str:
+        if not _IDENTIFIER.match(name) or name in _RESERVED:
+            raise MatcalcError(f"the SymPy name {name!r} cannot be a matcalc name")
+        return name
+
+    def dim(self, d: sp.Basic) -> str:
+        if isinstance(d, sp.Integer) and d > 0:
+            return str(int(d))
+        if isinstance(d, sp.Symbol):
+            return self.name(d.name)
+        raise MatcalcError(f"the SymPy dimension {d} is not a positive integer or a symbol")
+
+    def declare(self, name: str, kind: str) -> str:
+        name = self.name(name)
+        if self.declarations.setdefault(name, kind) != kind:
+            raise MatcalcError(f"the SymPy name {name!r} stands for two different symbols")
+        return name
+
+    def write(self, e: sp.Basic) -> str:
+        if isinstance(e, sp.MatrixSymbol):
+            r, c = e.shape
+            if r == 1 and c == 1:
+                kind = "scalar"
+            elif c == 1:
+                kind = f"vector({self.dim(r)})"
+            else:
+                kind = f"matrix({self.dim(r)}, {self.dim(c)})"
+            return self.declare(e.name, kind)
+        if isinstance(e, sp.Symbol):
+            return self.declare(e.name, "scalar")
+        if isinstance(e, sp.Rational):
+            return f"({e.p}/{e.q})" if e.q != 1 else f"({e.p})"
+        if isinstance(e, sp.Float):
+            return f"({sp.Rational(e).p}/{sp.Rational(e).q})"
+        if e is sp.S.Exp1:
+            return "exp(1)"
+        if isinstance(e, sp.Identity):
+            return f"eye({self.dim(e.shape[0])})"
+        if isinstance(e, sp.OneMatrix):
+            r, c = e.shape
+            if c == 1:
+                return f"ones({self.dim(r)})"
+            return f"(ones({self.dim(r)})*ones({self.dim(c)})')"
+        if isinstance(e, (sp.MatMul, sp.Mul)):
+            return "(" + "*".join(self.write(a) for a in e.args) + ")"
+        if isinstance(e, (sp.MatAdd, sp.Add)):
+            return "(" + " + ".join(self.write(a) for a in e.args) + ")"
+        if isinstance(e, sp.Transpose):
+            return f"({self.write(e.arg)})'"
+        if isinstance(e, sp.Inverse):
+            return f"inv({self.write(e.arg)})"
+        if isinstance(e, sp.Trace):
+            return f"tr({self.write(e.arg)})"
+        if isinstance(e, sp.Determinant):
+            return f"det({self.write(e.arg)})"
+        if isinstance(e, sp.HadamardProduct):
+            return "(" + " .* ".join(self.write(a) for a in e.args) + ")"
+        if isinstance(e, sp.HadamardPower):
+            return f"({self.write(e.base)}) .^ {self.exponent(e.exp)}"
+        if isinstance(e, sp.MatPow):
+            return f"({self.write(e.base)})^{self.exponent(e.exp)}"
+        if isinstance(e, sp.Pow):
+            return f"({self.write(e.base)})^{self.exponent(e.exp)}"
+        if isinstance(e, MatrixElement) and e.parent.shape == (1, 1):
+            return self.write(e.parent)  # the entry of a 1×1 product, as in (x.T*A*x)[0, 0]
+        if isinstance(e, ElementwiseApplyFunction):
+            return self.entrywise(e.function, self.write(e.expr), matrix=True)
+        if isinstance(e, sp.Function) and type(e) in FUNCTIONS_IN and len(e.args) == 1:
+            return f"{FUNCTIONS_IN[type(e)]}({self.write(e.args[0])})"
+        raise MatcalcError(f"matcalc cannot read the SymPy expression {e} ({type(e).__name__})")
+
+    def exponent(self, k: sp.Basic) -> str:
+        if not isinstance(k, sp.Rational):
+            raise MatcalcError(f"the exponent {k} must be a number")
+        return f"({k.p}/{k.q})" if k.q != 1 else f"({k.p})"
+
+    def entrywise(self, fn: sp.Basic, arg: str, matrix: bool) -> str:
+        """``fn`` (a SymPy function class or a ``Lambda`` of one variable) applied entry-wise."""
+        if isinstance(fn, sp.Lambda) and len(fn.variables) == 1:
+            (d,), body = fn.variables, fn.expr
+            if isinstance(body, sp.Function) and type(body) in FUNCTIONS_IN and body.args == (d,):
+                return f"{FUNCTIONS_IN[type(body)]}({arg})"
+            if isinstance(body, sp.Pow) and body.base == d:
+                return f"({arg}) .^ {self.exponent(body.exp)}"
+        elif fn in FUNCTIONS_IN:
+            return f"{FUNCTIONS_IN[fn]}({arg})"
+        raise MatcalcError(f"matcalc cannot apply the SymPy function {fn} entry-wise")
+
+
+# ---------------------------------------------------------------- SymPy out
+
+
+def to_sympy(e: Expr, model: Model, symbols: Iterable[sp.Basic] = ()) -> sp.Basic:
+    """The SymPy expression of the matcalc expression ``e`` (of ``model``).
+
+    Inputs become ``MatrixSymbol``\\ s (scalars: ``Symbol``\\ s) named as in the model,
+    or the objects of ``symbols`` with those names; definitions are written out.
+    A 1×1 matrix product used as a scalar is its entry ``[0, 0]``.
+    """
+    return _Reader(model, symbols).scalar_or_matrix(e)
+
+
+class _Reader:
+    """matcalc IR → SymPy."""
+
+    def __init__(self, model: Model, symbols: Iterable[sp.Basic]) -> None:
+        self.known = {s.name: s for s in symbols if isinstance(s, (sp.Symbol, sp.MatrixSymbol))}
+        self.dims: dict[str, sp.Basic] = {}
+        for s in self.known.values():
+            if isinstance(s, sp.MatrixSymbol):
+                for d in s.shape:
+                    if isinstance(d, sp.Symbol):
+                        self.dims[d.name] = d
+        self.defs = {v.name: rhs for v, rhs in model.definitions}
+        self.cache: dict[Expr, sp.Basic] = {}
+
+    def dim(self, d: int | str) -> sp.Basic:
+        if isinstance(d, int):
+            return sp.Integer(d)
+        return self.dims.setdefault(d, sp.Symbol(d, integer=True, positive=True))
+
+    def scalar_or_matrix(self, e: Expr) -> sp.Basic:
+        out = self(e)
+        return self.scalar(out) if e.shape == (1, 1) else out
+
+    @staticmethod
+    def scalar(s: sp.Basic) -> sp.Basic:
+        if isinstance(s, sp.MatrixExpr) and s.shape == (1, 1):
+            return s[0, 0]
+        return s
+
+    def __call__(self, e: Expr) -> sp.Basic:
+        hit = self.cache.get(e)
+        if hit is None:
+            hit = self.cache[e] = self.convert(e)
+        return hit
+
+    def convert(self, e: Expr) -> sp.Basic:  # noqa: C901 (one case per node type)
+        r, c = e.shape
+        if isinstance(e, Var):
+            if e.role == "def" and e.name in self.defs:
+                return self(self.defs[e.name])
+            if e.name in self.known:
+                return self.known[e.name]
+            if e.shape == (1, 1):
+                return sp.Symbol(e.name)
+            return sp.MatrixSymbol(e.name, self.dim(r), self.dim(c))
+        if isinstance(e, Num):
+            return _rational(e.value)
+        if isinstance(e, Ones):
+            return sp.OneMatrix(self.dim(r), self.dim(c))
+        if isinstance(e, Eye):
+            return sp.Identity(self.dim(r))
+        if isinstance(e, Zero):
+            return sp.ZeroMatrix(self.dim(r), self.dim(c))
+        if isinstance(e, Add):
+            terms = [self(t) for t in e.terms]
+            if e.shape == (1, 1):
+                return sp.Add(*[self.scalar(t) for t in terms])
+            return sp.MatAdd(*terms)
+        if isinstance(e, Mul):
+            factor = _rational(e.coef) * sp.Mul(*[self.scalar(self(s)) for s in e.scalars])
+            if not e.chain:
+                return factor
+            chain = [self(x) for x in e.chain]
+            product = chain[0] if len(chain) == 1 else sp.MatMul(*chain)
+            return product if factor == 1 else sp.MatMul(factor, product)
+        if isinstance(e, EProd):
+            if e.shape == (1, 1):
+                return sp.Mul(*[self.scalar(self(f)) ** _rational(k) for f, k in e.factors])
+            parts = [self(f) if k == 1 else sp.HadamardPower(self(f), _rational(k)) for f, k in e.factors]
+            return parts[0] if len(parts) == 1 else sp.HadamardProduct(*parts)
+        if isinstance(e, Transpose):
+            return sp.Transpose(self(e.arg))
+        if isinstance(e, Frob):
+            return sp.Trace(sp.Transpose(self(e.left)) * self(e.right))
+        if isinstance(e, Call):
+            return self.call(e)
+        from .expr import Apply
+
+        if isinstance(e, Apply):
+            return self.apply(e)
+        if isinstance(e, Diff):  # pragma: no cover - differentials never reach a gradient
+            raise MatcalcError("a differential has no SymPy form")
+        raise MatcalcError(f"no SymPy form for {type(e).__name__} nodes")
+
+    def apply(self, e) -> sp.Basic:
+        fn = FUNCTIONS_OUT.get(e.fn)
+        if fn is None:  # an abstract elementwise function and its derivatives
+            f = sp.Function(e.fn)
+            fn = sp.Lambda(_x, f(_x).diff(_x, e.order) if e.order else f(_x))
+        arg = self(e.arg)
+        if e.arg.shape == (1, 1):
+            return fn(self.scalar(arg))
+        return arg.applyfunc(fn)
+
+    def call(self, e: Call) -> sp.Basic:
+        args = [self(a) for a in e.args]
+        x = args[0]
+        if e.fn == "tr":
+            return sp.Trace(x)
+        if e.fn == "det":
+            return sp.Determinant(x)
+        if e.fn == "logdet":
+            return sp.log(sp.Determinant(x))
+        if e.fn == "inv":
+            return sp.Inverse(x)
+        if e.fn == "diag":
+            return DiagonalOf(x)
+        if e.fn == "Diag":
+            return DiagMatrix(x)
+        if e.fn == "sum":
+            return self.entry_sum(x)
+        if e.fn in ("norm2", "normF"):
+            return sp.sqrt(self.entry_sum(sp.HadamardPower(x, 2)))
+        if e.fn == "norm1":
+            return self.entry_sum(x.applyfunc(sp.Abs))
+        raise MatcalcError(f"{e.fn}(...) has no SymPy matrix-expression form")
+
+    def entry_sum(self, x: sp.Basic) -> sp.Basic:
+        r, c = x.shape
+        left = x if r == 1 else sp.OneMatrix(1, r) * x
+        total = left if c == 1 else left * sp.OneMatrix(c, 1)
+        return self.scalar(total)
+
+
+def _rational(q: Fraction) -> sp.Rational:
+    return sp.Rational(q.numerator, q.denominator)
+
+
+# ---------------------------------------------------------------- both
+
+
+def diff(expr: sp.Basic, *wrt: sp.Basic):
+    """The gradient of the scalar SymPy expression ``expr`` w.r.t. each symbol of ``wrt``,
+    as SymPy expressions (one, or a tuple in ``wrt`` order)."""
+    from .api import grad
+
+    if not wrt:
+        raise MatcalcError("diff needs at least one symbol to differentiate with respect to")
+    for w in wrt:
+        if not isinstance(w, (sp.Symbol, sp.MatrixSymbol)):
+            raise MatcalcError(f"can only differentiate with respect to a symbol, not {w}")
+    g = grad(from_sympy(expr), wrt=[w.name for w in wrt])
+    symbols = [*expr.atoms(sp.MatrixSymbol), *expr.atoms(sp.Symbol), *wrt]
+    out = tuple(to_sympy(g[w.name], g.model, symbols) for w in wrt)
+    return out[0] if len(out) == 1 else out

@@ -1,0 +1,266 @@
+"""SymPy in and out: ``matcalc.from_sympy``, ``Gradient.to_sympy``, ``matcalc.diff``.
+
+Every answer is evaluated numerically (explicit random matrices substituted into the
+SymPy expressions) and compared with central differences of the SymPy expression
+itself; SymPy's own ``.diff`` is compared too, where it is right, and shown wrong where
+it is not (SymPy 1.14: ``Trace(X) + 1`` gives 0, ``log(Determinant(X))`` gives 0,
+element-wise functions give an ``ArrayDiagonal`` of the wrong shape).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.matexpr import MatrixElement
+
+import matcalc
+from matcalc.sympy_interop import sympy_model_text
+
+MODELS = Path(__file__).parent / "models"
+
+# distinct sizes, so that a transposed or misplaced factor cannot fit by accident
+X = sp.MatrixSymbol("X", 3, 3)
+A = sp.MatrixSymbol("A", 3, 3)
+B = sp.MatrixSymbol("B", 4, 3)
+C = sp.MatrixSymbol("C", 3, 4)
+x = sp.MatrixSymbol("x", 3, 1)
+y = sp.MatrixSymbol("y", 4, 1)
+c = sp.Symbol("c")
+
+
+def values(expr: sp.Basic, seed: int) -> dict:
+    """Random values for every symbol of ``expr``; ``X`` is kept well inside the positive
+    definite matrices (for ``log det``, ``inv``)."""
+    rng = np.random.default_rng(seed)
+    out: dict = {}
+    for s in sorted(expr.atoms(sp.MatrixSymbol), key=lambda s: s.name):
+        r, k = map(int, s.shape)
+        v = rng.normal(size=(r, k))
+        if s.name == "X":
+            v = v @ v.T + r * np.eye(r)
+        out[s] = v
+    for s in sorted(expr.free_symbols, key=lambda s: s.name):
+        if isinstance(s, sp.Symbol) and not isinstance(s, sp.Dummy):
+            out[s] = float(rng.uniform(0.5, 1.5))
+    return out
+
+
+SCALAR_FUNCTIONS = {
+    sp.exp: np.exp, sp.log: np.log, sp.sin: np.sin, sp.cos: np.cos, sp.tan: np.tan, sp.tanh: np.tanh,
+    sp.Abs: np.abs, sp.sign: np.sign, sp.asin: np.arcsin, sp.acos: np.arccos, sp.atan: np.arctan,
+}  # fmt: skip
+
+
+def evaluate(expr: sp.Basic, vals: dict) -> np.ndarray:
+    """``expr`` at ``vals`` as a float array (scalars 1×1), computed with NumPy node by node,
+    independently of matcalc; a node it does not know (SymPy's ``ArrayDiagonal``...) raises."""
+    e = expr
+
+    def ev(e):
+        if e in vals:
+            return np.array(vals[e], dtype=float, ndmin=2)
+        if isinstance(e, sp.Identity):
+            return np.eye(int(e.shape[0]))
+        if isinstance(e, sp.OneMatrix):
+            return np.ones(tuple(map(int, e.shape)))
+        if isinstance(e, sp.ZeroMatrix):
+            return np.zeros(tuple(map(int, e.shape)))
+        if isinstance(e, sp.Number):
+            return np.array([[float(e)]])
+        if isinstance(e, (sp.MatMul, sp.Mul)):
+            out = None
+            for a in e.args:
+                v = ev(a)
+                out = v if out is None else (out * v if 1 in (out.size, v.size) else out @ v)
+            return out
+        if isinstance(e, (sp.MatAdd, sp.Add)):
+            return sum(ev(a) for a in e.args)
+        if isinstance(e, sp.Transpose):
+            return ev(e.arg).T
+        if isinstance(e, sp.Inverse):
+            return np.linalg.inv(ev(e.arg))
+        if isinstance(e, sp.Trace):
+            return np.array([[np.trace(ev(e.arg))]])
+        if isinstance(e, sp.Determinant):
+            return np.array([[np.linalg.det(ev(e.arg))]])
+        if isinstance(e, sp.HadamardProduct):
+            return np.prod([ev(a) for a in e.args], axis=0)
+        if isinstance(e, sp.HadamardPower):
+            return ev(e.base) ** float(e.exp)
+        if isinstance(e, sp.MatPow):
+            return np.linalg.matrix_power(ev(e.base), int(e.exp))
+        if isinstance(e, sp.Pow):
+            return ev(e.base) ** ev(e.exp)
+        if isinstance(e, MatrixElement):
+            return ev(e.parent)[int(e.i) : int(e.i) + 1, int(e.j) : int(e.j) + 1]
+        if isinstance(e, ElementwiseApplyFunction):
+            f = sp.lambdify(e.function.variables, e.function.expr, "numpy")
+            return np.vectorize(f, otypes=[float])(ev(e.expr))
+        if type(e) in SCALAR_FUNCTIONS:
+            return SCALAR_FUNCTIONS[type(e)](ev(e.args[0]))
+        raise TypeError(f"cannot evaluate {type(e).__name__}")
+
+    out = ev(e)
+    shape = tuple(map(int, expr.shape)) if isinstance(expr, sp.MatrixExpr) else (1, 1)
+    return np.broadcast_to(out, shape) if out.size == 1 else out.reshape(shape)
+
+
+def finite_difference(expr: sp.Basic, wrt: sp.Basic, vals: dict, h: float = 1e-6) -> np.ndarray:
+    """Central differences of the scalar ``expr`` w.r.t. every entry of ``wrt``."""
+    base = np.array(vals[wrt], dtype=float, ndmin=2)
+    grad = np.zeros_like(base)
+    for idx in np.ndindex(base.shape):
+        step = np.zeros_like(base)
+        step[idx] = h
+        up, down = {**vals, wrt: base + step}, {**vals, wrt: base - step}
+        grad[idx] = (evaluate(expr, up).item() - evaluate(expr, down).item()) / (2 * h)
+    return grad
+
+
+def agrees(answer: sp.Basic, expr: sp.Basic, wrt: sp.Basic, seed: int = 0) -> bool:
+    vals = values(expr, seed)
+    want = finite_difference(expr, wrt, vals)
+    try:
+        got = evaluate(answer, vals)
+    except TypeError:
+        return False
+    return got.shape == want.shape and np.allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- where SymPy is right
+
+RIGHT_IN_SYMPY = [
+    ((x.T * A * x), x),
+    (sp.Trace(A * X), X),
+    (sp.Trace(C * B * X), X),
+    ((y.T * B * x), x),
+    (sp.Trace(X * A * X.T), X),
+    (c**2 * (x.T * x), c),
+]
+
+
+@pytest.mark.parametrize("expr, wrt", RIGHT_IN_SYMPY, ids=str)
+def test_matcalc_agrees_with_sympy_where_sympy_is_right(expr, wrt):
+    mine, theirs = matcalc.diff(expr, wrt), expr.diff(wrt)
+    assert agrees(theirs, expr, wrt) and agrees(mine, expr, wrt)
+    vals = values(expr, 1)
+    assert np.allclose(evaluate(mine, vals), evaluate(theirs, vals))
+
+
+# ---------------------------------------------------------------- where SymPy is wrong
+
+
+def sympy_answer(expr, wrt):
+    try:
+        return expr.diff(wrt)
+    except Exception as err:  # SymPy raising is one way of being wrong
+        return err
+
+
+WRONG_IN_SYMPY = [
+    (sp.Trace(X) + 1, X),                                 # SymPy: 0
+    (sp.log(sp.Determinant(X)), X),                       # SymPy: 0
+    (sp.Trace(X.applyfunc(sp.sin)), X),                   # SymPy: an ArrayDiagonal, not a matrix
+    ((sp.OneMatrix(1, 3) * x.applyfunc(sp.exp)), x),      # SymPy: a row where the gradient is a column
+    (sp.Trace(A * X.applyfunc(sp.exp)) + sp.log(sp.Determinant(X)), X),
+    (c * sp.Trace(A * X) + sp.Trace(X.T * X), X),         # SymPy: 0 (a sum of traces)
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("expr, wrt", WRONG_IN_SYMPY, ids=str)
+def test_matcalc_is_right_where_sympy_is_wrong(expr, wrt):
+    theirs = sympy_answer(expr, wrt)
+    assert isinstance(theirs, Exception) or not agrees(theirs, expr, wrt)
+    assert agrees(matcalc.diff(expr, wrt), expr, wrt)
+
+
+def test_sympy_gives_zero_for_trace_plus_one():
+    assert str((sp.Trace(X) + 1).diff(X)) == "0"
+    assert matcalc.diff(sp.Trace(X) + 1, X) == sp.Identity(3)
+
+
+# ---------------------------------------------------------------- every node SymPy offers
+
+
+ROUND_TRIPS = [
+    (sp.Trace(sp.Inverse(X) * A), X),
+    (sp.Determinant(X), X),
+    (sp.Trace(sp.HadamardProduct(A, X) * A), X),
+    (sp.Trace(sp.HadamardPower(X, 3) * A), X),
+    ((x.T * sp.HadamardProduct(x, x.applyfunc(sp.tanh))), x),
+    (sp.Trace(sp.MatPow(X, 2) * A), X),
+    (sp.log(sp.Trace(X.T * X)) * c, c),
+    ((sp.Transpose(B * x + y) * (B * x + y)), x),
+    (sp.Trace(sp.Identity(3) * X + 2 * X.T * A), X),
+    (sp.exp(sp.Trace(A * X) / 7), X),
+    (sp.Trace(X.applyfunc(lambda e: e**3)), X),
+]
+
+
+@pytest.mark.parametrize("expr, wrt", ROUND_TRIPS, ids=str)
+def test_every_sympy_node_is_read_and_the_answer_is_right(expr, wrt):
+    assert agrees(matcalc.diff(expr, wrt), expr, wrt, seed=2)
+
+
+def test_diff_of_several_symbols_and_to_sympy_of_a_gradient():
+    expr = c * sp.Trace(x.T * A * x) + sp.Trace(A * X)
+    dx, dc, dX = matcalc.diff(expr, x, c, X)
+    assert agrees(dx, expr, x) and agrees(dc, expr, c) and agrees(dX, expr, X)
+    g = matcalc.grad(matcalc.from_sympy(expr), wrt="x,c")
+    out = g.to_sympy([x, A, c])
+    assert set(out) == {"x", "c"} and agrees(out["x"], expr, x)
+
+
+def test_from_sympy_writes_a_typed_model():
+    model = matcalc.from_sympy(c * (x.T * A * x))
+    assert {v.name: v.shape for v in model.inputs} == {"c": (1, 1), "x": (3, 1), "A": (3, 3)}
+    assert sympy_model_text(sp.Trace(X)) == "X: matrix(3, 3)\ntr(X)\n"
+
+
+def test_to_sympy_of_a_text_model_matches_the_generated_code():
+    """seed 000's gradients as SymPy, evaluated at concrete sizes, equal the NumPy module's."""
+    g = matcalc.grad((MODELS / "seed000.mc").read_text(), wrt="W,b")
+    out = g.to_sympy()
+    sizes = {"n": 3, "m": 4, "p": 2}
+    rng = np.random.default_rng(5)
+    inputs = {v.name: rng.normal(size=tuple(sizes.get(d, d) for d in v.shape)) for v in g.model.inputs}
+    _, dW, db = g.to_function()(**{k: (v[:, 0] if v.shape[1] == 1 else v) for k, v in inputs.items()})
+    dims = {s: sizes[s.name] for e in out.values() for s in e.atoms(sp.Symbol) if s.name in sizes}
+    vals = {}
+    for e in out.values():
+        for s in e.xreplace(dims).atoms(sp.MatrixSymbol):
+            vals[s] = inputs[s.name]
+    assert np.allclose(evaluate(out["W"].xreplace(dims), vals), dW)
+    assert np.allclose(evaluate(out["b"].xreplace(dims), vals).ravel(), db)
+
+
+@pytest.mark.parametrize(
+    "expr, message",
+    [
+        (sp.Trace(sp.MatrixSymbol("tr", 3, 3)), "cannot be a matcalc name"),
+        (sp.Trace(sp.MatrixSymbol("a b", 3, 3)), "cannot be a matcalc name"),
+        (sp.Trace(X) ** c, "must be a number"),
+        (sp.Trace(X.applyfunc(sp.gamma)), "cannot apply the SymPy function"),
+        (sp.Trace(sp.kronecker_product(X, X)), "cannot read the SymPy expression"),
+        ("x'*x", "needs a SymPy expression"),
+    ],
+)
+def test_what_matcalc_cannot_read_is_a_matcalc_error(expr, message):
+    with pytest.raises(matcalc.MatcalcError, match=message):
+        matcalc.from_sympy(expr)
+
+
+def test_a_non_scalar_sympy_expression_is_a_located_derivative_error():
+    with pytest.raises(matcalc.DerivativeError, match="not a scalar"):
+        matcalc.diff(A * x, x)
+
+
+def test_symbolic_sizes_come_back_as_the_users_own_symbols():
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    Xs, As, Bs = sp.MatrixSymbol("X", n, m), sp.MatrixSymbol("A", m, n), sp.MatrixSymbol("B", n, n)
+    assert matcalc.diff(sp.Trace(As * Xs), Xs) == As.T
+    dX = matcalc.diff(sp.Trace(Xs.T * Bs * Xs), Xs)
+    assert dX.shape == (n, m) and dX.free_symbols == {Xs, Bs}
+    assert dX == (Bs + Bs.T) * Xs
