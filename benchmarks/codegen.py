@@ -2,7 +2,7 @@
 
     python benchmarks/codegen.py [--runs 20] [--rounds 3] [--threads 1,2]
         [--cases 'seed000 W;seed000 W,M,b,c;seed004 V'] [--methods matcalc,closed form,jax,torch]
-        [--keep-heap] [--show-source]
+        [--keep-heap] [--show-source] [--target numpy,torch,jax,array-api]
 
 Cases: seed 000 (two-layer ReLU network, n = m = p = 2000) w.r.t. W and
 w.r.t. W, M, b, c; seed 004 (L = ||1ᵀ tanh(X V)||², X 4000×500, V 500×300)
@@ -13,6 +13,14 @@ NumPy in the same process):
 - ``closed form`` the same value and gradients written by hand in NumPy
 - ``jax``         ``jax.jit(jax.value_and_grad(f))`` with ``jax_enable_x64``
 - ``torch``       PyTorch autograd on CPU, float64
+- ``matcalc T``   the generated module of target ``T`` (``torch``: on tensors; ``jax``:
+                  under ``jax.jit``; ``array-api``: on NumPy arrays)
+
+``--target T,…`` times each target's module against its own library's
+autodiff in the same run (``numpy`` against the hand-written closed form,
+``torch`` against PyTorch autograd, ``jax`` against
+``jax.jit(jax.value_and_grad)``, ``array-api`` against the closed form) and
+prints one verdict per target.
 
 Each subprocess also times a hand-written NumPy forward pass (value only), so
 that each method is also expressed as a ratio to a reference taken in its own
@@ -126,6 +134,8 @@ def build(method: str, model: str, wrt: list[str], inputs: dict):
     if method == "closed form":
         f = closed_form(model, wrt)
         return lambda: f(**inputs)
+    if method.startswith("matcalc "):
+        return build_target(method.split(" ", 1)[1], model, wrt, inputs)
     if method == "matcalc":
         import matcalc
 
@@ -181,6 +191,31 @@ def build(method: str, model: str, wrt: list[str], inputs: dict):
     raise ValueError(method)
 
 
+def build_target(target: str, model: str, wrt: list[str], inputs: dict):
+    """The generated module of ``target`` on its library's arrays (jitted for JAX)."""
+    import matcalc
+
+    fn = matcalc.grad((MODELS / f"{model}.mc").read_text(), wrt=wrt).to_function(target=target)
+    if target == "torch":
+        import torch
+
+        tensors = {k: torch.from_numpy(v) for k, v in inputs.items()}
+        return lambda: fn(**tensors)
+    if target == "jax":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        jitted = jax.jit(fn)
+        args = {k: jax.device_put(v) for k, v in inputs.items()}
+
+        def run():
+            out = jitted(**args)
+            jax.block_until_ready(out)
+            return out
+        return run
+    return lambda: fn(**inputs)
+
+
 def samples(fn, runs: int, warmup: int = 3) -> list[float]:
     """Wall times of ``runs`` calls of ``fn()`` in ms, after ``warmup`` calls."""
     for _ in range(warmup):
@@ -211,7 +246,7 @@ def worker(method: str, case: str, threads: int, runs: int) -> dict:
         pin_one_core()
     model, wrt, sizes = CASES[case]
     inputs = make_inputs(model, sizes)
-    if method == "torch":
+    if "torch" in method:
         import torch
 
         torch.set_num_threads(threads)
@@ -298,6 +333,8 @@ def main() -> None:
     ap.add_argument("--keep-heap", action="store_true",
                     help="tell glibc to keep freed memory (no page faults on each call)")
     ap.add_argument("--show-source", action="store_true", help="print the generated modules")
+    ap.add_argument("--target", help="comma-separated targets to time against their own library's "
+                    "autodiff: " + ", ".join(TARGET_PEERS))
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--case", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -309,6 +346,13 @@ def main() -> None:
     cases = [c.strip() for c in args.cases.split(";") if c.strip()]
     threads = [int(t) for t in args.threads.split(",")]
     methods = [m.strip() for m in args.methods.split(",")]
+    targets = [x.strip() for x in (args.target or "").split(",") if x.strip()]
+    if targets:
+        methods = []
+        for x in targets:
+            for m in (f"matcalc {x}", TARGET_PEERS[x][0]):
+                if m not in methods:
+                    methods.append(m)
     if args.show_source:
         import matcalc
 
@@ -356,7 +400,31 @@ def main() -> None:
             for m in methods:
                 if results[t][m].note:
                     print(f"  ({m}, {t} thread(s): {results[t][m].note})")
-        print("  " + verdict(results[threads[0]], threads[0]))
+        if targets:
+            for x in targets:
+                print("  " + target_verdict(results[threads[0]], x, threads[0]))
+        else:
+            print("  " + verdict(results[threads[0]], threads[0]))
+
+
+#: target -> (the method it is timed against, the issue's target ratio)
+TARGET_PEERS = {
+    "numpy": ("closed form", 1.1),
+    "torch": ("torch", 1.0),
+    "jax": ("jax", 1.0),
+    "array-api": ("closed form", None),
+}
+
+
+def target_verdict(results: dict[str, Pooled], target: str, threads: int) -> str:
+    """One target's module against its own library's autodiff (or the closed form)."""
+    mine, (peer, goal) = results[f"matcalc {target}"], TARGET_PEERS[target]
+    other = results[peer]
+    if not mine.ok or not other.ok:
+        return f"{target}: n/a"
+    fwd, raw = mine.ratio / other.ratio, mine.median / other.median
+    met = "" if goal is None else f" (target {goal}x: {'met' if max(fwd, raw) <= goal else 'NOT met'})"
+    return f"{target} target, {threads} thread(s): {fwd:.2f}x (/fwd), {raw:.2f}x (raw) {peer}{met}"
 
 
 def verdict(results: dict[str, Pooled], threads: int) -> str:

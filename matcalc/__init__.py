@@ -14,6 +14,8 @@ from .errors import (
 )
 from .kinds_api import Hessian, Jacobian, hessian, jacobian
 from .model import Model
+from .ops import entrywise as _entrywise  # noqa: F401  (registers the operations)
+from .ops import structural as _structural  # noqa: F401
 from .parser import parse
 
 __version__ = "0.1.0"

@@ -7,13 +7,15 @@ from collections.abc import Callable, Iterable
 from .convention import DEFAULT, add_scalar_hint, convention_name
 from .depth import at_definition, guard_depth
 from .errors import MatcalcError, NumberError
-from .expr import Expr
+from .expr import SCALAR, Expr, Var
+from .formulas import Formula, used_derivatives
 from .gradient import Derivation, derive
 from .model import Model
 from .numbers import NumberRangeError
-from .printing.latex import LatexPrinter, latex_name
+from .printing.indexed import fold_lines
+from .printing.latex import LATEX_INDEX, LatexPrinter, latex_index_range, latex_name, latex_where_lines
 from .printing.numpy import numpy_source
-from .printing.text import TextPrinter, greek
+from .printing.text import TEXT_INDEX, TextPrinter, greek, index_range, where_lines
 from .steps import Step, derivation_steps, format_terms, step_rows
 
 
@@ -44,6 +46,10 @@ class Gradient:
         self.of: str = derivation.of.name
         self.wrt: tuple[str, ...] = tuple(v.name for v in derivation.wrt)
         self.gradients: dict[str, Expr] = dict(zip(self.wrt, derivation.gradients))
+        #: Every name of the model (an index of a printed sum takes none of them).
+        self.names: frozenset[str] = model_names(self.model)
+        #: The named adjoints the gradients use: ``δV = …`` by ``V``'s name, the output's first.
+        self.adjoints: dict[str, Expr] = {v.name: g for v, g in derivation.adjoints}
 
     def __getitem__(self, name: str) -> Expr:
         return self.gradients[name]
@@ -51,22 +57,47 @@ class Gradient:
     def __iter__(self):
         return iter(self.gradients.items())
 
+    def _where(self) -> list[tuple[Formula, int, Expr]]:
+        """Each derivative of a function defined by formula that the gradients apply:
+        the function, the order, and the derivative written in its parameter."""
+        out = []
+        for f in self.model.formulas:
+            roots = list(self.gradients.values()) + [v for _, v in self.derivation.adjoints]
+            for k in used_derivatives(f, roots):
+                out.append((f, k, f.expr(k, Var(f.param, SCALAR))))
+        return out
+
     @_printing
     def text(self) -> str:
-        """One line per variable: ``∂f/∂W = …`` in Unicode text."""
-        p = TextPrinter()
+        """One line per variable: ``∂f/∂W = …`` in Unicode text, then the ``where`` lines (of
+        adjoints, and of each derivative of a function defined by formula that they use)."""
+        p = TextPrinter(self.names)
         f = greek(self.of)
-        return "\n".join(f"∂{f}/∂{greek(name)} = {p(g)}" for name, g in self.gradients.items())
+        lines = [f"∂{f}/∂{greek(name)} = {p(g)}" for name, g in self.gradients.items()]
+        lines = fold_lines(lines, TEXT_INDEX, index_range, avoid=self.names)
+        lines += where_lines(self.derivation.adjoints, p)
+        for fn, k, e in self._where():
+            lines.append(f"where {p.function(fn.name, k, [greek(fn.param)])} = {p(e)}")
+        return "\n".join(lines)
+
+    def _latex_where(self, p: LatexPrinter) -> list[str]:
+        return [
+            rf"\text{{where }} {p.function(fn.name, k, [latex_name(fn.param)])} &= {p(e)}"
+            for fn, k, e in self._where()
+        ]
 
     @_printing
     def latex(self) -> str:
         """The gradients as LaTeX: ``\\frac{\\partial f}{\\partial W} = …``, one per line."""
-        p = LatexPrinter()
+        p = LatexPrinter(self.names)
         f = latex_name(self.of)
         lines = [
             rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}"
             for name, g in self.gradients.items()
         ]
+        lines = fold_lines(lines, LATEX_INDEX, latex_index_range, avoid=self.names)
+        lines += latex_where_lines(self.derivation.adjoints, p)
+        lines += self._latex_where(p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
     @property
@@ -90,7 +121,7 @@ class Gradient:
     def steps_text(self) -> str:
         """The derivation as aligned Unicode text, each line with the rule it used."""
         f = greek(self.of)
-        rows = self._rows(TextPrinter(), greek)
+        rows = self._rows(TextPrinter(self.names), greek)
         width = max((len(r[0]) for r in rows), default=0)
         out = []
         for i, (line, rule) in enumerate(rows):
@@ -102,15 +133,20 @@ class Gradient:
     @_printing
     def steps_latex(self) -> str:
         """The derivation as a LaTeX ``aligned`` block, each line with its rule."""
-        p = LatexPrinter()
+        p = LatexPrinter(self.names)
         f = latex_name(self.of)
         rows = self._rows(p, latex_name, latex=True)
         lines = []
         for i, (line, rule) in enumerate(rows):
             head = rf"\mathrm{{d}}{f} " if i == 0 else ""
             lines.append(rf"{head}&= {line} && {_rule_tag(rule)}")
-        for name, g in self.gradients.items():
-            lines.append(rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}")
+        results = [
+            rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}"
+            for name, g in self.gradients.items()
+        ]
+        lines += fold_lines(results, LATEX_INDEX, latex_index_range, avoid=self.names)
+        lines += latex_where_lines(self.derivation.adjoints, p)
+        lines += self._latex_where(p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
     @_printing
@@ -118,10 +154,19 @@ class Gradient:
         """A self-contained NumPy module defining ``name(inputs…) -> (value, grads…)``."""
         return numpy_source(self.derivation, name)
 
-    def to_function(self, name: str = "value_and_grad") -> Callable:
-        """The generated NumPy function, compiled (only validated identifiers reach its code)."""
+    @_printing
+    def source(self, target: str = "numpy", name: str = "value_and_grad") -> str:
+        """A self-contained module for ``target`` (``numpy``, ``torch``, ``jax``, ``array-api``)
+        defining ``name(inputs…) -> (value, grads…)``."""
+        from .codegen.targets import module_source
+
+        return module_source(self.derivation, target, name)
+
+    def to_function(self, name: str = "value_and_grad", target: str = "numpy") -> Callable:
+        """The generated function for ``target``, compiled (only validated identifiers reach its
+        code); the target's library is imported when it is called for."""
         namespace: dict = {}
-        exec(compile(self.numpy_source(name), f"<matcalc {name}>", "exec"), namespace)
+        exec(compile(self.source(target, name), f"<matcalc {name}>", "exec"), namespace)
         return namespace[name]
 
     def to_sympy(self, symbols: Iterable = ()) -> dict:
@@ -138,13 +183,17 @@ class Gradient:
     @_printing
     def to_json(self) -> dict:
         """Gradients, shapes and steps as plain data, for tools that call matcalc."""
-        text, latex = TextPrinter(), LatexPrinter()
+        text, latex = TextPrinter(self.names), LatexPrinter(self.names)
         return {
             "of": self.of,
             "wrt": list(self.wrt),
             "gradients": {
                 name: {"text": text(g), "latex": latex(g), "shape": list(v.shape)}
                 for (name, g), v in zip(self.gradients.items(), self.derivation.wrt)
+            },
+            "adjoints": {
+                v.name: {"text": text(g), "latex": latex(g), "shape": list(v.shape)}
+                for v, g in self.derivation.adjoints
             },
             "steps": [
                 {
@@ -171,7 +220,7 @@ class Gradient:
     def size(self) -> int:
         """Distinct nodes in all gradient expressions together (shared sub-trees once)."""
         seen: set[Expr] = set()
-        stack = list(self.gradients.values())
+        stack = list(self.gradients.values()) + list(self.adjoints.values())
         while stack:
             e = stack.pop()
             if e in seen:
@@ -188,15 +237,28 @@ class Gradient:
         return f"<Gradient of {self.of} w.r.t. {', '.join(self.wrt)}>\n{self.text()}"
 
 
+def model_names(model: Model) -> frozenset[str]:
+    """The model's names, as written and as printed (``alpha`` and ``α``)."""
+    names = [v.name for v in model.inputs] + [v.name for v, _ in model.definitions]
+    names += list(model.elementwise) + [d for d in model.dims if isinstance(d, str)]
+    return frozenset(names) | frozenset(greek(n) for n in names)
+
+
 def grad(
-    model: str | Model, wrt: str | Iterable[str], of: str | None = None, convention: str | None = None
+    model: str | Model,
+    wrt: str | Iterable[str],
+    of: str | None = None,
+    convention: str | None = None,
+    expand: bool = False,
 ) -> Gradient:
     """Gradients of the scalar ``of`` (default: the model's output) w.r.t. ``wrt``.
 
     ``model`` is model text or a parsed :class:`~matcalc.model.Model`;
     ``wrt`` a list of names or a comma-separated string; ``convention`` how
     undeclared names in model text get their kinds: ``"matcalc"`` (the default)
-    or ``"matrixcalculus"`` (``"mc"``, the rule of matrixcalculus.org).
+    or ``"matrixcalculus"`` (``"mc"``, the rule of matrixcalculus.org). Adjoints used
+    more than once or deep in a chain are named (``where δh = …``); ``expand`` writes
+    them out instead.
     """
     from .parser import parse
 
@@ -204,7 +266,7 @@ def grad(
     m = parse(model, convention) if isinstance(model, str) else model
     try:
         try:
-            return Gradient(derive(m, _names(wrt), of))
+            return Gradient(derive(m, _names(wrt), of, expand))
         except NumberRangeError as err:
             of = of or m.output.name
             raise at_definition(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from fractions import Fraction
 from functools import lru_cache
 
-from . import numbers
+from . import dims, numbers
 from .expr import (
     SCALAR,
     Add,
@@ -23,14 +23,17 @@ from .expr import (
     Expr,
     Eye,
     Frob,
+    MatPow,
     Mul,
     Num,
     Ones,
+    PowerSum,
     Shape,
     Transpose,
     Var,
     Zero,
 )
+from .ops.registry import OPS
 
 ONE = Num(Fraction(1))
 ZERO = Num(Fraction(0))
@@ -61,14 +64,8 @@ def is_zero(e: Expr) -> bool:
 
 
 def dim_mul(a: Dim, b: Dim) -> Dim:
-    """The product of two dimensions (``m*n`` when symbolic)."""
-    if isinstance(a, int) and isinstance(b, int):
-        return a * b
-    if a == 1:
-        return b
-    if b == 1:
-        return a
-    return f"{a}*{b}"
+    """The product of two dimensions (``m*n`` when symbolic); see :mod:`matcalc.dims`."""
+    return dims.mul(a, b)
 
 
 # ---------------------------------------------------------------- products
@@ -115,7 +112,8 @@ def _mul_raw(
 
 class _Chain:
     """A matrix chain being assembled: whole chains of products are appended at once, and
-    only the joins between the pieces are checked (each piece is already valid)."""
+    only the joins between the pieces are checked (each piece is already valid), and
+    merged where one matrix meets itself (``A A² = A³``)."""
 
     __slots__ = ("factors", "has_eye", "has_zero")
 
@@ -131,6 +129,11 @@ class _Chain:
             f = pieces[0]
             self.has_eye = self.has_eye or isinstance(f, Eye)
             self.has_zero = self.has_zero or isinstance(f, Zero)
+        if self.factors and not isinstance(pieces[0], Eye):
+            joined = _joined(self.factors[-1], pieces[0])
+            if joined is not None:
+                self.factors[-1] = joined
+                pieces = pieces[1:]
         self.factors.extend(pieces)
 
     def shape(self) -> Shape:
@@ -141,7 +144,34 @@ class _Chain:
         chain = self.factors
         if self.has_eye and len(chain) > 1:
             chain = [f for f in chain if not isinstance(f, Eye)] or [chain[0]]
+            if len(chain) > 1:
+                chain = _merge_powers(chain)
         return tuple(chain)
+
+
+def _base_power(f: Expr) -> tuple[Expr, int]:
+    return (f.base, f.k) if isinstance(f, MatPow) else (f, 1)
+
+
+def _joined(a: Expr, c: Expr) -> Expr | None:
+    """``a c`` as one power when both are powers of one square matrix (``A A² = A³``)."""
+    if a.shape[0] != a.shape[1] or c.shape != a.shape or isinstance(a, Eye):
+        return None
+    base, k = _base_power(a)
+    other, j = _base_power(c)
+    return matpow(base, k + j) if base == other else None
+
+
+def _merge_powers(chain: list[Expr]) -> list[Expr]:
+    """Adjacent factors with one base as one power (after identities between them went)."""
+    out: list[Expr] = [chain[0]]
+    for f in chain[1:]:
+        joined = _joined(out[-1], f)
+        if joined is None:
+            out.append(f)
+        else:
+            out[-1] = joined
+    return out
 
 
 def mul(*factors: Expr) -> Expr:
@@ -369,6 +399,33 @@ def div(a: Expr, b: Expr) -> Expr:
     return eprod(a, (b, -1))
 
 
+# ---------------------------------------------------------------- matrix powers
+
+#: A differential of a power up to this exponent is written as its terms
+#: (``d(X³) = dX X² + X dX X + X² dX``); a higher one as a sum over ``i`` (:class:`PowerSum`).
+POWER_TERMS_UP_TO = 3
+
+
+def matpow(x: Expr, k: int) -> Expr:
+    """The matrix power ``x^k`` for an integer ``k ≥ 0`` (a negative power is of ``inv(x)``)."""
+    if k == 0:
+        return eye(x.shape[0])
+    if k == 1 or isinstance(x, (Eye, Zero)) or x.shape == SCALAR:
+        return x if x.shape != SCALAR else power(x, k)
+    if isinstance(x, MatPow):
+        return MatPow(x.base, x.k * k)
+    return MatPow(x, k)
+
+
+def power_sum(left: Expr, mid: Expr, right: Expr, k: int) -> Expr:
+    """``Σ_{i=0}^{k−1} leftⁱ mid right^{k−1−i}``: written as its terms for small ``k``."""
+    if is_zero(mid):
+        return zero(mid.shape)
+    if k <= POWER_TERMS_UP_TO:
+        return add(*(mul(matpow(left, i), mid, matpow(right, k - 1 - i)) for i in range(k)))
+    return PowerSum(left, mid, right, k)
+
+
 # ---------------------------------------------------------------- transpose
 
 
@@ -380,9 +437,12 @@ def is_symmetric(e: Expr) -> bool:
     if isinstance(e, Eye):
         return True
     if isinstance(e, Call):
-        return e.fn == "Diag" or (e.fn == "inv" and is_symmetric(e.args[0]))
+        rule = OPS[e.fn].symmetric
+        return rule is not None and rule(e.args)
     if isinstance(e, Add):
-        return all(is_symmetric(t) for t in e.terms)
+        if all(is_symmetric(t) for t in e.terms):
+            return True
+        return e.shape[0] == e.shape[1] and set(e.terms) == {transpose(t) for t in e.terms}  # A + Aᵀ
     if isinstance(e, Mul):
         if len(e.chain) == 1:
             return is_symmetric(e.chain[0])
@@ -391,6 +451,8 @@ def is_symmetric(e: Expr) -> bool:
         return all(is_symmetric(f) for f, _ in e.factors)
     if isinstance(e, Apply):
         return is_symmetric(e.arg)
+    if isinstance(e, MatPow):
+        return is_symmetric(e.base)
     return False
 
 
@@ -408,6 +470,10 @@ def transpose(e: Expr) -> Expr:
         return eprod(*((transpose(b), k) for b, k in e.factors))
     if isinstance(e, Apply) and isinstance(e.arg, (Var, Transpose)):
         return Apply(e.fn, transpose(e.arg), e.order)
+    if isinstance(e, MatPow):
+        return matpow(transpose(e.base), e.k)
+    if isinstance(e, PowerSum):
+        return power_sum(transpose(e.right), transpose(e.mid), transpose(e.left), e.k)
     return Transpose(e)
 
 
@@ -438,26 +504,23 @@ def apply(fn: str, arg: Expr, order: int = 0) -> Expr:
     return Apply(fn, arg, order)
 
 
-#: Structural functions that are linear: numbers and scalar factors move out of them.
-LINEAR = ("sum", "tr", "diag", "Diag", "vec")
-
-
-def call(fn: str, *args: Expr) -> Expr:
-    """A structural function call, shape from the function table."""
-    from .functions import STRUCTURAL
-
-    spec = STRUCTURAL[fn]
-    shape = spec.result(args[0].shape)
-    if fn in LINEAR and is_zero(args[0]):
-        return zero(shape)  # d tr(step(X)) = tr(0) = 0: a linear function of zero is zero
-    if fn == "vec" and args[0].shape[1] == 1:
-        return args[0]  # a column (or a scalar) is its own vec
-    if fn in LINEAR and isinstance(args[0], Mul) and (args[0].coef != 1 or args[0].scalars) and args[0].chain:
-        inner = args[0]
-        body = _mul_raw(Fraction(1), (), inner.chain, inner.shape)
-        return mul(Num(inner.coef), *inner.scalars, call(fn, body))
-    if spec.simplify is not None:
-        quick = spec.simplify(*args)
+def call(fn: str, *args: Expr, shape: Shape | None = None) -> Expr:
+    """A structural function call; its shape from the operation's rule (``shape`` for the
+    operations whose result's shape is not a function of the arguments', as ``unvec``)."""
+    op = OPS[fn]
+    if op.result is not None:
+        shape = op.result(*(a.shape for a in args))
+    elif shape is None:
+        raise ValueError(f"{fn} needs the shape of its result")
+    x = args[0]
+    if op.pull and (is_zero(x) or (len(args) > 1 and any(is_zero(a) for a in args[1:]))):
+        if any(p is not None and is_zero(a) for p, a in zip(op.pull, args)):
+            return zero(shape)  # d tr(step(X)) = tr(0 ∘ dX) = 0: a function linear in a zero is zero
+    if op.factors_out and isinstance(x, Mul) and (x.coef != 1 or x.scalars) and x.chain:
+        body = _mul_raw(Fraction(1), (), x.chain, x.shape)
+        return mul(Num(x.coef), *x.scalars, call(fn, body))
+    if op.simplify is not None:
+        quick = op.simplify(*args)
         if quick is not None:
             return quick
     return Call(fn, tuple(args), shape)
@@ -476,9 +539,13 @@ def rebuild(e: Expr, kids: tuple[Expr, ...]) -> Expr:
     if isinstance(e, Transpose):
         return transpose(kids[0])
     if isinstance(e, Call):
-        return call(e.fn, *kids) if e.fn != "unvec" else Call(e.fn, kids, e.shape)
+        return call(e.fn, *kids, shape=e.shape)
     if isinstance(e, Frob):
         return frob(*kids)
+    if isinstance(e, MatPow):
+        return matpow(kids[0], e.k)
+    if isinstance(e, PowerSum):
+        return power_sum(*kids, e.k)
     return e
 
 
@@ -513,11 +580,13 @@ __all__ = [
     "eye",
     "frob",
     "is_zero",
+    "matpow",
     "mul",
     "neg",
     "num",
     "ones",
     "power",
+    "power_sum",
     "rebuild",
     "scale",
     "split_coef",

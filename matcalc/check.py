@@ -11,11 +11,7 @@ from .evaluate import Evaluator, evaluate_model
 from .expr import Apply, Call, EProd, Var
 from .gradient import Derivation
 from .model import Model
-
-#: Functions whose argument should be positive (or positive definite) in random inputs.
-_POSITIVE_ARG = {"log", "sqrt", "log1p"}
-_SPD_ARG = {"logdet", "inv", "det"}
-_SMALL_ARG = {"arcsin", "arccos"}
+from .ops.registry import OPS
 
 
 def _sin_derivative(k: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -23,22 +19,27 @@ def _sin_derivative(k: int) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def abstract_functions(model: Model, orders: int = 4) -> dict[str, list[Callable]]:
-    """A concrete stand-in (``sin`` and its derivatives) for each abstract function."""
-    return {g: [_sin_derivative(k) for k in range(orders)] for g in model.elementwise}
+    """A concrete stand-in (``sin`` and its derivatives) for each abstract function, and each
+    function defined by formula with its derivatives."""
+    out = {g: [_sin_derivative(k) for k in range(orders)] for g in model.elementwise}
+    for f in model.formulas:
+        out[f.name] = [f.numeric(k) for k in range(len(f.forms))]
+    return out
 
 
 def _domains(model: Model) -> tuple[set[str], set[str], set[str]]:
-    """Names (inputs or definitions) that reach a positive / SPD / small-argument slot."""
+    """Names (inputs or definitions) that reach a positive / SPD / small-argument slot
+    (the domain of each function's registry entry)."""
     positive: set[str] = set()
     spd: set[str] = set()
     small: set[str] = set()
+    buckets = {"positive": positive, "spd": spd, "small": small}
     for _, rhs in model.definitions:
         for node in rhs.walk():
             arg = None
-            if isinstance(node, Apply) and node.fn in _POSITIVE_ARG | _SMALL_ARG:
-                arg, bucket = node.arg, positive if node.fn in _POSITIVE_ARG else small
-            elif isinstance(node, Call) and node.fn in _SPD_ARG:
-                arg, bucket = node.args[0], spd
+            op = OPS.get(node.fn) if isinstance(node, (Apply, Call)) else None
+            if op is not None and op.domain.draw in buckets:
+                arg, bucket = (node.arg if isinstance(node, Apply) else node.args[0]), buckets[op.domain.draw]
             elif isinstance(node, EProd):
                 for f, k in node.factors:
                     if k.denominator != 1 or k < 0:
@@ -179,7 +180,7 @@ def check(
     for _ in range(trials):
         inst = random_instance(model, rng, positive, spd)
         env = evaluate_model(model, inst.inputs, inst.dims, inst.functions)
-        ev = Evaluator(env, inst.dims, inst.functions)
+        ev = _gradient_evaluator(derivation, env, inst)
         for i, (var, g) in enumerate(zip(derivation.wrt, derivation.gradients)):
             symbolic = np.broadcast_to(ev(g), ev.shape(var))
             numeric = finite_difference(model, derivation.of, var, inst)
@@ -190,5 +191,13 @@ def check(
 def evaluate_gradient(derivation: Derivation, inst: Instance) -> list[np.ndarray]:
     """Each gradient of ``derivation`` evaluated at ``inst``."""
     env = evaluate_model(derivation.model, inst.inputs, inst.dims, inst.functions)
-    ev = Evaluator(env, inst.dims, inst.functions)
+    ev = _gradient_evaluator(derivation, env, inst)
     return [ev(g) for g in derivation.gradients]
+
+
+def _gradient_evaluator(derivation: Derivation, env: dict[str, np.ndarray], inst: Instance) -> Evaluator:
+    """An evaluator of the gradients: the model's values, and its named adjoints in order."""
+    ev = Evaluator(env, inst.dims, inst.functions)
+    for var, value in derivation.adjoints:
+        ev.adjoints[var.name] = ev(value)
+    return ev

@@ -89,12 +89,17 @@ def _add_derivative_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--of", metavar="NAME", help="the scalar to differentiate (default: the last definition)"
     )
+    parser.add_argument(
+        "--expand",
+        action="store_true",
+        help="write every adjoint out where it is used (no 'where δh = …' lines)",
+    )
 
 
 def _gradient(args: argparse.Namespace):
     from .api import grad
 
-    return grad(load_model(args.model, args.convention), wrt=args.wrt, of=args.of)
+    return grad(load_model(args.model, args.convention), wrt=args.wrt, of=args.of, expand=args.expand)
 
 
 def _write(text: str, path: str | None) -> None:
@@ -127,6 +132,8 @@ def cmd_grad(args: argparse.Namespace) -> int:
         out = g.steps_latex() if args.steps else g.latex()
     elif args.format == "numpy":
         out = g.numpy_source(_function_name(args.name))
+    elif args.format in TARGET_NAMES:
+        out = g.source(args.format, _function_name(args.name))
     else:
         out = json.dumps(g.to_json(), ensure_ascii=False, indent=2)
     _write(out, args.output)
@@ -135,9 +142,11 @@ def cmd_grad(args: argparse.Namespace) -> int:
 
 def _setup_grad(parser: argparse.ArgumentParser) -> None:
     _add_derivative_arguments(parser)
-    parser.add_argument("--format", choices=("text", "latex", "numpy", "json"), default="text")
+    parser.add_argument(
+        "--format", choices=("text", "latex", "numpy", *TARGET_NAMES[1:], "json"), default="text"
+    )
     parser.add_argument("--steps", action="store_true", help="show the derivation step by step")
-    parser.add_argument("--name", default="value_and_grad", help="function name for --format numpy")
+    parser.add_argument("--name", default="value_and_grad", help="function name for a code format")
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
 
 
@@ -161,6 +170,24 @@ def _setup_numpy(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hessian", action="store_true", help="write value_grad_and_hessian and hvp too")
     parser.add_argument("--layout", choices=("numerator", "denominator"), default="numerator",
                         help="with --jacobian: size(F)×size(X) (default) or the transpose")
+    parser.add_argument("--name", default="value_and_grad", help="the function's name")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+
+
+#: The code targets, as ``code --target`` and ``grad --format`` take them (NumPy first).
+TARGET_NAMES = ("numpy", "torch", "jax", "array-api")
+
+
+def cmd_code(args: argparse.Namespace) -> int:
+    """Write a self-contained module for one target computing the value and the gradients."""
+    g = _gradient(args)
+    _write(g.source(args.target, _function_name(args.name)), args.output)
+    return 0
+
+
+def _setup_code(parser: argparse.ArgumentParser) -> None:
+    _add_derivative_arguments(parser)
+    parser.add_argument("--target", choices=TARGET_NAMES, default="numpy", help="the array library")
     parser.add_argument("--name", default="value_and_grad", help="the function's name")
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
 
@@ -236,7 +263,8 @@ def _setup_check(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    """Check random models' gradients numerically; print the figures; exit 1 on a disagreement."""
+    """Check random models' gradients numerically; print the figures; exit 1 on a disagreement.
+    With ``--target``, also run each checked model through that target's module."""
     from .selftest import command
 
     status = command(args)
@@ -244,7 +272,19 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         from .selftest_kinds import command_kinds
 
         status = max(status, command_kinds(args))
-    return status
+    if args.target == "numpy":
+        return status
+    from .codegen.agree import run
+
+    s = run(args.examples, args.seed, args.target)
+    print(f"{args.target} module      {s.compared} of {s.tried} models compared with the NumPy module, "
+          f"{len(s.failures)} disagreements  ({s.seconds:.1f} s)")
+    if s.with_formulas:
+        print(f"  {s.with_formulas} models with a function defined by formula not compared "
+              f"(only the numpy target writes those so far)")
+    for _, report in s.failures[: args.show]:
+        print("  " + report)
+    return 1 if status or s.failures else 0
 
 
 def _setup_selftest(parser: argparse.ArgumentParser) -> None:
@@ -263,6 +303,8 @@ def _setup_selftest(parser: argparse.ArgumentParser) -> None:
                         help="also check N random vector- and matrix-valued models' Jacobians")
     parser.add_argument("--hessians", type=int, default=0, metavar="N",
                         help="also check N random models' Hessians and hvp through generated code")
+    parser.add_argument("--target", choices=TARGET_NAMES, default="numpy",
+                        help="also run every checked model through this target's module")
     parser.add_argument("--show", type=int, default=5, metavar="K",
                         help="print the first K disagreements in full, each with a shrunk model (default 5)")
 
@@ -333,6 +375,7 @@ COMMANDS: dict[
     "hessian": ("print the Hessian of a scalar w.r.t. variables", _setup_kind(False), cmd_kind),
     "check": ("check gradients against central finite differences", _setup_check, cmd_check),
     "numpy": ("write a NumPy module computing the value and gradients", _setup_numpy, cmd_numpy),
+    "code": ("write a NumPy, PyTorch, JAX or array-API module computing them", _setup_code, cmd_code),
     "selftest": ("check random models' gradients against finite differences", _setup_selftest, cmd_selftest),
     "serve": ("serve a local web page to derive, check and export gradients", _setup_serve, cmd_serve),
 }
@@ -377,7 +420,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return done.code if isinstance(done.code, int) else 0
     try:
         with deep_recursion():
-            return args.run(args)
+            status = args.run(args)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:  # the reader stopped early (``| head``): nothing more to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except MatcalcError as err:
         print(str(err), file=sys.stderr)
         return EXIT_USER_ERROR

@@ -124,7 +124,7 @@ def involved_vector_names(text: str, line: int, column: int, end_column: int | N
     """Undeclared ``a``–``g`` names taken as vectors that the text at ``line``/``column``
     (up to ``end_column``) uses, directly or through definitions, in order of appearance."""
     from .parser import parse_statements
-    from .syntax import Assign, Declaration
+    from .syntax import Assign, Declaration, FunctionDef
 
     try:
         statements = parse_statements(text)
@@ -139,7 +139,7 @@ def involved_vector_names(text: str, line: int, column: int, end_column: int | N
 
     seeds: list[str] = []
     for st in statements:
-        if isinstance(st, Declaration):
+        if isinstance(st, (Declaration, FunctionDef)):  # a function's body names only its parameter
             continue
         if isinstance(st, Assign) and inside(st.target.span):
             seeds.append(st.target.name)

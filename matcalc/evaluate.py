@@ -1,4 +1,5 @@
-"""Numeric evaluation of expressions with NumPy (every value a 2-D array)."""
+"""Numeric evaluation of expressions with NumPy (every value a 2-D array); each
+function by its registry entry's ``numeric`` spelling."""
 
 from __future__ import annotations
 
@@ -6,67 +7,41 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from .expr import Add, Apply, Call, Diff, EProd, Expr, Eye, Frob, Mul, Num, Ones, Transpose, Var, Zero
+from . import dims as dimensions
+from .expr import (
+    Add,
+    Adjoint,
+    Apply,
+    Call,
+    Diff,
+    EProd,
+    Expr,
+    Eye,
+    Frob,
+    MatPow,
+    Mul,
+    Num,
+    Ones,
+    PowerSum,
+    Transpose,
+    Var,
+    Zero,
+)
 from .model import Model
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
-#: NumPy spelling of each entry-wise function.
-ENTRYWISE_NUMPY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "exp": np.exp,
-    "log": np.log,
-    "sin": np.sin,
-    "cos": np.cos,
-    "tan": np.tan,
-    "arcsin": np.arcsin,
-    "arccos": np.arccos,
-    "arctan": np.arctan,
-    "tanh": np.tanh,
-    "sigmoid": _sigmoid,
-    "relu": lambda x: np.maximum(x, 0.0),
-    "step": lambda x: (x > 0).astype(float),
-    "sq": np.square,
-    "sqrt": np.sqrt,
-    "abs": np.abs,
-    "sign": np.sign,
-    "softplus": lambda x: np.logaddexp(0.0, x),
-    "log1p": np.log1p,
-}
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    z = np.exp(x - x.max())
-    return z / z.sum()
-
-
-def _logsumexp(x: np.ndarray) -> np.ndarray:
-    m = x.max()
-    return np.array([[m + np.log(np.exp(x - m).sum())]])
+from .ops.registry import OPS
 
 
 def _scalar(v: float) -> np.ndarray:
     return np.array([[float(v)]])
 
 
-#: NumPy spelling of each structural function (arguments and results 2-D).
-CALL_NUMPY: dict[str, Callable[..., np.ndarray]] = {
-    "sum": lambda x: _scalar(x.sum()),
-    "tr": lambda x: _scalar(np.trace(x)),
-    "diag": lambda x: np.diag(x).reshape(-1, 1).copy(),
-    "Diag": lambda x: np.diag(x[:, 0]),
-    "vec": lambda x: x.reshape(-1, 1, order="F"),
-    "inv": np.linalg.inv,
-    "det": lambda x: _scalar(np.linalg.det(x)),
-    "logdet": lambda x: _scalar(np.linalg.slogdet(x)[1]),
-    "norm1": lambda x: _scalar(np.abs(x).sum()),
-    "norm2": lambda x: _scalar(np.sqrt((x * x).sum())),
-    "normF": lambda x: _scalar(np.sqrt((x * x).sum())),
-    "softmax": _softmax,
-    "logsumexp": _logsumexp,
-}
+def power_sum(left: np.ndarray, mid: np.ndarray, right: np.ndarray, k: int) -> np.ndarray:
+    """``Σ_{i=0}^{k−1} leftⁱ mid right^{k−1−i}`` by ``S ← left S + mid rightʲ`` (3k products)."""
+    total, right_j = mid, np.eye(right.shape[0])
+    for _ in range(1, k):
+        right_j = right_j @ right
+        total = left @ total + mid @ right_j
+    return total
 
 
 class Evaluator:
@@ -85,17 +60,12 @@ class Evaluator:
         self.env = dict(env)
         self.dims = dict(dims)
         self.functions = dict(functions or {})
+        #: the values of the named adjoints ``δV`` (by ``V``'s name), set by their users
+        self.adjoints: dict[str, np.ndarray] = {}
         self._memo: dict[Expr, np.ndarray] = {}
 
     def size(self, d) -> int:
-        if isinstance(d, int):
-            return d
-        if d in self.dims:
-            return self.dims[d]
-        out = 1
-        for part in d.split("*"):
-            out *= self.size(int(part) if part.isdigit() else part)
-        return out
+        return dimensions.size(d, self.dims)
 
     def shape(self, e: Expr) -> tuple[int, int]:
         return (self.size(e.shape[0]), self.size(e.shape[1]))
@@ -113,6 +83,8 @@ class Evaluator:
             return self.env[e.name]
         if isinstance(e, Diff):
             return self.env["d" + e.var.name]
+        if isinstance(e, Adjoint):
+            return self.adjoints[e.var.name]
         if isinstance(e, Num):
             return _scalar(e.value)
         if isinstance(e, Ones):
@@ -144,17 +116,24 @@ class Evaluator:
                 out = v if out is None else out * v
             return out
         if isinstance(e, Apply):
-            if e.order == 0 and e.fn in ENTRYWISE_NUMPY:
-                return ENTRYWISE_NUMPY[e.fn](ev(e.arg))
+            op = OPS.get(e.fn)
+            if e.order == 0 and op is not None:
+                return op.numeric(ev(e.arg))
             return self.functions[e.fn][e.order](ev(e.arg))
         if isinstance(e, Transpose):
             return ev(e.arg).T
         if isinstance(e, Call):
-            if e.fn == "unvec":
-                return ev(e.args[0]).reshape(self.shape(e), order="F")
-            return CALL_NUMPY[e.fn](*(ev(a) for a in e.args))
+            op = OPS[e.fn]
+            args = [ev(a) for a in e.args]
+            if op.result is None:  # the result's shape is the node's, not the arguments'
+                return op.numeric(*args, shape=self.shape(e))
+            return op.numeric(*args)
         if isinstance(e, Frob):
             return _scalar((ev(e.left) * ev(e.right)).sum())
+        if isinstance(e, MatPow):
+            return np.linalg.matrix_power(ev(e.base), e.k)
+        if isinstance(e, PowerSum):
+            return power_sum(ev(e.left), ev(e.mid), ev(e.right), e.k)
         raise TypeError(f"cannot evaluate {type(e).__name__}")
 
 

@@ -144,6 +144,24 @@ class Diff(Expr):
 
 
 @_node
+class Adjoint(Expr):
+    """The adjoint ``δV = ∂f/∂V`` of a definition ``V``, written by its name in a result
+    (a leaf: its value is given once, in the result's ``where`` lines)."""
+
+    var: Var
+
+    @property
+    def shape(self) -> Shape:  # type: ignore[override]
+        return self.var.shape
+
+    def fields(self) -> tuple:
+        return (self.var,)
+
+    def __repr__(self) -> str:
+        return f"δ{self.var.name}"
+
+
+@_node
 class Num(Expr):
     """An exact scalar constant."""
 
@@ -343,3 +361,48 @@ class Frob(Expr):
 
     def __repr__(self) -> str:
         return f"({self.left!r} : {self.right!r})"
+
+
+@_node
+class MatPow(Expr):
+    """The matrix power ``base^k`` of a square matrix (``k ≥ 2``)."""
+
+    base: Expr
+    k: int
+
+    @property
+    def shape(self) -> Shape:  # type: ignore[override]
+        return self.base.shape
+
+    def fields(self) -> tuple:
+        return (self.base, self.k)
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.base,)
+
+    def __repr__(self) -> str:
+        return f"{self.base!r}^{self.k}"
+
+
+@_node
+class PowerSum(Expr):
+    """``Σ_{i=0}^{k−1} leftⁱ · mid · right^{k−1−i}``: the differential of a matrix power
+    (``mid = dX``) and the gradient it gives (``left = Xᵀ``, ``mid = G``, ``right = Xᵀ``)."""
+
+    left: Expr
+    mid: Expr
+    right: Expr
+    k: int
+
+    @property
+    def shape(self) -> Shape:  # type: ignore[override]
+        return self.mid.shape
+
+    def fields(self) -> tuple:
+        return (self.left, self.mid, self.right, self.k)
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.left, self.mid, self.right)
+
+    def __repr__(self) -> str:
+        return f"Σ[{self.k}]({self.left!r}^i {self.mid!r} {self.right!r}^(k-1-i))"

@@ -11,11 +11,12 @@ import difflib
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from . import adjoints
 from . import build as b
 from .depth import at_definition, deep_recursion, too_deep
 from .differential import Differentiator
 from .errors import DerivativeError
-from .expr import Add, Expr, Var
+from .expr import Add, Adjoint, Expr, Var
 from .model import Model
 from .rules import Rule, separate
 from .simplify import simplify_all
@@ -29,6 +30,8 @@ class ChainStep:
     coefficient: Expr
     differential: Expr
     moves: tuple[tuple[Rule, tuple[Expr, Expr], tuple[tuple[Expr, Expr], ...]], ...]
+    #: for a named adjoint (``coefficient`` is ``δV``), its value
+    value: Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ class Derivation:
     wrt: tuple[Var, ...]
     gradients: tuple[Expr, ...]
     steps: tuple[ChainStep, ...] = field(default=(), repr=False)
+    #: The named adjoints ``δV`` the gradients use, each with its value, the output's
+    #: first (each value uses only the adjoints before it).
+    adjoints: tuple[tuple[Var, Expr], ...] = ()
 
     def __getitem__(self, name: str) -> Expr:
         for v, g in zip(self.wrt, self.gradients):
@@ -71,9 +77,14 @@ def _resolve(model: Model, name: str) -> Var:
 
 
 def derive(
-    model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None, name_variables: bool = True
+    model: Model,
+    wrt: list[str] | tuple[str, ...],
+    of: str | None = None,
+    expand: bool = False,
+    name_variables: bool = True,
 ) -> Derivation:
-    """Gradients of the scalar ``of`` (default: the model's output) w.r.t. each of ``wrt``.
+    """Gradients of the scalar ``of`` (default: the model's output) w.r.t. each of ``wrt``;
+    ``expand`` writes every adjoint out where it is used instead of naming any.
 
     ``name_variables=False``: a sub-expression equal to a definition among ``wrt`` is not
     written with its name (the Hessian differentiates the gradient again, and there the
@@ -99,7 +110,7 @@ def derive(
         seen.add(v.name)
     with deep_recursion():
         try:
-            return _reverse_mode(model, target, variables, name_variables)
+            return _reverse_mode(model, target, variables, expand, name_variables)
         except RecursionError:
             raise too_deep(model, target.name) from None
 
@@ -108,6 +119,11 @@ def derive(
 #: of a chain of k factors is k terms of k factors (``x'*A^1000*x``: a million); past this
 #: limit simplifying and printing it would take minutes, so the model is refused instead.
 MAX_DIFFERENTIAL_SIZE = 50_000
+
+
+#: The most the gradients written out as trees may hold with ``expand`` (each use of an
+#: adjoint written in full: a residual step doubles it).
+MAX_EXPANDED_SIZE = 200_000
 
 
 def _written_size(e: Expr) -> int:
@@ -143,7 +159,7 @@ def _chain_step(
 
 
 def _reverse_mode(
-    model: Model, target: Var, variables: tuple[Var, ...], name_variables: bool = True
+    model: Model, target: Var, variables: tuple[Var, ...], expand: bool, name_variables: bool = True
 ) -> Derivation:
     """The derivation of ``target`` by reverse mode over the model's definitions."""
     sources = {v.name for v in variables}
@@ -160,13 +176,18 @@ def _reverse_mode(
 
     diff = Differentiator(lambda v: v.name in active)
     adjoint: dict[str, list[Expr]] = {target.name: [b.ONE]}
+    raw: dict[Var, Expr] = {}  # each adjoint written as a leaf, with its value
     steps: list[ChainStep] = []
     for var, rhs in reversed(defs):
         terms = adjoint.get(var.name)
         if not terms or var.name not in active:
             continue
+        g = b.add(*terms)
+        if not adjoints.trivial(g):
+            raw[var] = g
+            g = Adjoint(var)
         try:
-            step = _chain_step(diff, var, rhs, b.add(*terms), adjoint, model)
+            step = _chain_step(diff, var, rhs, g, adjoint, model)
         except RecursionError:
             raise too_deep(model, var.name) from None
         if step is not None:
@@ -178,8 +199,43 @@ def _reverse_mode(
     for v in variables:
         terms = adjoint.get(v.name)
         g = b.add(*terms) if terms else b.zero(v.shape)
-        if v.symmetric:
+        if v.symmetric:  # declared, or a definition symmetric by construction: the gradient on
+            # symmetric matrices, as the value only ever varies symmetrically
             terms = g.terms if isinstance(g, Add) else (g,)
             g = b.scale(Fraction(1, 2), b.add(g, *(b.transpose(t) for t in terms)))
         grads.append(g)
-    return Derivation(model, target, variables, tuple(simplify_all(grads, names)), tuple(steps))
+    # the gradient w.r.t. a definition is its adjoint: its uses are counted once, as the adjoint's
+    named = adjoints.choose(raw, [g for v, g in zip(variables, grads) if v not in raw], expand)
+    inline = adjoints.Inliner(raw, named)
+    values = [(v, inline(g)) for v, g in raw.items() if v.name in named]
+    out = simplify_all([inline(g) for g in grads] + [g for _, g in values], names)
+    if expand:
+        written = sum(g.size() for g in out)
+        if written > MAX_EXPANDED_SIZE:
+            raise at_definition(
+                model,
+                target.name,
+                f"written out with every adjoint in place (--expand), the gradients of "
+                f"{target.name} have {written:,} terms and factors, more than matcalc writes out "
+                f"({MAX_EXPANDED_SIZE:,}); without --expand the adjoints used more than once are named",
+            )
+    named_values = dict(values)
+    steps = [_inlined(st, inline, named_values.get(st.var)) for st in steps]
+    return Derivation(
+        model,
+        target,
+        variables,
+        tuple(out[: len(grads)]),
+        tuple(steps),
+        tuple((v, g) for (v, _), g in zip(values, out[len(grads) :])),
+    )
+
+
+def _inlined(step: ChainStep, inline: adjoints.Inliner, value: Expr | None) -> ChainStep:
+    """``step`` with the adjoints that are not named written out (``value``: the named
+    adjoint's, when ``step`` names one)."""
+    moves = tuple(
+        (rule, (inline(g), lin), tuple((inline(pg), pl) for pg, pl in pieces))
+        for rule, (g, lin), pieces in step.moves
+    )
+    return ChainStep(step.var, inline(step.coefficient), step.differential, moves, value)

@@ -159,11 +159,30 @@ def step(m: Expr, lin: Expr, live: HasDifferential) -> tuple[VecRule, list[Piece
     raise _no_form(type(lin).__name__)
 
 
+#: The most ``vec`` rules one identification applies: a map written out as a tree (a deep
+#: model's, whose tangents are shared many times over) can need exponentially many.
+MAX_RULES = 3000
+
+
+class TooLargeError(DerivativeError):
+    """An explicit matrix too large to write (located at the function by the caller)."""
+
+
+def too_large(what: str, size: int, limit: int) -> DerivativeError:
+    """The error for an explicit matrix too large to write."""
+    return TooLargeError(
+        f"{what} needs more than {limit:,} terms and steps ({size:,}) to be written as an explicit "
+        "matrix: its map is shared in ways a matrix of ⊗ and K cannot show, so no Jacobian or "
+        "Hessian matrix is written for it; take fewer variables, or its gradient (matcalc grad)"
+    )
+
+
 def identify(lin: Expr, trace: list | None = None) -> list[tuple[Expr, Diff]]:
     """``vec(lin)`` as ``Σ M_V d vec(V)``; each rule applied is appended to ``trace``."""
     live = HasDifferential()
     done: list[tuple[Expr, Diff]] = []
     work: list[Piece] = [(b.eye(k.size(lin.shape)), lin)]
+    rules = 0
     while work:
         m, lin = work.pop(0)
         if isinstance(lin, Diff):
@@ -171,6 +190,9 @@ def identify(lin: Expr, trace: list | None = None) -> list[tuple[Expr, Diff]]:
             continue
         if not live(lin):  # no differential left in it (a zero not folded, unvec(0) ∘ V): no term
             continue
+        rules += 1
+        if rules > MAX_RULES:
+            raise too_large("the differential", rules, MAX_RULES)
         rule, pieces = step(m, lin, live)
         if trace is not None:
             trace.append((rule, (m, lin), tuple(pieces)))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from . import build as b
+from . import dims as dimensions
 from .convention import DEFAULT, GREEK_NAMES, kind_by_convention  # noqa: F401 (GREEK_NAMES re-exported)
 from .errors import (
     ArityError,
@@ -27,16 +28,17 @@ from .errors import (
     ShapeError,
     UnknownNameError,
 )
-from .expr import Expr, Var
-from .functions import ALIASES, ENTRYWISE, KNOWN_FUNCTIONS, STRUCTURAL
+from .expr import Expr, Num, Var
 from .model import Model
 from .numbers import NumberRangeError, checked, power
+from .ops.registry import ALIASES, OPS, known_names, lookup
 from .syntax import (
     Assign,
     Binary,
     Call,
     Declaration,
     ExprStatement,
+    FunctionDef,
     Kind,
     Name,
     Neg,
@@ -55,9 +57,12 @@ Ty = tuple[int, int]  # (rows, cols) as dimension variables
 SPECIAL_NAMES = ("ones", "eye")
 #: Kind words that may appear as calls in expressions (``vector(c)``, ``matrix(c)``).
 FILL_NAMES = ("vector", "matrix")
+#: Kind words: never a function's name.
+KIND_WORDS = ("scalar", "vector", "matrix", "symmetric", "elementwise")
 ADDITIVE = ("+", "-")
 PRODUCT = ("*", "@")
 HADAMARD = (".*", "∘", "⊙")
+KRON = ("⊗",)
 POWERS = ("^", ".^")
 
 
@@ -169,10 +174,16 @@ def _fold(op: str, x: Fraction, y: Fraction) -> Fraction | None:
 
 #: How a sum is built, by inference's decision.
 SUMS = ("same", "broadcast_left", "broadcast_right")
+PRODUCTS = ("matmul",)  # a scaling settles its operands: a 1×1 product scales as a whole
 
 
 class _Terms(list):
     """The terms of a chain of ``+`` and ``-``, not yet added up."""
+
+
+class _Factors(list):
+    """The factors of a chain of products ``a*b*c …``, not yet multiplied (so a long chain
+    is built once, not copied and hashed at every ``*``)."""
 
 
 class _Ref:
@@ -182,6 +193,9 @@ class _Ref:
 
     def __init__(self, var: int) -> None:
         self.var = var
+
+    def __str__(self) -> str:  # in a product of sizes: "?7" (no dimension symbol has a "?")
+        return f"?{self.var}"
 
 
 @dataclass(frozen=True)
@@ -206,6 +220,7 @@ class _Inference:
         self.scalar: Ty = (self.one, self.one)
         self.declared: dict[str, _Declared] = {}
         self.elementwise: dict[str, _Declared] = {}
+        self.formulas: dict = {}  # name -> matcalc.formulas.Formula
         self.undeclared: dict[str, Ty] = {}
         self.def_at: dict[str, Assign] = {}
         self.defined: dict[str, Ty] = {}
@@ -223,9 +238,12 @@ class _Inference:
             if isinstance(st, Declaration):
                 self.declare(st)
         for st in self.statements:
+            if isinstance(st, FunctionDef):
+                self.define_function(st)
+        for st in self.statements:
             if isinstance(st, Assign):
                 self.register_definition(st)
-        values = [st for st in self.statements if not isinstance(st, Declaration)]
+        values = [st for st in self.statements if isinstance(st, (Assign, ExprStatement))]
         self.check_placement(values)
 
         for st in values:
@@ -245,6 +263,10 @@ class _Inference:
             rhs = self.guarded(st, lambda st=st: self.build(st.expr))
             if isinstance(st, Assign):
                 var = self.def_vars[st.target.name]
+                if rhs.shape[0] == rhs.shape[1] != 1 and b.is_symmetric(rhs):
+                    # symmetric by construction (AᵀA, A + Aᵀ, inv(S), exp(S), …): its uses know it
+                    var = Var(var.name, var.shape, "def", True)
+                    self.def_vars[st.target.name] = var
             else:
                 var = Var(self.output_name(), rhs.shape, role="def")
             definitions.append((var, rhs))
@@ -254,6 +276,7 @@ class _Inference:
             definitions=tuple(definitions),
             output=definitions[-1][0],
             elementwise=tuple(self.elementwise),
+            formulas=tuple(self.formulas.values()),
             dims=self.dims_in_order(),
             source=self.text,
             places=tuple(places),
@@ -324,7 +347,7 @@ class _Inference:
                     )
                 continue
             if kind.name == "elementwise":
-                if n.name in KNOWN_FUNCTIONS or n.name in SPECIAL_NAMES + FILL_NAMES:
+                if lookup(n.name) is not None or n.name in SPECIAL_NAMES + FILL_NAMES:
                     raise self.error(
                         DefinitionError,
                         f"{n.name} is a built-in function; give the elementwise function"
@@ -347,11 +370,41 @@ class _Inference:
 
     def size_var(self, size: Size, user: bool = False) -> int:
         if isinstance(size, str) and user:
-            return self.dims.symbol(size)
+            for symbol in dimensions.symbols(size):
+                self.dims.symbol(symbol)
         return self.dims.const(size)
+
+    def define_function(self, st: FunctionDef) -> None:
+        """A function defined by formula (its body read into SymPy by :mod:`matcalc.formulas`)."""
+        from .formulas import formula
+
+        name = st.name.name
+        if lookup(name) is not None or name in SPECIAL_NAMES + FILL_NAMES or name in KIND_WORDS:
+            raise self.error(
+                DefinitionError, f"{name} is a built-in function; give your function another name", st.name
+            )
+        if name in self.formulas:
+            first = self.formulas[name].line
+            raise self.error(DefinitionError, f"{name} is defined twice (first on line {first})", st.name)
+        declared = self.declared.get(name) or self.elementwise.get(name)
+        if declared is not None:
+            raise self.error(
+                DefinitionError,
+                f"{name} is declared on line {declared.line} as {declared.kind}"
+                " and cannot also be defined",
+                st.name,
+            )
+        self.formulas[name] = formula(st, dict(self.formulas), self.text, tuple(self.elementwise), constant)
 
     def register_definition(self, st: Assign) -> None:
         name = st.target.name
+        if name in self.formulas:
+            raise self.error(
+                DefinitionError,
+                f"{name} is a function defined on line {self.formulas[name].line}; give the value"
+                " another name",
+                st.target,
+            )
         if name in self.def_at:
             first = self.def_at[name].span.line
             raise self.error(
@@ -439,7 +492,7 @@ class _Inference:
             raise self.error(DefinitionError, msg, node)
         if name in self.declared:
             return self.note(node, self.declared[name].ty, "input", name)
-        if name in self.elementwise:
+        if name in self.elementwise or name in self.formulas:
             raise self.error(
                 ShapeError, f"{name} is an elementwise function; call it as {name}(...)", node
             )
@@ -448,7 +501,7 @@ class _Inference:
         if name == "eye":
             n = self.dims.new()
             return self.note(node, (n, n), "eye")
-        if name in KNOWN_FUNCTIONS:
+        if name in known_names():
             raise self.error(
                 ShapeError, f"{name} is a function; call it as {name}(...)", node
             )
@@ -513,6 +566,8 @@ class _Inference:
                     node,
                 )
             return self.note(node, lt, "div")
+        if op in KRON:
+            return self.note(node, self.structural(node, "kron", [lt, rt]), "kron")
         assert op == ":"
         if not self.unify_shapes(lt, rt):
             raise self.mismatch(node, lt, rt, "':' (Frobenius product) needs equal shapes")
@@ -567,9 +622,14 @@ class _Inference:
     def check_call(self, node: Call) -> None:
         """The called name exists and gets the right number of arguments."""
         fn, n = node.name, len(node.args)
-        if fn in self.elementwise or fn in ENTRYWISE or fn in ALIASES or fn in STRUCTURAL:
-            if n != 1:
-                raise self.error(ArityError, f"{fn} takes 1 argument, got {n}", node)
+        op = lookup(fn)
+        if op is not None and op.internal:
+            op = None
+        if fn in self.elementwise or fn in self.formulas or op is not None:
+            want = 1 if op is None else op.arity
+            if n != want:
+                noun = "argument" if want == 1 else "arguments"
+                raise self.error(ArityError, f"{fn} takes {want} {noun}, got {n}", node)
         elif fn in SPECIAL_NAMES:
             most = 2 if fn == "ones" else 1
             if n > most:
@@ -608,7 +668,7 @@ class _Inference:
         if fn in self.declared or fn in self.def_at or fn in self.undeclared:
             msg = f"{fn} is a variable, not a function; write {fn}*(...) for a product"
         else:
-            known = [*KNOWN_FUNCTIONS, *self.elementwise, *SPECIAL_NAMES, *FILL_NAMES]
+            known = [*known_names(), *self.elementwise, *self.formulas, *SPECIAL_NAMES, *FILL_NAMES]
             close = difflib.get_close_matches(fn, known, n=3)
             msg = f"unknown function '{fn}'"
             if close:
@@ -619,10 +679,11 @@ class _Inference:
 
     def visit_call(self, node: Call, kids: list[Ty]) -> Ty:
         fn = ALIASES.get(node.name, node.name)
-        if fn in self.elementwise or fn in ENTRYWISE:
+        op = OPS.get(fn)
+        if fn in self.elementwise or fn in self.formulas or (op is not None and op.kind == "entrywise"):
             return self.note(node, kids[0], "apply", fn)
-        if fn in STRUCTURAL:
-            return self.note(node, self.structural(node, fn, kids[0]), "call", fn)
+        if op is not None:
+            return self.note(node, self.structural(node, fn, kids), "call", fn)
         if fn in SPECIAL_NAMES:
             sizes = [self.call_size(a) for a in node.args]
             if fn == "eye":
@@ -651,30 +712,37 @@ class _Inference:
             ShapeError, "a size must be a dimension symbol or a positive integer", arg
         )
 
-    def structural(self, node: Call, fn: str, arg: Ty) -> Ty:
-        """Check what ``fn`` needs of its argument; the result type from the function table."""
-        spec = STRUCTURAL[fn]
-        if spec.needs == "square":
-            self.need_square(node.args[0], arg, f"{fn}(...)")
-        elif spec.needs == "vector" and not self.dims.unify(arg[1], self.one):
-            raise self.error(
-                ShapeError,
-                f"{fn}(...) needs a column vector, but {self.src(node.args[0])} is"
-                f" {self.shape_text(arg)}",
-                node.args[0],
-            )
-        vr, vc = self.dims.value(arg[0]), self.dims.value(arg[1])
-        if vr is not None and vc is not None:
-            return tuple(self.size_var(d) for d in spec.result((vr, vc)))  # type: ignore[return-value]
+    def structural(self, node: Call | Binary, fn: str, args: list[Ty]) -> Ty:
+        """Check what ``fn`` needs of its arguments; the result type from its registry entry."""
+        op = OPS[fn]
+        operands = node.args if isinstance(node, Call) else (node.left, node.right)
+        for need, arg, ty in zip(op.needs, operands, args):
+            if need == "square":
+                self.need_square(arg, ty, f"{fn}(...)")
+            elif need == "vector" and not self.dims.unify(ty[1], self.one):
+                raise self.error(
+                    ShapeError,
+                    f"{fn}(...) needs a column vector, but {self.src(arg)} is"
+                    f" {self.shape_text(ty)}",
+                    arg,
+                )
+        assert op.result is not None
+        values = [(self.dims.value(ty[0]), self.dims.value(ty[1])) for ty in args]
+        if all(r is not None and c is not None for r, c in values):
+            return tuple(self.size_var(d) for d in op.result(*values))  # type: ignore[return-value]
+        def known(v: int) -> Size | _Ref:
+            value = self.dims.value(v)
+            return _Ref(v) if value is None else value
+
         out = []
-        for i, d in enumerate(spec.result((_Ref(arg[0]), _Ref(arg[1])))):
+        for i, d in enumerate(op.result(*((known(ty[0]), known(ty[1])) for ty in args))):
             if isinstance(d, _Ref):
                 out.append(d.var)
-            elif isinstance(d, int):
-                out.append(self.dims.const(d))
-            else:  # a size computed from the argument's: known only at the end
+            elif isinstance(d, int) or (isinstance(d, str) and "?" not in d):
+                out.append(self.size_var(d))
+            else:  # a size computed from unknown sizes of the arguments: known only at the end
                 v = self.dims.new()
-                self.deferred.append((v, fn, arg, i, node))
+                self.deferred.append((v, fn, args, i, node))
                 out.append(v)
         return (out[0], out[1])
 
@@ -684,9 +752,9 @@ class _Inference:
         """Name every size left unknown, then compute sizes derived from others."""
         self.check_sizes_fixed()
         self.dims.name_unbound(skip=[v for v, *_ in self.deferred])
-        for v, fn, arg, i, node in self.deferred:
-            shape = (self.dims.value(arg[0]), self.dims.value(arg[1]))
-            size = STRUCTURAL[fn].result(shape)[i]
+        for v, fn, args, i, node in self.deferred:
+            shapes = [(self.dims.value(ty[0]), self.dims.value(ty[1])) for ty in args]
+            size = OPS[fn].result(*shapes)[i]
             if not self.dims.bind(v, size):
                 raise self.error(
                     DimensionError,
@@ -722,7 +790,7 @@ class _Inference:
         seen: dict[str, None] = {}
         for v in range(self.dims.count):
             d = self.dims.value(v)
-            if isinstance(d, str) and "*" not in d:
+            if isinstance(d, str) and dimensions.is_symbol(d):
                 seen.setdefault(d, None)
         return tuple(seen)
 
@@ -750,8 +818,15 @@ class _Inference:
 
     def build_node(self, node: Node, kids: list) -> Expr | _Terms:
         try:
-            if self.info[node][1] in SUMS:
+            how = self.info[node][1]
+            if how in SUMS:
                 return self.add_terms(node, kids[0], kids[1])
+            if how in PRODUCTS and not any(isinstance(k, Num) for k in kids):
+                # (numbers multiply at once, so a constant out of range is found where it is)
+                left, right = kids
+                factors = left if isinstance(left, _Factors) else _Factors([self.settle(left, node)])
+                factors.append(self.settle(right, node))
+                return factors
             e = self.construct(node, [self.settle(k, node) for k in kids])
         except ValueError as err:
             raise self.error(ShapeError, f"{self.src(node)}: {err}", node) from None
@@ -773,12 +848,21 @@ class _Inference:
             left = b.mul(self.settle(left, node), b.ones(self.shape(ty)))
         elif how == "broadcast_right":
             right = b.mul(right, b.ones(self.shape(ty)))
-        terms = left if isinstance(left, _Terms) else _Terms([left])
+        terms = left if isinstance(left, _Terms) else _Terms([self.settle(left, node)])
         terms.append(right if node.op == "+" else b.neg(right))
         return terms
 
-    def settle(self, e: Expr | _Terms, node: Node) -> Expr:
-        """``e``, with a pending chain of sums added up."""
+    def settle(self, e: Expr | _Terms | _Factors, node: Node) -> Expr:
+        """``e``, with a pending chain of sums added up (or of products multiplied)."""
+        if isinstance(e, _Factors):
+            try:
+                product = b.mul(*e)
+            except ValueError as err:
+                raise self.error(ShapeError, f"{self.src(node)}: {err}", node) from None
+            except NumberRangeError as err:
+                raise self.error(NumberError, err.about(f"a constant in {self.src(node)}"), node) from None
+            hash(product)
+            return product
         if not isinstance(e, _Terms):
             return e
         try:
@@ -807,7 +891,7 @@ class _Inference:
         if how == "apply":
             return b.apply(extra, kids[0])
         if how == "call":
-            return b.call(extra, kids[0])
+            return b.call(extra, *kids)
         if how == "fill":
             return b.mul(kids[0], b.ones(self.shape(ty)))
         if how == "power":
@@ -816,12 +900,14 @@ class _Inference:
             if extra == 0:
                 return b.eye(self.shape(ty)[0])
             base = kids[0] if extra > 0 else b.call("inv", kids[0])
-            return b.mul(*[base] * abs(extra))
+            return b.matpow(base, abs(extra))
         left, right = kids
         if how in ("scale", "matmul"):
             return b.mul(left, right)
         if how == "eprod":
             return b.eprod(left, right)
+        if how == "kron":
+            return b.call("kron", left, right)
         if how == "div":
             return b.div(left, right)
         if how == "scalar_over":

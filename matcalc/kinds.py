@@ -20,9 +20,9 @@ from . import kron as k
 from .depth import at_definition
 from .differential import Differentiator
 from .errors import DerivativeError
-from .expr import Call, Diff, Expr, Transpose, Var
+from .expr import Adjoint, Call, Diff, Expr, Transpose, Var
 from .gradient import Derivation, _nodes, _resolve, derive
-from .identify import collect, identify
+from .identify import TooLargeError, collect, identify, too_large
 from .model import Model
 from .rules import HasDifferential
 from .simplify import rewrite, simplify_all
@@ -75,6 +75,11 @@ class HessianDerivation:
     forward: tuple[ForwardStep, ...] = field(repr=False)
     identifications: tuple[Identification, ...] = field(repr=False)
     raw: tuple[Expr, ...] = field(default=(), repr=False)
+
+    @property
+    def adjoints(self) -> tuple[tuple[Var, Expr], ...]:
+        """The gradient's named adjoints ``δV`` (the maps and blocks may use them too)."""
+        return self.gradient.adjoints
 
     def block(self, x: str, y: str) -> Expr:
         """``∂²f/∂vec(X)∂vec(Y)ᵀ`` (a lower block is the transpose of the upper one)."""
@@ -141,6 +146,25 @@ def _depends(model: Model, d: Var) -> list[Var]:
     return list(seen.values())
 
 
+def adjoint_name(v: Var) -> Var:
+    """The name that stands for the named adjoint ``δV`` while differentiating: ``d(δV)`` is
+    ``Diff`` of it (its role, ``adjoint``, keeps it apart from every name of the model)."""
+    return Var("δ" + v.name, v.shape, "adjoint")
+
+
+class ThroughAdjoints(Differentiator):
+    """A differentiator that treats a named adjoint ``δV`` like a definition: its differential
+    is the leaf ``d(δV)``, which the forward pass replaces by the JVP of its value."""
+
+    def live(self, e: Expr) -> bool:
+        return True if isinstance(e, Adjoint) else super().live(e)
+
+    def _rule(self, e: Expr, y: Expr) -> Expr:
+        if isinstance(e, Adjoint):
+            return Diff(adjoint_name(e.var))
+        return super()._rule(e, y)
+
+
 def _symmetric_directions(e: Expr, variables: tuple[Var, ...]) -> Expr:
     """``dSᵀ`` written ``dS`` for a symmetric variable (directions are symmetric); a map
     with no differential left in it (``V ∘ unvec(0)``) is written 0."""
@@ -150,6 +174,20 @@ def _symmetric_directions(e: Expr, variables: tuple[Var, ...]) -> Expr:
     return b.substitute(e, mapping) if mapping else e
 
 
+#: The most a JVP written out as a tree may hold (each use of a tangent written in full: a
+#: residual step doubles it) before its explicit matrix is written; a larger one is a
+#: located error (:func:`matcalc.identify.too_large`).
+MAX_TANGENT_SIZE = 20_000
+
+
+def _bounded(model: Model, e: Expr) -> Expr:
+    """``e``, or the located error when it is too large to write out."""
+    if e.size() > MAX_TANGENT_SIZE:
+        error = too_large("the differential", e.size(), MAX_TANGENT_SIZE)
+        raise at_definition(model, model.output.name, error.message)
+    return e
+
+
 def forward(
     model: Model, target: Var, variables: tuple[Var, ...]
 ) -> tuple[Differentiator, dict[str, Expr], list]:
@@ -157,7 +195,7 @@ def forward(
     (a definition among them is held fixed); also the differentiator and the steps."""
     defs, active = _active(model, target, variables)
     wrt = {v.name for v in variables}
-    diff = Differentiator(lambda v: v.name in active)
+    diff = ThroughAdjoints(lambda v: v.name in active)
     jvp: dict[str, Expr] = {v.name: Diff(v) for v in variables}
     steps = []
     for var, rhs in defs:
@@ -165,7 +203,7 @@ def forward(
             continue
         raw = diff(rhs, value=var)
         sub = {Diff(u): jvp[u.name] for u in _diffs(raw) if u.name in jvp}
-        jvp[var.name] = b.substitute(raw, sub) if sub else raw
+        jvp[var.name] = _bounded(model, b.substitute(raw, sub) if sub else raw)
         steps.append(ForwardStep(var, raw, jvp[var.name]))
     return diff, jvp, steps
 
@@ -189,7 +227,8 @@ def _identified(
     except DerivativeError as err:
         if model is None or err.line is not None:
             raise
-        raise at_definition(model, _no_form_place(model, variables), err.message) from None
+        place = model.output.name if isinstance(err, TooLargeError) else _no_form_place(model, variables)
+        raise at_definition(model, place, err.message) from None
     out: dict[str, Expr] = {}
     for v in variables:
         m = blocks.get(v.name)
@@ -283,6 +322,22 @@ def hessian(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = Non
     defs, _ = _active(model, target, variables)
     names = _names(defs, variables)
     diff, jvp, steps = forward(model, target, variables)
+    # the named adjoints are definitions of the gradients: the JVP of each value, in order
+    # (each uses only the adjoints before it), with d(δV) standing for it afterwards
+    adjoint_jvp: dict[str, Expr] = {}
+
+    def substituted(raw: Expr) -> Expr:
+        sub = {
+            Diff(u): adjoint_jvp[u.name] if u.role == "adjoint" else jvp.get(u.name, b.zero(u.shape))
+            for u in _diffs(raw)
+        }
+        return _bounded(model, b.substitute(raw, sub) if sub else raw)
+
+    for v, value in grad.adjoints:
+        raw = diff(value)
+        name = adjoint_name(v)
+        adjoint_jvp[name.name] = substituted(raw)
+        steps.append(ForwardStep(name, raw, adjoint_jvp[name.name]))
     maps = []
     raws = []
     idents = []
@@ -290,8 +345,7 @@ def hessian(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = Non
     for i, (v, g) in enumerate(zip(variables, grad.gradients)):
         raw = diff(g)
         raws.append(raw)
-        sub = {Diff(u): jvp.get(u.name, b.zero(u.shape)) for u in _diffs(raw)}
-        lin = b.substitute(raw, sub) if sub else raw
+        lin = substituted(raw)
         lin = _symmetric_directions(simplify_all([lin], names)[0], variables)
         maps.append(lin)
         ident = _identified(lin, variables, names, model) if not b.is_zero(lin) else Identification((), {})

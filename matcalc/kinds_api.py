@@ -99,44 +99,62 @@ def _gradient_label(f: Var, x: Var, latex: bool) -> str:
     return f"∂{_name(f, False)}/∂{_name(x, False)}"
 
 
-def _pieces(pieces: tuple[Piece, ...], p: Printer, latex: bool) -> str:
-    """``M₁ vec(L₁) + M₂ vec(L₂)``."""
+def _pieces(pieces: tuple[Piece, ...], p: Printer, latex: bool, memo: dict | None = None) -> str:
+    """``M₁ vec(L₁) + M₂ vec(L₂)`` (``memo``: each piece printed once across many lines)."""
     out = []
-    for m, lin in pieces:
-        plain = m == b.ONE or (m.shape[0] == m.shape[1] and m == b.eye(m.shape[0]))
-        if isinstance(lin, Diff):
-            name = p(lin.var)
-            inner = (r"\mathrm{d}" if latex else "d") + (
-                name if _is_vector(lin.var) else " " + _vec_text(name, lin.var, latex)
-            )
-        elif _is_vector(lin):
-            inner, kind = p.print_term(lin)
-            if kind in ("frob", "add") or (not plain and kind in ("had", "neg")):
-                inner = p.paren(inner)
-        else:
-            inner = (r"\operatorname{vec}" if latex else "vec") + p.paren(p(lin))
-        if plain:
-            out.append(inner)
-            continue
-        coef = p.wrap(m, ("frob", "add", "had"))
-        out.append(p.join_factors([coef, inner]))
-    return p.sum_of(out) if out else "0"
+    for piece in pieces:
+        text = memo.get(piece) if memo is not None else None
+        if text is None:
+            text = _piece(piece, p, latex)
+            if memo is not None:
+                memo[piece] = text
+        out.append(text)
+    if not out:
+        return "0"
+    # a state of the identification: its terms as they stand (not folded over an index)
+    minus = p.minus
+    lead = next((i for i, t in enumerate(out) if not t.startswith(minus)), 0)
+    parts = [out[lead]]
+    for text in out[:lead] + out[lead + 1 :]:
+        parts.append(f" {minus} {text[len(minus):]}" if text.startswith(minus) else f" + {text}")
+    return "".join(parts)
 
 
-def _side(side: Side, p: Printer, latex: bool) -> str:
+def _piece(piece: Piece, p: Printer, latex: bool) -> str:
+    m, lin = piece
+    plain = m == b.ONE or (m.shape[0] == m.shape[1] and m == b.eye(m.shape[0]))
+    if isinstance(lin, Diff):
+        name = p(lin.var)
+        inner = (r"\mathrm{d}" if latex else "d") + (
+            name if _is_vector(lin.var) else " " + _vec_text(name, lin.var, latex)
+        )
+    elif _is_vector(lin):
+        inner, kind = p.print_term(lin)
+        if kind in ("frob", "add") or (not plain and kind in ("had", "neg")):
+            inner = p.paren(inner)
+    else:
+        inner = (r"\operatorname{vec}" if latex else "vec") + p.paren(p(lin))
+    if plain:
+        return inner
+    coef = p.wrap(m, ("frob", "add", "had"))
+    return p.join_factors([coef, inner])
+
+
+def _side(side: Side, p: Printer, latex: bool, memo: dict | None = None) -> str:
     if isinstance(side, Expr):
         return p(side)
     if side and isinstance(side[0], str):
         return side[1] if latex else side[0]
-    return _pieces(side, p, latex)  # type: ignore[arg-type]
+    return _pieces(side, p, latex, memo)  # type: ignore[arg-type]
 
 
 def render(equations: list[Equation], latex: bool) -> str:
     """The equations as aligned text (``lhs = rhs   [rule]``) or a LaTeX ``aligned`` block."""
     p: Printer = KronLatexPrinter() if latex else KronTextPrinter()
     rows: list[tuple[str, str, str]] = []
+    memo: dict = {}
     for e in equations:
-        row = (_side(e.lhs, p, latex), _side(e.rhs, p, latex), e.rule_latex if latex else e.rule)
+        row = (_side(e.lhs, p, latex, memo), _side(e.rhs, p, latex, memo), e.rule_latex if latex else e.rule)
         if rows and rows[-1][:2] == row[:2]:
             continue  # a rule that changes nothing visible is not a line of its own
         rows.append(row)
@@ -219,7 +237,10 @@ def _identification_equations(lhs: tuple[str, str], lin: Expr, trace) -> list[Eq
     out = []
     state: list[Piece] = [(b.eye(_size(lin)), lin)]
     for rule, before, pieces in trace:
-        i = state.index(before)
+        # the piece the rule rewrote: the same objects (found without comparing trees)
+        i = next((j for j, s in enumerate(state) if s[0] is before[0] and s[1] is before[1]), None)
+        if i is None:
+            i = state.index(before)
         state[i : i + 1] = list(pieces)
         out.append(Equation(lhs, tuple(state), rule.text, rule.latex))
     return out

@@ -19,7 +19,8 @@ class Model:
     symbol in order of first appearance, ``source`` the text parsed,
     ``places`` where each definition is written: ``(line, column, end_column)``
     of its name (of the expression, for a final bare one), ``convention`` the
-    naming convention that gave undeclared names their kinds.
+    naming convention that gave undeclared names their kinds, ``formulas`` the
+    functions defined by formula (``softsign(u) = u / (1 + abs(u))``).
     """
 
     inputs: tuple[Var, ...]
@@ -30,6 +31,11 @@ class Model:
     source: str = ""
     places: tuple[tuple[int, int, int], ...] = ()
     convention: str = "matcalc"
+    formulas: tuple = ()  # the functions defined by formula (matcalc.formulas.Formula), in order
+
+    def formula(self, name: str):
+        """The function called ``name`` defined by formula, if any."""
+        return next((f for f in self.formulas if f.name == name), None)
 
     def definition(self, name: str) -> tuple[Var, Expr] | None:
         """The definition of ``name`` (compared in NFC, as the model text is read), if any."""

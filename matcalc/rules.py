@@ -10,21 +10,25 @@ print the identity it used beside each line.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from . import build as b
 from .errors import DerivativeError
-from .expr import Add, Call, Diff, EProd, Expr, Frob, Mul, Transpose
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A named identity: ``text`` in Unicode, ``latex`` for typeset derivations."""
-
-    name: str
-    text: str
-    latex: str
-
+from .expr import Add, Call, Diff, EProd, Expr, Frob, Mul, PowerSum, Transpose
+from .ops.registry import OPS, Rule
+from .ops.structural import (  # noqa: F401 (the pulls through functions: named with their operations)
+    BLOCKFROB_LEFT,
+    BLOCKFROB_RIGHT,
+    BLOCKSUM_LEFT,
+    BLOCKSUM_RIGHT,
+    DIAG,
+    DIAG_MAT,
+    KRON_LEFT,
+    KRON_RIGHT,
+    SUM_ALL,
+    TRACE,
+    UNVEC,
+    VEC,
+)
 
 SUM = Rule("sum", "G:(A + B) = G:A + G:B", r"G:(A+B) = G:A + G:B")
 SCALAR_OUT = Rule("scalar", "G:αX = αG:X", r"G:\alpha X = \alpha G:X")
@@ -34,14 +38,11 @@ RIGHT = Rule("right", "G:XB = GBᵀ:X", r"G:XB = GB^\top:X")
 BOTH = Rule("middle", "G:AXB = AᵀGBᵀ:X", r"G:AXB = A^\top G B^\top:X")
 HADAMARD = Rule("hadamard", "G:A∘X = (G∘A):X", r"G:A\odot X = (G\odot A):X")
 TRANSPOSE = Rule("transpose", "G:Xᵀ = Gᵀ:X", r"G:X^\top = G^\top:X")
-SUM_ALL = Rule(
-    "sum-entries", "α:sum(X) = α𝟏 𝟏ᵀ:X", r"\alpha:\operatorname{sum}(X) = \alpha\mathbf{1}\mathbf{1}^\top:X"
+POWER_SUM = Rule(
+    "power-sum",
+    "G:Σᵢ AⁱXB^(k−1−i) = Σᵢ (Aᵀ)ⁱG(Bᵀ)^(k−1−i):X",
+    r"G:\sum_i A^i X B^{k-1-i} = \sum_i {A^\top}^i G {B^\top}^{k-1-i}:X",
 )
-TRACE = Rule("trace", "α:tr(X) = αI:X", r"\alpha:\operatorname{tr}(X) = \alpha I:X")
-DIAG = Rule("diag", "g:diag(X) = Diag(g):X", r"g:\operatorname{diag}(X) = \operatorname{Diag}(g):X")
-DIAG_MAT = Rule("Diag", "G:Diag(x) = diag(G):x", r"G:\operatorname{Diag}(x) = \operatorname{diag}(G):x")
-VEC = Rule("vec", "g:vec(X) = unvec(g):X", r"g:\operatorname{vec}(X) = \operatorname{unvec}(g):X")
-UNVEC = Rule("unvec", "G:unvec(x) = vec(G):x", r"G:\operatorname{unvec}(x) = \operatorname{vec}(G):x")
 FROB = Rule("frobenius", "α:(A:X) = αA:X", r"\alpha:(A:X) = \alpha A:X")
 
 Piece = tuple[Expr, Expr]
@@ -76,20 +77,15 @@ def _eprod(g: Expr, e: EProd, live: Callable[[Expr], bool]) -> tuple[Rule, list[
     raise DerivativeError("internal: entry-wise product not linear in the differential")
 
 
-def _call(g: Expr, e: Call) -> tuple[Rule, list[Piece]]:
-    x = e.args[0]
-    if e.fn == "sum":
-        return SUM_ALL, [(b.mul(g, b.ones(x.shape)), x)]
-    if e.fn == "tr":
-        return TRACE, [(b.mul(g, b.eye(x.shape[0])), x)]
-    if e.fn == "diag":
-        return DIAG, [(b.call("Diag", g), x)]
-    if e.fn == "Diag":
-        return DIAG_MAT, [(b.call("diag", g), x)]
-    if e.fn == "vec":
-        return VEC, [(Call("unvec", (g,), x.shape), x)]
-    if e.fn == "unvec":
-        return UNVEC, [(b.call("vec", g), x)]
+def _call(g: Expr, e: Call, live: Callable[[Expr], bool]) -> tuple[Rule, list[Piece]]:
+    """The pull of the function's entry (:attr:`~matcalc.ops.registry.Op.pull`) in its live argument."""
+    pulls = OPS[e.fn].pull
+    for i, x in enumerate(e.args):
+        if live(x):
+            if i >= len(pulls) or pulls[i] is None:
+                break
+            rule, g2 = pulls[i](g, e.args)
+            return rule, [(g2, x)]
     raise DerivativeError(f"internal: {e.fn} is not linear")
 
 
@@ -104,7 +100,10 @@ def pull(g: Expr, lin: Expr, live: Callable[[Expr], bool]) -> tuple[Rule, list[P
     if isinstance(lin, Transpose):
         return TRANSPOSE, [(b.transpose(g), lin.arg)]
     if isinstance(lin, Call):
-        return _call(g, lin)
+        return _call(g, lin, live)
+    if isinstance(lin, PowerSum):
+        pulled = b.power_sum(b.transpose(lin.left), g, b.transpose(lin.right), lin.k)
+        return POWER_SUM, [(pulled, lin.mid)]
     if isinstance(lin, Frob):
         if live(lin.right):
             return FROB, [(b.mul(g, lin.left), lin.right)]

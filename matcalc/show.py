@@ -14,8 +14,12 @@ def format_model(model: Model) -> str:
         rows.append((f"{v.name}: {declared_kind(v)}", f"input, {shape_text(v.shape)}"))
     for name in model.elementwise:
         rows.append((f"{name}: elementwise", "entry-wise function"))
+    for f in model.formulas:
+        body = expression_text(f.expr(0, Var(f.param, (1, 1))))
+        rows.append((f"{f.name}({f.param}) = {body}", "entry-wise function, by formula"))
     for var, rhs in model.definitions:
-        note = f"{kind_word(var.shape)}, {shape_text(var.shape)}"
+        kind = "symmetric matrix" if var.symmetric else kind_word(var.shape)  # by construction
+        note = f"{kind}, {shape_text(var.shape)}"
         if var == model.output:
             note += ", output"
         rows.append((f"{var.name} = {expression_text(rhs)}", note))

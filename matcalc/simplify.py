@@ -11,7 +11,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from . import build as b
-from .expr import Add, Call, Diff, EProd, Expr, Mul, Transpose, Var
+from .expr import Add, Apply, Call, Diff, EProd, Expr, Eye, Frob, Mul, Num, Ones, Transpose, Var
 
 #: A term being factored: its scalar factors (the coefficient first), its matrix chain,
 #: and the bounds ``lo:hi`` of the part of the chain not yet taken out as a common factor.
@@ -207,7 +207,28 @@ def _expand_if_smaller(e: Expr) -> Expr | None:
         return None
     expanded = b.add(*(_distribute(t) for t in terms))
     smaller = expanded.size() < e.size() and _size_counting_powers(expanded) < _size_counting_powers(e)
-    return expanded if smaller else None
+    return expanded if smaller and _factor_uses(expanded) <= _factor_uses(e) else None
+
+
+def _factor_uses(e: Expr) -> int:
+    """How many times the sums and entry-wise products on top of ``e`` use a factor, a
+    power ``a.^k`` counting ``|k|`` times: expanding ``δ ∘ (1 − h.^2)`` into ``δ − h.^2 ∘ δ``
+    writes ``δ`` twice and cancels nothing."""
+    uses = 0
+    stack = [e]
+    while stack:
+        n = b.split_coef(stack.pop())[1]
+        if isinstance(n, Add):
+            stack.extend(n.terms)
+        elif isinstance(n, EProd):
+            for f, k in n.factors:
+                if isinstance(b.split_coef(f)[1], (Add, EProd)):
+                    stack.extend([f] * int(max(abs(k), 1)))
+                else:
+                    uses += int(max(abs(k), 1))
+        elif not isinstance(n, (Ones, Num)):
+            uses += 1
+    return uses
 
 
 def _size_counting_powers(e: Expr) -> int:
@@ -238,6 +259,51 @@ def _distribute_number(e: Expr) -> Expr | None:
     return None
 
 
+def _frob_identity(e: Expr) -> Expr | None:
+    """``G : I = tr(G)`` and ``sum(G ∘ I) = tr(G)``: a Frobenius product with the identity
+    is a trace."""
+    if isinstance(e, Frob):
+        for g, other in ((e.left, e.right), (e.right, e.left)):
+            if isinstance(other, Eye):
+                return b.call("tr", g)
+    if isinstance(e, Call) and e.fn == "sum" and isinstance(e.args[0], EProd):
+        factors = e.args[0].factors
+        eyes = [i for i, (f, k) in enumerate(factors) if isinstance(f, Eye) and k == 1]
+        if eyes and e.args[0].shape[0] == e.args[0].shape[1]:
+            i = eyes[0]
+            return b.call("tr", b.eprod(*factors[:i], *factors[i + 1 :]))
+    return None
+
+
+def _frob_as_trace(e: Expr) -> Expr | None:
+    """``Pᵀ : A = tr(P A)``: a Frobenius product with a transposed call (``inv(K)ᵀ : A``), or
+    with a symmetric one (``inv(K) : A`` for a symmetric ``K``), reads as the trace a
+    textbook writes (``tr(inv(K) A)``)."""
+    if isinstance(e, Frob):
+        for t, other in ((e.left, e.right), (e.right, e.left)):
+            if t.shape[0] != t.shape[1]:
+                continue
+            if isinstance(t, Transpose) and isinstance(t.arg, Call):
+                return b.call("tr", b.mul(t.arg, other))
+            if isinstance(t, Call) and b.is_symmetric(t):
+                return b.call("tr", b.mul(t, other))
+    return None
+
+
+def _sigmoid(e: Expr) -> Expr | None:
+    """``exp(u) ⊘ (1 + exp(u)) = sigmoid(u)`` (so ``exp(−u) ⊘ (1 + exp(−u)) = sigmoid(−u)``)."""
+    if not isinstance(e, EProd):
+        return None
+    for f, k in e.factors:
+        if k == 1 and isinstance(f, Apply) and f.fn == "exp" and f.order == 0:
+            den = b.add(b.ones(f.shape), f)
+            ks = dict(e.factors)
+            if ks.get(den) == -1:
+                rest = [(g, j) for g, j in e.factors if g is not f and g != f and g != den]
+                return b.eprod(b.apply("sigmoid", f.arg), *rest)
+    return None
+
+
 #: Named rewrites, tried in order at every node until none applies.
 RULES: tuple[tuple[str, Callable[[Expr], Expr | None]], ...] = (
     ("AX + BX = (A + B)X", lambda e: _factor(e, -1)),
@@ -250,6 +316,9 @@ RULES: tuple[tuple[str, Callable[[Expr], Expr | None]], ...] = (
     ("aᵀ(b ⊘ a) = sum(b)", _inner_cancels),
     ("(a ⊘ q − b) ∘ q = a − b ∘ q", _expand_if_smaller),
     ("c(cA − cB) = A − B", _distribute_number),
+    ("G : I = tr(G)", _frob_identity),
+    ("Pᵀ : A = tr(P A)", _frob_as_trace),
+    ("exp(u) ⊘ (1 + exp(u)) = sigmoid(u)", _sigmoid),
 )
 
 
@@ -288,21 +357,75 @@ def _constant(e: Expr) -> bool:
     return not any(isinstance(n, (Var, Diff)) for n in e.walk())
 
 
+#: A definition's matrix chain, by its first factor: the chain and what replaces it.
+Chains = dict[Expr, list[tuple[tuple[Expr, ...], Expr]]]
+
+
+def _chains(names: dict[Expr, Expr]) -> Chains:
+    """The definitions whose value is a product of matrices (``w = inv(K) Xᵀ y``)."""
+    out: Chains = {}
+    for rhs, v in names.items():
+        if isinstance(rhs, Mul) and rhs.coef == 1 and not rhs.scalars and len(rhs.chain) >= 2:
+            out.setdefault(rhs.chain[0], []).append((rhs.chain, v))
+    return out
+
+
+def _name_chains(e: Expr, chains: Chains, memo: dict[Expr, Expr]) -> Expr:
+    """``e`` with every run of factors that is a definition's product written by its name
+    (``X inv(K) Xᵀ y = X w``; with the transposed definitions, ``yᵀ X inv(K) = wᵀ``)."""
+    hit = memo.get(e)
+    if hit is not None:
+        return hit
+    out = e
+    kids = e.children()
+    if kids and not isinstance(e, (Var, Diff)):
+        new = tuple(_name_chains(k, chains, memo) for k in kids)
+        if any(a is not c for a, c in zip(new, kids)):
+            out = b.rebuild(e, new)
+    if isinstance(out, Mul) and len(out.chain) >= 2:
+        chain = list(out.chain)
+        i, changed = 0, False
+        while i < len(chain):
+            for run, v in chains.get(chain[i], ()):
+                if tuple(chain[i : i + len(run)]) == run and len(run) < len(chain) + len(out.scalars):
+                    chain[i : i + len(run)] = [v]
+                    changed = True
+                    break
+            i += 1
+        if changed:
+            out = b.mul(b.Num(out.coef), *out.scalars, *chain)
+    memo[e] = out
+    return out
+
+
 def simplify_all(exprs: list[Expr], names: dict[Expr, Var] | None = None) -> list[Expr]:
     """Several expressions simplified together (shared sub-trees are worked on once)."""
     before: dict = {}
     after: dict = {}
     rewritten: dict = {}
+    chained: dict = {}
+    chained_before: dict = {}
+    mapping: dict[Expr, Expr] = {}
     if names:
         # a definition whose value is a constant (``z = x - x``) names no sub-expression:
         # otherwise every zero gradient would print as ``z``
-        names = {rhs: v for rhs, v in names.items() if not _constant(rhs)}
+        mapping = {rhs: v for rhs, v in names.items() if not _constant(rhs)}
+        # a definition's value transposed is its name transposed (``yᵀ X inv(K) = wᵀ``)
+        for rhs, v in list(mapping.items()):
+            t = b.transpose(rhs)
+            if t not in mapping and not v.is_scalar:
+                mapping[t] = b.transpose(v)
+    chains = _chains(mapping)
     out = []
     for e in exprs:
-        if names:
-            e = b.substitute(e, names, before)
+        if mapping:
+            e = b.substitute(e, mapping, before)
+            if chains:
+                e = _name_chains(e, chains, chained_before)
         e = rewrite(e, rewritten)
-        if names:
-            e = b.substitute(e, names, after)
+        if mapping:
+            e = b.substitute(e, mapping, after)
+            if chains:
+                e = _name_chains(e, chains, chained)
         out.append(e)
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import build as b
-from .expr import Diff, Expr, Frob
+from .expr import Adjoint, Diff, Expr, Frob
 from .gradient import Derivation
 from .printing.base import Printer
 from .printing.latex import latex_name
@@ -39,11 +39,20 @@ def derivation_steps(d: Derivation) -> list[Step]:
         idx = [i for i, (_, lin) in enumerate(state) if isinstance(lin, Diff) and lin.var.name == name]
         if len(idx) > 1:
             state = [t for i, t in enumerate(state) if i not in idx[1:]]
-            state[idx[0]] = (chain.coefficient, Diff(chain.var))
+            state[idx[0]] = (chain.coefficient if chain.value is None else chain.value, Diff(chain.var))
             steps.append(Step(tuple(state), f"collect the terms in d{greek(name)}", r"\text{collect terms}"))
         if name in wrt and chain.var != d.of:
             steps.append(
                 Step(tuple(state), f"read off ∂{greek(d.of.name)}/∂{greek(name)}", r"\text{read off}")
+            )
+        if isinstance(chain.coefficient, Adjoint):
+            state[idx[0]] = (chain.coefficient, Diff(chain.var))
+            steps.append(
+                Step(
+                    tuple(state),
+                    f"name δ{greek(name)} = ∂{greek(d.of.name)}/∂{greek(name)}",
+                    rf"\text{{name }}\delta {latex_name(name)}",
+                )
             )
         state[idx[0]] = (chain.coefficient, chain.differential)
         steps.append(

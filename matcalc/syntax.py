@@ -11,7 +11,8 @@ from fractions import Fraction
 
 from lark import Token, Transformer
 
-from .errors import ArityError, MatcalcError, MatcalcSyntaxError, NumberError
+from . import dims
+from .errors import ArityError, DefinitionError, MatcalcError, MatcalcSyntaxError, NumberError
 from .numbers import NumberRangeError, literal
 
 
@@ -131,6 +132,16 @@ class Assign:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class FunctionDef:
+    """``NAME(PARAM) = EXPR``: a scalar function by formula, applied entry-wise."""
+
+    name: Name
+    param: Name
+    body: Node
+    span: Span
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class ExprStatement:
     """A bare expression (allowed as the model's last statement)."""
 
@@ -138,7 +149,7 @@ class ExprStatement:
     span: Span
 
 
-Statement = Declaration | Assign | ExprStatement
+Statement = Declaration | Assign | FunctionDef | ExprStatement
 
 #: Kind words and the number of sizes each takes in a declaration.
 KINDS: dict[str, int] = {"scalar": 0, "elementwise": 0, "vector": 1, "symmetric": 1, "matrix": 2}
@@ -173,6 +184,19 @@ class ToSyntax(Transformer):
         tok, expr = children
         target = Name(Span.of(tok), str(tok))
         return Assign(target, expr, target.span.to(expr.span))
+
+    def fundef(self, children: list) -> FunctionDef:
+        tok, lpar, args, rpar, body = children
+        name = Name(Span.of(tok), str(tok))
+        params = tuple(args or ())
+        if len(params) != 1 or not isinstance(params[0], Name):
+            where = params[0].span if len(params) == 1 else Span.of(lpar).to(Span.of(rpar))
+            raise error_at(
+                DefinitionError,
+                f"a function is defined with one parameter name, as in {name.name}(u) = u / (1 + abs(u))",
+                where,
+            )
+        return FunctionDef(name, params[0], body, name.span.to(body.span))
 
     def exprs(self, children: list) -> Declaration | ExprStatement:
         items = [c for c in children if not isinstance(c, Token)]
@@ -280,11 +304,16 @@ def _kind(e: Name | Call) -> Kind:
 
 
 def _dim(e: Node) -> int | str:
-    """A size in a declaration: a dimension symbol or a positive integer."""
+    """A size in a declaration: a dimension symbol, a positive integer, or a product of
+    them (``m*n``, as ``vec`` and ``kron`` make)."""
     if isinstance(e, Name):
         return e.name
     if isinstance(e, Number) and e.value.denominator == 1 and e.value > 0:
         return int(e.value)
+    if isinstance(e, Binary) and e.op == "*":
+        return dims.mul(_dim(e.left), _dim(e.right))
     raise error_at(
-        MatcalcSyntaxError, "a size must be a dimension symbol or a positive integer", e.span
+        MatcalcSyntaxError,
+        "a size must be a dimension symbol, a positive integer or a product of them (m*n)",
+        e.span,
     )

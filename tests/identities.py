@@ -65,7 +65,7 @@ IDENTITIES = [
     # softmax and log-sum-exp
     ("logsumexp(x) − yᵀx", "x, y: vector(n); f = logsumexp(x) - y'*x", "x", ["softmax(x) − y"]),
     ("softmax cross-entropy", "W: matrix(k, n); x: vector(n); y: vector(k); f = -y'*log(softmax(W*x))", "W", ["(sum(y) softmax(W x) − y) xᵀ"]),
-    ("softmax(x)ᵀa", "x, a: vector(n); f = softmax(x)'*a", "x", ["a ∘ softmax(x) − softmax(x) softmax(x)ᵀ a"]),
+    ("softmax(x)ᵀa", "x, a: vector(n); f = softmax(x)'*a", "x", ["a ∘ softmax(x) − f softmax(x)"]),
     # Gaussian log-likelihood
     ("Gaussian mean", "x, mu: vector(n); S: symmetric(n); f = -1/2*logdet(S) - 1/2*(x - mu)'*inv(S)*(x - mu)", "mu", ["inv(S) (x − μ)"]),
     ("Gaussian covariance", "x, mu: vector(n); S: symmetric(n); f = -1/2*logdet(S) - 1/2*(x - mu)'*inv(S)*(x - mu)", "S", ["1/2 (inv(S) (x − μ) (x − μ)ᵀ inv(S) − inv(S))"]),

@@ -106,3 +106,20 @@ def test_derivative_errors_exit_2_without_traceback():
         r = run(*args)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert "Traceback" not in r.stderr and r.stderr.strip(), args
+
+
+def test_a_reader_that_stops_early_is_no_error():
+    """``matcalc … | head``: the closed pipe ends the command quietly, with no internal error."""
+    from matcalc.architectures import gated
+
+    model, wrt = gated(128)  # a module of about 77 KB: more than a pipe holds
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "matcalc", "numpy", model, "--wrt", wrt],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.read(20)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "internal error" not in err and "Traceback" not in err, err

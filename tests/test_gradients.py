@@ -141,3 +141,19 @@ def test_abstract_elementwise_second_use():
     g = matcalc.grad(model, wrt="X")
     assert to_text(g["X"]) == "Aᵀ ∘ g'(X)"
     assert check(g.derivation).ok
+
+
+POWERS = [
+    ("A: matrix(n, n); x: vector(n); f = x'*A^5*x", "A,x"),
+    ("X: matrix(n, n); B: matrix(n, n); f = tr(B*X^4)", "X"),
+    ("X: matrix(n, n); f = sum(exp(X^-4))", "X"),
+    ("S: symmetric(n); y: vector(n); f = y'*S^6*y", "S"),
+    ("X: matrix(n, n); A: matrix(n, m); f = norm2(X^2*A + X^7*A)^2", "X,A"),
+]
+
+
+@pytest.mark.parametrize("model,wrt", POWERS)
+def test_matrix_powers_differentiate_as_a_sum_over_i(model, wrt):
+    g = matcalc.grad(model, wrt=wrt)
+    for seed in (0, 1):
+        assert check(g.derivation, seed=seed).ok, (model, g.text())

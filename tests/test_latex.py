@@ -31,8 +31,10 @@ from test_gradients import (
     SEEDS,
     STRUCTURAL_MODELS,
 )
+from test_textbook import FORMS
 
 import matcalc
+from matcalc.architectures import ARCHITECTURES
 from matcalc.expr import EProd, Num, Var
 from matcalc.printing.latex import latex_name, to_latex
 
@@ -71,6 +73,11 @@ def _sources() -> dict[str, tuple[str, str]]:
     )
     out["a function of none of the variables"] = ("x, y: vector(n); alpha: scalar; f = alpha^2", "x,y")
     out["matrix powers"] = ("A: matrix(n, n); x: vector(n); f = x'*A^3*x", "A,x")
+    out["matrix power 1000"] = ("A: matrix(n, n); x: vector(n); f = x'*A^1000*x", "A,x")
+    for kind, build in ARCHITECTURES.items():  # named adjoints, sums and lines over an index
+        out[f"deep:{kind}"] = build(8)
+    for what, model, wrt, _ in FORMS:
+        out[f"textbook:{what}"] = (model, wrt)
     out["norms"] = ("X: matrix(m, n); f = norm1(X) + normF(X)^2 + norm2(X)", "X")
     return out
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from identities import IDENTITIES
-from test_gradients import MODELS, SEEDS
+from test_gradients import MODELS, POWERS, SEEDS
 
 import matcalc
 from matcalc.check import Instance, finite_difference, random_instance, relative_error
@@ -429,3 +429,15 @@ def test_deeply_nested_code_uses_temporaries():
     value, dA = g.to_function()(A)
     assert np.isclose(value, np.trace(A))  # an even number of inverses
     assert np.allclose(dA, np.eye(3))
+
+
+@pytest.mark.parametrize("model,wrt", POWERS)
+def test_matrix_power_sums_in_generated_code_agree_with_finite_differences(model, wrt):
+    g = matcalc.grad(model, wrt=wrt)
+    fn = g.to_function()
+    rng = np.random.default_rng(11)
+    inst = random_instance(g.model, rng)
+    _, *grads = fn(**kwargs_for(g.model, inst, fn))
+    for got, var in zip(grads, g.derivation.wrt):
+        want = finite_difference(g.model, g.derivation.of, var, inst)
+        assert relative_error(np.reshape(got, want.shape), want) < 1e-6, (model, var.name)

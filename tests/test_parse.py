@@ -590,3 +590,17 @@ def test_input_is_read_in_nfc():
         matcalc.parse("e\u0301e\u0301 = )")  # "éé = )": the ')' is the 6th character
     assert (info.value.line, info.value.column) == (1, 6), str(info.value)
     assert str(info.value).splitlines()[1:] == ["  \u00e9\u00e9 = )", "       ^"]
+
+
+def test_a_long_product_chain_is_built_once_as_one_chain():
+    """``x'*A*B*A*B*…*x`` is collected and multiplied once (not re-copied at every ``*``):
+    one product of all its factors, and a 1×1 product inside still scales as a whole."""
+    from matcalc.expr import Mul
+
+    n = 2000
+    chain = "*".join(["A", "B"] * (n // 2))
+    model = matcalc.parse(f"A, B: matrix(n, n); x: vector(n); f = x'*{chain}*x")
+    rhs = model.definitions[-1][1]
+    assert isinstance(rhs, Mul) and len(rhs.chain) == n + 2
+    scaled = matcalc.parse("A: matrix(m, n); y, z: vector(k); f = sum((y'*z)*A*A')").definitions[-1][1]
+    assert scaled.shape == (1, 1)

@@ -13,6 +13,8 @@ here, and 200 more with hostile names in test_hostile_names.py.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -21,6 +23,7 @@ from strategies import cases, generated_models, property_settings
 
 import matcalc
 from matcalc import selftest
+from matcalc.ops.registry import OPS
 from matcalc.selftest import Outcome, case_from_text, check_case
 
 
@@ -118,16 +121,15 @@ def test_the_check_catches_a_wrong_gradient(monkeypatch):
 
     case = case_from_text("x: vector(n); W: matrix(m, n); f = sum(sin(W*x))", "W,x")
     assert check_case(case).status == "ok"
-    monkeypatch.setitem(differential.DERIVATIVES, "sin", lambda x, y: differential.b.apply("sin", x))
+    wrong = replace(OPS["sin"], derivative=lambda x, y: differential.b.apply("sin", x))
+    monkeypatch.setitem(OPS, "sin", wrong)
     out = check_case(case)
     assert out.status == "failed" and "relative error" in out.detail, out.report()
 
 
 def test_the_check_catches_a_wrong_value(monkeypatch):
-    from matcalc.printing import numpy as numpy_printer
-
     case = case_from_text("x: vector(n); f = sum(exp(x))", "x")
-    monkeypatch.setitem(numpy_printer.ENTRYWISE, "exp", "{np}.exp(2 * {x})")
+    monkeypatch.setitem(OPS, "exp", replace(OPS["exp"], code={"numpy": "{np}.exp(2 * {x})"}))
     out = check_case(case)
     assert out.status == "failed" and "value" in out.detail, out.report()
 
@@ -164,7 +166,8 @@ def test_selftest_shrinks_a_failing_model(monkeypatch):
     """``matcalc selftest`` prints a smaller model failing the same way."""
     from matcalc import differential
 
-    monkeypatch.setitem(differential.DERIVATIVES, "tanh", lambda x, y: differential.b.apply("tanh", x))
+    wrong = replace(OPS["tanh"], derivative=lambda x, y: differential.b.apply("tanh", x))
+    monkeypatch.setitem(OPS, "tanh", wrong)
     found = 0
     for i in range(300):
         out = check_case(selftest.instance(selftest.generate(i)))

@@ -66,6 +66,20 @@ PULLS = [
     (rules.VEC, Var("G", ("n*p", 1)), b.call("vec", dX)),
     (rules.UNVEC, Var("G", ("n", "p")), Call("unvec", (Diff(Var("v", ("n*p", 1))),), ("n", "p"))),
     (rules.FROB, Var("g", (1, 1)), b.frob(H, dX)),
+    (rules.POWER_SUM, Var("G", ("n", "n")), b.power_sum(Xs, dXs, Var("R", ("n", "n")), 5)),
+    # through a Kronecker product, and through the pulls it makes
+    (rules.KRON_LEFT, Var("G", ("m*n", "n*p")),
+     b.call("kron", Diff(Var("Xk", ("m", "n"))), Var("Yk", ("n", "p")))),
+    (rules.KRON_RIGHT, Var("G", ("m*n", "n*p")),
+     b.call("kron", Var("Xk", ("m", "n")), Diff(Var("Yk", ("n", "p"))))),
+    (rules.BLOCKFROB_LEFT, Var("H", ("m", "n")),
+     b.call("blockfrob", Diff(Var("Gk", ("m*n", "n*p"))), Var("Yk", ("n", "p")), shape=("m", "n"))),
+    (rules.BLOCKFROB_RIGHT, Var("H", ("m", "n")),
+     b.call("blockfrob", Var("Gk", ("m*n", "n*p")), Diff(Var("Yk", ("n", "p"))), shape=("m", "n"))),
+    (rules.BLOCKSUM_LEFT, Var("H", ("n", "p")),
+     b.call("blocksum", Diff(Var("Gk", ("m*n", "n*p"))), Var("Xk", ("m", "n")), shape=("n", "p"))),
+    (rules.BLOCKSUM_RIGHT, Var("H", ("n", "p")),
+     b.call("blocksum", Var("Gk", ("m*n", "n*p")), Diff(Var("Xk", ("m", "n"))), shape=("n", "p"))),
 ]
 
 
@@ -124,6 +138,13 @@ SIMPLIFICATIONS = [
         b.eprod(b.sub(b.div(x, h), y), h),
     ),
     ("c(cA − cB) = A − B", b.mul(b.num(Fraction(1, 2)), b.sub(b.scale(2, Xs), b.scale(4, S)))),
+    ("G : I = tr(G)", b.frob(Xs, b.eye("n"))),
+    ("G : I = tr(G)", b.call("sum", b.eprod(Xs, S, b.eye("n")))),
+    ("Pᵀ : A = tr(P A)", b.frob(b.transpose(b.call("inv", Xs)), S)),
+    (
+        "exp(u) ⊘ (1 + exp(u)) = sigmoid(u)",
+        b.eprod(y, b.apply("exp", b.neg(x)), (b.add(b.ones(x.shape), b.apply("exp", b.neg(x))), -1)),
+    ),
 ]
 
 

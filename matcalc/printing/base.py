@@ -13,6 +13,7 @@ from fractions import Fraction
 
 from ..expr import (
     Add,
+    Adjoint,
     Apply,
     Call,
     Diff,
@@ -20,13 +21,16 @@ from ..expr import (
     Expr,
     Eye,
     Frob,
+    MatPow,
     Mul,
     Num,
     Ones,
+    PowerSum,
     Transpose,
     Var,
     Zero,
 )
+from .indexed import MIN_RUN, Run, Spelling, fold
 
 Printed = tuple[str, str]
 
@@ -61,9 +65,12 @@ class Printer:
     divide = " / "
     frob_sep = " : "
     open_paren = "("
+    dot = "·"
 
-    def __init__(self) -> None:
+    def __init__(self, avoid: frozenset[str] = frozenset()) -> None:
         self._memo: dict[Expr, Printed] = {}
+        #: names an index of a sum may not take (the model's)
+        self.avoid = avoid
 
     def __call__(self, e: Expr) -> str:
         return self.print(e)[0]
@@ -101,6 +108,10 @@ class Printer:
     def differential(self, text: str) -> str:
         return "d" + text
 
+    def adjoint(self, text: str) -> str:
+        """The adjoint ``δV`` of the value named ``text``."""
+        return "δ" + text
+
     def number(self, v: Fraction) -> str:
         return number_text(v)
 
@@ -130,6 +141,9 @@ class Printer:
     def _print_Diff(self, e: Diff) -> Printed:
         return self.differential(self.name(e.var.name)), "atom"
 
+    def _print_Adjoint(self, e: Adjoint) -> Printed:
+        return self.adjoint(self.name(e.var.name)), "atom"
+
     def _print_Num(self, e: Num) -> Printed:
         if e.value < 0:
             return self.minus + self.number(-e.value), "neg"
@@ -148,8 +162,19 @@ class Printer:
         printed = [self.print_term(t) for t in e.terms]
         return self.sum_of([self.paren(t) if k == "frob" else t for t, k in printed]), "add"
 
+    #: how this printer writes the numbers ending names (``h3``), for sums over an index
+    index: Spelling | None = None
+
+    def sum_over_index(self, run: Run) -> str:
+        """``Σ_{t=1}^{3} …``: a run of terms alike but for an index."""
+        raise NotImplementedError
+
     def sum_of(self, terms: list[str]) -> str:
-        """Printed terms joined by ``+`` and ``−``, the first term without a minus leading."""
+        """Printed terms joined by ``+`` and ``−``, the first term without a minus leading;
+        a run of terms alike but for the numbers ending names is one sum over an index."""
+        if self.index is not None and len(terms) >= MIN_RUN:
+            folded = fold(terms, self.index, self.avoid)
+            terms = [t if isinstance(t, str) else self._indexed_term(t) for t in folded]
         lead = next((i for i, t in enumerate(terms) if not t.startswith(self.minus)), 0)
         terms = [terms[lead], *terms[:lead], *terms[lead + 1 :]]
         out = terms[0]
@@ -159,6 +184,12 @@ class Printer:
             else:
                 out += " + " + text
         return out
+
+    def _indexed_term(self, run: Run) -> str:
+        if run.text.startswith(self.minus):
+            body = run.text[len(self.minus) :]
+            return self.minus + self.sum_over_index(Run(body, run.letter, run.first, run.last, run.length))
+        return self.sum_over_index(run)
 
     def print_term(self, t: Expr) -> Printed:
         """A term of a sum: ``1`` and ``c 1`` read as the scalars they broadcast,
@@ -188,7 +219,10 @@ class Printer:
                 bottom.append(self.print_power(base, -k))
             else:
                 alone = len(e.scalars) + len(e.chain) == 1
-                top.append(self.wrap(s, ("frob", "add", "neg", "had") + (() if alone else ("mul",))))
+                text = self.wrap(s, ("frob", "add", "neg", "had") + (() if alone else ("mul",)))
+                if isinstance(s, Frob) and top and not top[-1].endswith(")"):
+                    text = f"{self.dot} {text}"  # f · (G : A), not f(G : A): no function call
+                top.append(text)
         chain = list(e.chain)
         i = 0
         while i < len(chain):  # a run of one factor k times prints as a power: (Aᵀ)³
@@ -223,6 +257,30 @@ class Printer:
         """The square matrix ``e`` multiplied by itself ``k`` times: ``A²``, ``(Aᵀ)³``."""
         text = self.paren(self(e)) if isinstance(e, Transpose) else self.atom(e)
         return self.power_of(text, Fraction(k), True)
+
+    def _print_MatPow(self, e: MatPow) -> Printed:
+        return self.matrix_power(e.base, e.k), "atom"
+
+    def _print_PowerSum(self, e: PowerSum) -> Printed:
+        last = e.k - 1
+        parts = [
+            self.index_power(e.left, "i"),
+            self.wrap(e.mid, ("frob", "add", "neg", "had")),
+            self.index_power(e.right, f"{last}{self.minus}i"),
+        ]
+        return self.sum_over(last, " ".join(parts)), "add"
+
+    def index_power(self, e: Expr, exponent: str) -> str:
+        """``e`` to a power that depends on the summation index: ``(Aᵀ)ⁱ``."""
+        text = self.paren(self(e)) if isinstance(e, Transpose) else self.atom(e)
+        return self.symbolic_power(text, exponent)
+
+    def symbolic_power(self, text: str, exponent: str) -> str:
+        raise NotImplementedError
+
+    def sum_over(self, last: int, body: str) -> str:
+        """``Σ_{i=0}^{last} body``."""
+        raise NotImplementedError
 
     def print_power(self, e: Expr, k: Fraction) -> str:
         if k == 1:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from ..expr import Call, EProd, Expr, Ones, Transpose
+from ..expr import Adjoint, Call, EProd, Expr, Ones, Transpose, Var
+from ..ops.registry import OPS
 from .base import GREEK, Printed, Printer, number_text
+from .indexed import Run, Spelling, fold_lines
 
-#: Functions LaTeX has a command for; the rest are set with \operatorname.
-_COMMANDS = {"exp", "log", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "tanh", "det"}
 _SUB_COMMANDS = {"max", "min", "sup", "inf", "log", "exp", "det"}
 
 
@@ -56,14 +56,39 @@ def latex_name(name: str) -> str:
     return f"{head}_{{{tail}}}"
 
 
+def _latex_index(letter: str, offset: int) -> str:
+    return letter if offset == 0 else f"{letter}{'+' if offset > 0 else '-'}{abs(offset)}"
+
+
+#: ``h_{3}`` is ``h_{t}``, ``h_{2}`` is ``h_{t-1}``
+LATEX_INDEX = Spelling(re.compile(r"_\{(\d+)\}"), _latex_index)
+
+
+def latex_index_range(run: Run) -> str:
+    r"""``\quad t = 1, \ldots, 7``."""
+    return rf"\quad {run.letter} = {run.first}, \ldots, {run.last}"
+
+
+def latex_index_block(run: Run) -> str:
+    r"""``\text{for } t = 5, \ldots, 2{:}\ `` heading a block of lines."""
+    return rf"\text{{for }} {run.letter} = {run.first}, \ldots, {run.last}{{:}}\ "
+
+
 class LatexPrinter(Printer):
     """LaTeX math, one method per node (see :class:`~matcalc.printing.base.Printer`)."""
+
+    index = LATEX_INDEX
+
+    def sum_over_index(self, run: Run) -> str:
+        lo, hi = sorted((run.first, run.last))
+        return rf"\sum_{{{run.letter}={lo}}}^{{{hi}}} {run.text}"
 
     minus = "-"
     hadamard = r" \odot "
     divide_entries = r" \oslash "
     frob_sep = " : "
     open_paren = r"\left("
+    dot = r"\cdot"
 
     def name(self, name: str) -> str:
         return latex_name(name)
@@ -71,38 +96,39 @@ class LatexPrinter(Printer):
     def paren(self, text: str) -> str:
         return rf"\left({text}\right)"
 
+    def adjoint(self, text: str) -> str:
+        return rf"{{\delta {text}}}"
+
     def transpose_of(self, text: str) -> str:
         return f"{{{text}}}^\\top"
+
+    def symbolic_power(self, text: str, exponent: str) -> str:
+        return f"{{{text}}}^{{{exponent}}}"
+
+    def sum_over(self, last: int, body: str) -> str:
+        return rf"\sum_{{i=0}}^{{{last}}} {body}"
 
     def power_of(self, text: str, k: Fraction, scalar: bool) -> str:
         exp = number_text(k) if k.denominator == 1 else rf"{k.numerator}/{k.denominator}"
         return f"{{{text}}}^{{{exp}}}" if scalar else f"{{{text}}}^{{\\circ {exp}}}"
 
     def function(self, fn: str, order: int, args: list[str]) -> str:
+        """The operation's LaTeX spelling from the registry; a user's function by its name."""
+        op = OPS.get(fn)
+        spelling = op.latex if op is not None else None
+        if callable(spelling):
+            return spelling(args)
         arg = ", ".join(args)
         prime = "'" * order
-        if fn == "sqrt":
-            return rf"\sqrt{{{arg}}}"
-        if fn == "abs":
-            return rf"\left|{arg}\right|"
-        if fn in ("norm1", "norm2", "normF"):
-            return rf"\left\|{arg}\right\|_{{{fn[-1]}}}"
-        if fn == "inv":
-            return f"{{{arg}}}^{{-1}}" if _simple(arg) else rf"\left({arg}\right)^{{-1}}"
-        if fn in _COMMANDS:
-            head = "\\" + fn
-        elif fn in ("sum", "tr", "diag", "Diag", "vec", "unvec", "softmax", "logsumexp",
-                    "sigmoid", "relu", "step", "sq", "sign", "softplus", "log1p"):
-            head = rf"\operatorname{{{fn}}}"
-        else:
-            head = latex_name(fn)
-        return rf"{head}{prime}\left({arg}\right)"
+        if spelling is None:
+            return rf"{latex_name(fn)}{prime}\left({arg}\right)"
+        return spelling.format(x=arg, prime=prime)
 
     def _print_Transpose(self, e: Transpose) -> Printed:
-        if isinstance(e.arg, Call) and e.arg.fn == "inv":
-            return f"{{{self(e.arg.args[0])}}}^{{-\\top}}" if _simple(self(e.arg.args[0])) else (
-                rf"\left({self(e.arg.args[0])}\right)^{{-\top}}"
-            ), "atom"
+        if isinstance(e.arg, Call):
+            spelling = OPS[e.arg.fn].latex_transposed
+            if spelling is not None:
+                return spelling([self(a) for a in e.arg.args]), "atom"
         return super()._print_Transpose(e)
 
     def ones(self, shape) -> Printed:
@@ -146,10 +172,6 @@ class LatexPrinter(Printer):
         return num, "mul"
 
 
-def _simple(text: str) -> bool:
-    return re.fullmatch(r"\\?[A-Za-z]+(_\{[^{}]*\})?", text) is not None
-
-
 def _unparen(text: str) -> str:
     """``text`` without one pair of outer ``\\left( … \\right)`` that encloses all of it."""
     if not (text.startswith(r"\left(") and text.endswith(r"\right)")):
@@ -165,3 +187,11 @@ def _unparen(text: str) -> str:
 def to_latex(e: Expr) -> str:
     """``e`` as LaTeX math."""
     return LatexPrinter()(e)
+
+
+def latex_where_lines(adjoints: tuple[tuple[Var, Expr], ...], p: LatexPrinter) -> list[str]:
+    """The named adjoints as lines of an ``aligned`` block, the first after ``where``."""
+    lead = r"\text{where } "
+    lines = [rf"{p(Adjoint(v))} &= {p(g)}" for v, g in adjoints]
+    lines = fold_lines(lines, LATEX_INDEX, latex_index_range, latex_index_block, p.avoid)
+    return [f"{lead if i == 0 else ''}{line}" for i, line in enumerate(lines)]

@@ -16,23 +16,26 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from .. import build as b
-from ..expr import Add, Call, Diff, EProd, Expr, Eye, Mul, Transpose, Var
+from ..expr import Add, Adjoint, Call, Diff, EProd, Expr, Eye, Mul, Transpose, Var
+from ..formulas import numpy_helper
 from ..gradient import Derivation
 from ..kinds import HessianDerivation, JacobianDerivation
 from ..kron import Commutation, Kron, has_structure
 from .numpy import CodegenError, NumpyModule, _paren, python_name
-from .text import TextPrinter
+from .text import TextPrinter, where_lines
 
 
 @dataclass(frozen=True)
 class _Outputs:
     """What :class:`NumpyModule` reads of a derivation: the model, where the forward pass
-    stops (``of``), and the expressions to compute (``gradients``; ``wrt`` left empty)."""
+    stops (``of``), the expressions to compute (``gradients``; ``wrt`` left empty) and the
+    named adjoints they may use (``adjoints``, each with its value)."""
 
     model: object
     of: Var
     wrt: tuple = ()
     gradients: tuple = ()
+    adjoints: tuple = ()
 
 
 #: One output of a generated function: the expression, its kind
@@ -49,10 +52,22 @@ def _kind(v: Expr) -> str:
 class KindModule(NumpyModule):
     """One generated function over a model: validation, forward pass, outputs."""
 
-    def __init__(self, model, of: Var, name: str, directions: tuple[Var, ...] = (), second: bool = False):
+    def __init__(
+        self,
+        model,
+        of: Var,
+        name: str,
+        directions: tuple[Var, ...] = (),
+        second: bool = False,
+        adjoints: tuple = (),
+        roots: tuple = (),
+    ):
+        """``adjoints``: the named adjoints the outputs may use; ``roots``: the outputs (for the
+        derivatives of functions defined by formula they apply)."""
         self.directions = directions
         extended = replace(model, inputs=model.inputs + directions) if directions else model
-        super().__init__(_Outputs(extended, of), name)  # type: ignore[arg-type]
+        outputs = _Outputs(extended, of, gradients=tuple(roots), adjoints=tuple(adjoints))
+        super().__init__(outputs, name)  # type: ignore[arg-type]
         self.base_inputs = model.inputs
         if second:
             for g in model.elementwise:
@@ -231,9 +246,11 @@ class KindModule(NumpyModule):
         return f"{_paren(cur)} @ {_paren(self.value(f))}"  # small structured factors: as arrays
 
     # ------------------------------------------------------------ the function
-    def _needed(self, roots: list[Expr]) -> list:
-        """The forward definitions the outputs use, directly or through other definitions."""
+    def _needed(self, roots: list[Expr]) -> tuple[list, list[str]]:
+        """The forward definitions and the named adjoints the outputs use, directly or through
+        other definitions and adjoints (each in its order of computation)."""
         used: set[str] = set()
+        adjoints: set[str] = set()
         stack = list(roots)
         seen: set[Expr] = set()
         while stack:
@@ -244,8 +261,12 @@ class KindModule(NumpyModule):
             if isinstance(e, Var) and e.role == "def" and e.name in self.defs and e.name not in used:
                 used.add(e.name)
                 stack.append(self.defs[e.name])
+            if isinstance(e, Adjoint) and e.var.name not in adjoints:
+                adjoints.add(e.var.name)
+                stack.append(self.adjoints[e.var.name])
             stack.extend(e.children())
-        return [(v, rhs) for v, rhs in self._forward() if v.name in used]
+        forward = [(v, rhs) for v, rhs in self._forward() if v.name in used]
+        return forward, [n for n in self.adjoints if n in adjoints]
 
     def function(
         self, outputs: list[Output], doc: list[str], returns: str, thin: bool = False
@@ -268,14 +289,19 @@ class KindModule(NumpyModule):
             else:
                 ordinary.append(e)
         lowered = {e: self.lower(e) for e in ordinary}
-        forward = self._needed(list(lowered.values()))
-        roots = [self.defs[v.name] for v, _ in forward] + list(lowered.values())
+        forward, adjoints = self._needed(list(lowered.values()))
+        roots = [self.defs[v.name] for v, _ in forward] + [self.adjoints[n] for n in adjoints]
+        roots += list(lowered.values())
         shared = self.share(roots)
         shared_ids = set(shared)
         for var, _ in forward:
             rhs = self.defs[var.name]
             body.extend(self._temps_for(rhs, shared, shared_ids))
-            body.append(f"{self.var[var.name]} = {self.code(rhs)}")
+            body.append(f"{self.var[var.name]} = {self.argument(rhs)}")
+        for n in adjoints:
+            value = self.adjoints[n]
+            body.extend(self._temps_for(value, shared, shared_ids))
+            body.append(f"{self.adjoint_var[n]} = {self.argument(value)}")
         for e in dict.fromkeys(o for o, _ in outputs if has_structure(o)):
             mine = []
             self._collect(e, mine)
@@ -473,9 +499,18 @@ def _with_directions(e: Expr, variables: tuple[Var, ...], directions: tuple[Var,
     return b.substitute(e, mapping)
 
 
-def _module(first: NumpyModule, functions: list[list[str]], extra_helpers: list[str]) -> str:
-    """The gradient module's text with more functions (and helpers) appended."""
+def _module(
+    first: NumpyModule, functions: list[list[str]], extra_helpers: list[str], others: list[NumpyModule]
+) -> str:
+    """The gradient module's text with more functions (and helpers) appended; ``others``' helpers
+    for derivatives of functions defined by formula that ``first`` has not written."""
     text = first.source()
+    written = set(first.formulas)
+    for mod in others:
+        for (fname, k), helper in mod.formulas.items():
+            if (fname, k) not in written:
+                written.add((fname, k))
+                extra_helpers = extra_helpers + numpy_helper(mod.model.formula(fname), k, helper, mod.np)
     return (
         text.rstrip("\n") + "\n\n\n" + "\n".join(extra_helpers) + "\n\n".join("\n".join(f) for f in functions)
     )
@@ -492,14 +527,16 @@ def hessian_source(d: HessianDerivation) -> str:
     """``value_and_grad``, ``value_grad_and_hessian`` and ``hvp`` in one NumPy module."""
     grad: Derivation = d.gradient
     base = NumpyModule(grad, "value_and_grad")
-    full = KindModule(d.model, d.of, "value_grad_and_hessian", second=True)
-    _check_helpers(base, full)
     text = TextPrinter()
     outs: list[Output] = [(Var(d.of.name, (1, 1), "def"), "scalar")]
     outs += [(g, _kind(v)) for v, g in zip(d.wrt, grad.gradients)]
     for i, v in enumerate(d.wrt):
         for w in d.wrt[i:]:
             outs.append((d.blocks[(v.name, w.name)], "matrix"))
+    full = KindModule(
+        d.model, d.of, "value_grad_and_hessian", second=True, adjoints=d.adjoints, roots=[o for o, _ in outs]
+    )
+    _check_helpers(base, full)
     names = ", ".join(v.name for v in d.wrt)
     blocks = ", ".join(f"H_{v.name}{w.name}" for i, v in enumerate(d.wrt) for w in d.wrt[i:])
     hess = full.function(
@@ -510,27 +547,48 @@ def hessian_source(d: HessianDerivation) -> str:
         + f", {blocks}): each block a 2-D array size(X) × size(Y).",
     )
     directions = _direction_vars(d.model, d.wrt)
-    hv = KindModule(d.model, d.of, "hvp", directions, second=True)
-    _check_helpers(base, hv)
     maps = [(_with_directions(m, d.wrt, directions), _kind(v)) for v, m in zip(d.wrt, d.maps)]
+    hv = KindModule(
+        d.model, d.of, "hvp", directions, second=True, adjoints=d.adjoints, roots=[m for m, _ in maps]
+    )
+    _check_helpers(base, hv)
     hvp = hv.function(
         maps,
         [
             f"Hessian-vector product of {d.of.name} w.r.t. {names}: H[d] = d(∂{d.of.name}/∂X)[d].",
             "",
             *[f"H[d{v.name}] = {text(m)}" for v, m in zip(d.wrt, d.maps)],
+            *where_lines(used_adjoints(d.adjoints, d.maps), text),
             "",
         ],
         "Returns (" + ", ".join(f"Hv_{v.name}" for v in d.wrt) + "), each in its variable's shape.",
         thin=True,
     )
-    return _module(base, [hess, hvp], full.kron_helper_source())
+    return _module(base, [hess, hvp], full.kron_helper_source(), [full, hv])
+
+
+def used_adjoints(adjoints: tuple[tuple[Var, Expr], ...], roots) -> tuple[tuple[Var, Expr], ...]:
+    """The named adjoints that ``roots`` use, directly or through one another, in order."""
+    values = {v.name: g for v, g in adjoints}
+    used: set[str] = set()
+    stack = list(roots)
+    seen: set[Expr] = set()
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if isinstance(e, Adjoint) and e.var.name not in used:
+            used.add(e.var.name)
+            stack.append(values[e.var.name])
+        stack.extend(e.children())
+    return tuple((v, g) for v, g in adjoints if v.name in used)
 
 
 def jacobian_source(d: JacobianDerivation) -> str:
     """``value_and_jacobian`` in a NumPy module."""
-    mod = KindModule(d.model, d.of, "value_and_jacobian")
     outs: list[Output] = [(d.of, _kind(d.of))] + [(m, "matrix") for m in d.blocks]
+    mod = KindModule(d.model, d.of, "value_and_jacobian", roots=[o for o, _ in outs])
     names = ", ".join(v.name for v in d.wrt)
     layout = "size(F) × size(X)" if d.layout == "numerator" else "size(X) × size(F)"
     fn = mod.function(
@@ -547,7 +605,7 @@ def jacobian_source(d: JacobianDerivation) -> str:
         "",
         "",
     ]
-    return "\n".join(header + mod._helpers() + mod.kron_helper_source() + fn)
+    return "\n".join(header + mod._helpers() + mod._formula_helpers() + mod.kron_helper_source() + fn)
 
 
 __all__ = ["hessian_source", "jacobian_source"]

@@ -1,0 +1,110 @@
+"""Named adjoints: which ``δV = ∂f/∂V`` a result writes once, by name, and which inline.
+
+Reverse mode gives every definition ``V`` an adjoint ``δV`` (the coefficient of
+``dV`` in ``df``). The derivation writes each non-trivial one as a leaf
+:class:`~matcalc.expr.Adjoint`, so that nothing is ever copied: a residual
+step uses ``δh`` twice and a tree would double with every step. At the end
+each adjoint is either *named* — the result says ``where δh₃ = …`` once and
+uses ``δh₃`` — or written out where it is used, as a textbook does for a
+short chain. The choice (:func:`choose`) keeps the seed answers as they are
+and every result linear in the size of the model.
+"""
+
+from __future__ import annotations
+
+from . import build as b
+from .expr import Adjoint, Expr, Eye, Num, Ones, Var, Zero
+
+#: An adjoint nests at most this many others written out inside it (``δh₁`` written out
+#: in ``∂f/∂W₁`` holds ``δh₂`` holds ``δh₃``…); a deeper one is named.
+MAX_NESTING = 4
+
+#: An adjoint used more than once whose written-out form is larger than this is named.
+MAX_REPEATED_SIZE = 40
+
+
+def trivial(g: Expr) -> bool:
+    """An adjoint that is as short as its name (``1``, ``𝟏``, a name): always written out."""
+    return isinstance(g, (Num, Ones, Zero, Eye, Var, Adjoint))
+
+
+def _direct(e: Expr, memo: dict[Expr, frozenset[str]]) -> frozenset[str]:
+    """The adjoints that ``e`` refers to (its leaves)."""
+    stack = [(e, False)]
+    while stack:
+        n, ready = stack.pop()
+        if n in memo:
+            continue
+        if isinstance(n, Adjoint):
+            memo[n] = frozenset((n.var.name,))
+        elif ready:
+            out: frozenset[str] = frozenset()
+            for c in n.children():
+                out |= memo[c]
+            memo[n] = out
+        else:
+            stack.append((n, True))
+            stack.extend((c, False) for c in n.children() if c not in memo)
+    return memo[e]
+
+
+def choose(raw: dict[Var, Expr], gradients: list[Expr], expand: bool = False) -> set[str]:
+    """The names of the adjoints to name; ``raw`` holds each in order of derivation (the
+    output's first), written with the adjoints before it."""
+    if expand:
+        return set()
+    memo: dict[Expr, frozenset[str]] = {}
+    refs = {v.name: _direct(g, memo) for v, g in raw.items()}
+    count: dict[str, int] = {}
+    users: dict[str, list[str]] = {}
+    for name, used in refs.items():
+        for u in used:
+            count[u] = count.get(u, 0) + 1
+            users.setdefault(u, []).append(name)
+    for g in gradients:
+        for u in _direct(g, memo):
+            count[u] = count.get(u, 0) + 1
+    depth: dict[str, int] = {}
+    nesting: dict[str, int] = {}
+    size: dict[str, int] = {}
+    named: set[str] = set()
+    for v, g in raw.items():
+        name = v.name
+        inner = refs[name]
+        depth[name] = 1 + max((depth[u] for u in inner), default=0)
+        nesting[name] = 1 + max((nesting[u] for u in inner if u not in named), default=0)
+        size[name] = g.size() + sum(size[u] for u in inner if u not in named)
+        used = count.get(name, 0)
+        if (
+            (depth[name] >= 2 and used >= 2 and name in users)  # a chain, shared
+            or nesting[name] > MAX_NESTING  # deep
+            or (used >= 2 and size[name] > MAX_REPEATED_SIZE)  # large, repeated
+        ):
+            named.add(name)
+            nesting[name] = 0
+            size[name] = 1
+    if named:
+        # the rest of a chain reads alike: what follows a named adjoint is named, and so
+        # is one it shares with a named one (``δh₃`` in ``δh₂ = W₃ᵀ(δh₃ ∘ …)`` and in ``∂f/∂W₃``)
+        for v in raw:
+            if refs[v.name] & named:
+                named.add(v.name)
+        for v in reversed(raw):
+            if count.get(v.name, 0) >= 2 and any(u in named for u in users.get(v.name, ())):
+                named.add(v.name)
+    return named
+
+
+class Inliner:
+    """Writes out the adjoints that are not named, sharing what it builds."""
+
+    def __init__(self, raw: dict[Var, Expr], named: set[str]) -> None:
+        self.mapping: dict[Expr, Expr] = {}
+        self.memo: dict = {}
+        for v, g in raw.items():  # each refers only to those before it
+            if v.name not in named:
+                self.mapping[Adjoint(v)] = self(g)
+
+    def __call__(self, e: Expr) -> Expr:
+        return b.substitute(e, self.mapping, self.memo) if self.mapping else e
+
