@@ -24,9 +24,14 @@ from .model import Model
 
 
 def environment(
-    model: Model, inst: Instance, overrides: dict[str, np.ndarray] | None = None, until: str | None = None
+    model: Model,
+    inst: Instance,
+    overrides: dict[str, np.ndarray] | None = None,
+    until: str | None = None,
+    adjoints: tuple[tuple[Var, Expr], ...] = (),
 ) -> Evaluator:
-    """An evaluator holding every input and definition, ``overrides`` held at their values."""
+    """An evaluator holding every input and definition, ``overrides`` held at their values,
+    and the named ``adjoints`` (a gradient's, in order)."""
     overrides = overrides or {}
     ev = Evaluator({**inst.inputs, **overrides}, inst.dims, inst.functions)
     for var, rhs in model.definitions:
@@ -34,7 +39,16 @@ def environment(
             ev.env[var.name] = ev(rhs)
         if var.name == until:
             break
+    for var, value in adjoints:
+        ev.adjoints[var.name] = ev(value)
     return ev
+
+
+def _with(ev: Evaluator, values: dict[str, np.ndarray]) -> Evaluator:
+    """A fresh evaluator of ``ev``'s values and adjoints, with ``values`` (directions) added."""
+    out = Evaluator({**ev.env, **values}, ev.dims, ev.functions)
+    out.adjoints.update(ev.adjoints)
+    return out
 
 
 def vec(a: np.ndarray) -> np.ndarray:
@@ -120,7 +134,7 @@ def check_jacobian(
 
 def _gradient_fn(d: HessianDerivation, inst: Instance, g: Expr, v: Var):
     def fn(x: np.ndarray) -> np.ndarray:
-        ev = environment(d.model, inst, {v.name: x})
+        ev = environment(d.model, inst, {v.name: x}, adjoints=d.adjoints)
         return np.broadcast_to(ev(g), ev.shape(g))
 
     return fn
@@ -140,7 +154,7 @@ def check_hessian(
     errors: dict[str, float] = {}
     for _ in range(trials):
         inst = random_instance(d.model, rng, positive, spd)
-        ev = environment(d.model, inst)
+        ev = environment(d.model, inst, adjoints=d.adjoints)
         dirs = {"d" + v.name: _direction(v, ev, rng) for v in d.wrt}
         rows = []
         for x, g, lin in zip(d.wrt, d.gradient.gradients, d.maps):
@@ -160,7 +174,7 @@ def check_hessian(
                 _worse(errors, f"H {x.name},{y.name}", relative_error(h, fd))
                 row.append(h)
             rows.append(row)
-            mapped = Evaluator({**ev.env, **dirs}, inst.dims, inst.functions)(lin)
+            mapped = _with(ev, dirs)(lin)
             applied = sum(h @ vec(dirs["d" + y.name]) for h, y in zip(row, d.wrt))
             _worse(
                 errors,
@@ -196,7 +210,7 @@ def check_generated(
     funcs = abstract_names(d.model)
     for _ in range(trials):
         inst = random_instance(d.model, rng, positive, spd)
-        ev = environment(d.model, inst)
+        ev = environment(d.model, inst, adjoints=getattr(d, "adjoints", ()))
         args = {python: _natural(v, inst.inputs[v.name]) for v, python in _parameters(d.model)}
         jac = isinstance(d, JacobianDerivation)
         args.update(funcs(inst, not jac))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from . import build as b
 from . import kron as k
 from .errors import DerivativeError
-from .expr import Add, Call, Diff, EProd, Expr, Frob, Mul, Transpose
+from .expr import Add, Call, Diff, EProd, Expr, Frob, Mul, PowerSum, Transpose
 from .rules import HasDifferential
 
 
@@ -131,6 +131,12 @@ def _call(m: Expr, e: Call) -> tuple[VecRule, list[Piece]]:
         return V_TRACE, [(b.mul(m, b.transpose(b.call("vec", b.eye(x.shape[0])))), x)]
     if e.fn in ("vec", "unvec"):
         return V_VEC, [(m, x)]
+    if e.fn in ("kron", "blockfrob", "blocksum"):
+        raise DerivativeError(
+            f"{e.fn}(…) of a differential: its explicit matrix (vec(A ⊗ X) = (I ⊗ K ⊗ I)(vec(A) ⊗ "
+            "vec(X))) is not written yet, so no Jacobian or Hessian matrix is written for it; "
+            "its gradient (matcalc grad) is"
+        )
     raise _no_form(f"{e.fn}(…) of a differential")
 
 
@@ -138,6 +144,10 @@ def step(m: Expr, lin: Expr, live: HasDifferential) -> tuple[VecRule, list[Piece
     """One rule: ``m vec(lin) = Σ m_i vec(lin_i)`` by the rule for ``lin``'s outer node."""
     if isinstance(lin, Add):
         return V_SUM, [(m, t) for t in lin.terms if live(t)]
+    if isinstance(lin, PowerSum):  # d(Xᵏ) = Σ Xⁱ dX X^{k−1−i}: its terms
+        k_ = lin.k
+        terms = (b.mul(b.matpow(lin.left, i), lin.mid, b.matpow(lin.right, k_ - 1 - i)) for i in range(k_))
+        return V_SUM, [(m, t) for t in terms if live(t)]
     if isinstance(lin, Mul):
         return _mul(m, lin, live)
     if isinstance(lin, EProd):

@@ -20,7 +20,7 @@ from . import kron as k
 from .depth import at_definition
 from .differential import Differentiator
 from .errors import DerivativeError
-from .expr import Adjoint, Call, Diff, Expr, Transpose, Var
+from .expr import Adjoint, Call, Diff, Expr, PowerSum, Transpose, Var
 from .gradient import Derivation, _nodes, _resolve, derive
 from .identify import TooLargeError, collect, identify, too_large
 from .model import Model
@@ -152,6 +152,11 @@ def adjoint_name(v: Var) -> Var:
     return Var("δ" + v.name, v.shape, "adjoint")
 
 
+def power_terms(e: PowerSum) -> Expr:
+    """``Σ_{i=0}^{k−1} Lⁱ M R^{k−1−i}`` written as its ``k`` terms."""
+    return b.add(*(b.mul(b.matpow(e.left, i), e.mid, b.matpow(e.right, e.k - 1 - i)) for i in range(e.k)))
+
+
 class ThroughAdjoints(Differentiator):
     """A differentiator that treats a named adjoint ``δV`` like a definition: its differential
     is the leaf ``d(δV)``, which the forward pass replaces by the JVP of its value."""
@@ -162,6 +167,8 @@ class ThroughAdjoints(Differentiator):
     def _rule(self, e: Expr, y: Expr) -> Expr:
         if isinstance(e, Adjoint):
             return Diff(adjoint_name(e.var))
+        if isinstance(e, PowerSum):  # a gradient's Σ Lⁱ M R^{k−1−i}: the differential of its terms
+            return self(power_terms(e))
         return super()._rule(e, y)
 
 

@@ -25,8 +25,8 @@ from .model import Model
 from .numbers import NumberRangeError
 from .printing.base import Printer
 from .printing.kron import KronLatexPrinter, KronTextPrinter
-from .printing.latex import latex_name
-from .printing.text import greek
+from .printing.latex import latex_name, latex_where_lines
+from .printing.text import greek, where_lines
 
 #: One side of a printed equation: an expression, a sum of ``M vec(L)`` pieces, or a label.
 Side = Expr | tuple[Piece, ...] | tuple[str, str]
@@ -430,15 +430,25 @@ class Hessian(_Derivative):
                 rows.append((hessian_label(d.of, v, w, latex), p(d.blocks[(v.name, w.name)])))
         return rows
 
+    def _adjoints(self) -> tuple:
+        """The gradient's named adjoints the maps and blocks use (each written once, after them)."""
+        from .printing.numpy_kinds import used_adjoints
+
+        d = self.derivation
+        return used_adjoints(d.adjoints, [*d.maps, *d.blocks.values()])
+
     @_printing
     def text(self) -> str:
-        """The maps ``H[dX] = …`` and the upper blocks ``∂²f/∂vec(X)∂vec(Y)ᵀ = …``."""
-        return "\n".join(f"{lhs} = {rhs}" for lhs, rhs in self._lines(False))
+        """The maps ``H[dX] = …`` and the upper blocks ``∂²f/∂vec(X)∂vec(Y)ᵀ = …`` (then
+        ``where δV = …`` for the named adjoints they use)."""
+        lines = [f"{lhs} = {rhs}" for lhs, rhs in self._lines(False)]
+        return "\n".join(lines + where_lines(self._adjoints(), KronTextPrinter()))
 
     @_printing
     def latex(self) -> str:
         """The maps and the blocks as a LaTeX ``aligned`` block."""
         rows = [f"{lhs} &= {rhs}" for lhs, rhs in self._lines(True)]
+        rows += latex_where_lines(self._adjoints(), KronLatexPrinter())
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
     @property

@@ -1,9 +1,12 @@
 """Result notation of explicit Jacobians and Hessians: ``A ⊗ B``, ``K(m,n)``, ``Diag(vec(A))``.
 
-These nodes appear only in derivatives (never in a model): the Kronecker
-product :class:`Kron` and the commutation matrix :class:`Commutation`
-(``K(m,n) vec(A) = vec(Aᵀ)`` for an m×n ``A``). ``Diag(vec(A))`` is written
-with the language's own ``Diag`` and ``vec``. ``vec`` stacks columns, so the
+The Kronecker product is the language's own ``kron`` (one registry entry,
+:mod:`matcalc.ops.structural`: the same operation whether a user writes it or
+an identification makes it); :func:`kron` builds it in the canonical form of
+results. The commutation matrix :class:`Commutation` (``K(m,n) vec(A) =
+vec(Aᵀ)`` for an m×n ``A``) appears only in derivatives: no operation of the
+language makes it. ``Diag(vec(A))`` is written with the language's own ``Diag``
+and ``vec``. ``vec`` stacks columns, so the
 size of ``vec(A)`` for an m×n ``A`` is the dimension product ``m*n`` (rows
 first); a Kronecker product ``A ⊗ B`` has ``B``'s index running fastest, and
 its shape is built in the same order, so products of these nodes with
@@ -16,33 +19,28 @@ identities of :mod:`matcalc.rules`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 
 import numpy as np
 
 from . import build as b
-from .expr import Add, Dim, EProd, Expr, Eye, Mul, Num, Shape, Transpose, _node
+from .expr import Add, Call, Dim, EProd, Expr, Eye, MatPow, Mul, Num, Shape, Transpose, _node
 
 
-@_node
-class Kron(Expr):
-    """The Kronecker product ``left ⊗ right``."""
+def Kron(left: Expr, right: Expr) -> Call:  # noqa: N802 - reads as the node it makes
+    """``left ⊗ right`` as written (the registry's ``kron``, no rule applied)."""
+    (p, q), (r, s) = left.shape, right.shape
+    return Call("kron", (left, right), (b.dim_mul(p, r), b.dim_mul(q, s)))
 
-    left: Expr
-    right: Expr
 
-    @property
-    def shape(self) -> Shape:  # type: ignore[override]
-        (p, q), (r, s) = self.left.shape, self.right.shape
-        return (b.dim_mul(r, p), b.dim_mul(s, q))
+def is_kron(e: Expr) -> bool:
+    """Whether ``e`` is a Kronecker product ``A ⊗ B`` (the registry's ``kron``)."""
+    return isinstance(e, Call) and e.fn == "kron"
 
-    def fields(self) -> tuple:
-        return (self.left, self.right)
 
-    def children(self) -> tuple[Expr, ...]:
-        return (self.left, self.right)
-
-    def __repr__(self) -> str:
-        return f"({self.left!r} ⊗ {self.right!r})"
+def factors(e: Call) -> tuple[Expr, Expr]:
+    """``(A, B)`` of ``A ⊗ B``."""
+    return e.args[0], e.args[1]
 
 
 @_node
@@ -115,8 +113,8 @@ def diag_vec(a: Expr) -> Expr:
 
 def transpose(e: Expr) -> Expr:
     """``eᵀ`` through Kronecker products and commutation matrices too."""
-    if isinstance(e, Kron):
-        return kron(transpose(e.left), transpose(e.right))
+    if is_kron(e):
+        return kron(transpose(e.args[0]), transpose(e.args[1]))
     if isinstance(e, Commutation):
         return commutation(e.n, e.m)
     if isinstance(e, Add):
@@ -127,12 +125,27 @@ def transpose(e: Expr) -> Expr:
 
 
 def _structured(e: Expr) -> bool:
-    return isinstance(e, (Kron, Commutation))
+    return is_kron(e) or isinstance(e, Commutation)
 
 
-def has_structure(e: Expr) -> bool:
-    """Whether ``e`` holds a Kronecker product or a commutation matrix."""
-    return any(_structured(n) for n in e.walk())
+#: The nodes through which a result's ⊗ and K are written, simplified and applied (sums,
+#: products, powers, transposes, entry-wise products); inside any other node (``tanh(A ⊗ B)``,
+#: a user's ``tr(kron(A, X) B)``) a Kronecker product is an ordinary value.
+_SPINE = (Add, Mul, MatPow, Transpose, EProd)
+
+
+def has_structure(e: Expr, memo: dict[Expr, bool] | None = None) -> bool:
+    """Whether ``e`` holds a Kronecker product or a commutation matrix in its spine of sums,
+    products, transposes and entry-wise products."""
+    if _structured(e):
+        return True
+    if not isinstance(e, _SPINE):
+        return False
+    memo = {} if memo is None else memo
+    hit = memo.get(e)
+    if hit is None:
+        hit = memo[e] = any(has_structure(c, memo) for c in e.children())
+    return hit
 
 
 # ---------------------------------------------------------------- simplification rules
@@ -140,29 +153,29 @@ def has_structure(e: Expr) -> bool:
 
 def _mixed_product(x: Expr, y: Expr) -> Expr | None:
     """``(A ⊗ B)(C ⊗ D) = AC ⊗ BD`` when the factors conform."""
-    if isinstance(x, Kron) and isinstance(y, Kron):
-        if x.left.shape[1] == y.left.shape[0] and x.right.shape[1] == y.right.shape[0]:
-            return kron(b.mul(x.left, y.left), b.mul(x.right, y.right))
+    if is_kron(x) and is_kron(y):
+        if x.args[0].shape[1] == y.args[0].shape[0] and x.args[1].shape[1] == y.args[1].shape[0]:
+            return kron(b.mul(x.args[0], y.args[0]), b.mul(x.args[1], y.args[1]))
     return None
 
 
 def _absorb_left(x: Expr, y: Expr) -> Expr | None:
     """``M (a ⊗ B) = a ⊗ M B`` for a row ``a`` (and ``M (A ⊗ b) = M A ⊗ b`` for a row ``b``)."""
-    if isinstance(y, Kron) and not _structured(x):
-        if y.left.shape[0] == 1:
-            return kron(y.left, b.mul(x, y.right))
-        if y.right.shape[0] == 1:
-            return kron(b.mul(x, y.left), y.right)
+    if is_kron(y) and not _structured(x):
+        if y.args[0].shape[0] == 1:
+            return kron(y.args[0], b.mul(x, y.args[1]))
+        if y.args[1].shape[0] == 1:
+            return kron(b.mul(x, y.args[0]), y.args[1])
     return None
 
 
 def _absorb_right(x: Expr, y: Expr) -> Expr | None:
     """``(a ⊗ B) M = a ⊗ B M`` for a column ``a`` (and ``(A ⊗ b) M = A M ⊗ b``)."""
-    if isinstance(x, Kron) and not _structured(y):
-        if x.left.shape[1] == 1:
-            return kron(x.left, b.mul(x.right, y))
-        if x.right.shape[1] == 1:
-            return kron(b.mul(x.left, y), x.right)
+    if is_kron(x) and not _structured(y):
+        if x.args[0].shape[1] == 1:
+            return kron(x.args[0], b.mul(x.args[1], y))
+        if x.args[1].shape[1] == 1:
+            return kron(b.mul(x.args[0], y), x.args[1])
     return None
 
 
@@ -175,17 +188,17 @@ def _commutation_pair(x: Expr, y: Expr) -> Expr | None:
 
 def _commute_row(x: Expr, y: Expr) -> Expr | None:
     """``(aᵀ ⊗ B) K(n,s) = B ⊗ aᵀ`` for a row ``aᵀ`` (1×n) and an r×s ``B``."""
-    if isinstance(x, Kron) and isinstance(y, Commutation) and x.left.shape[0] == 1:
-        if (y.m, y.n) == (x.left.shape[1], x.right.shape[1]):
-            return kron(x.right, x.left)
+    if is_kron(x) and isinstance(y, Commutation) and x.args[0].shape[0] == 1:
+        if (y.m, y.n) == (x.args[0].shape[1], x.args[1].shape[1]):
+            return kron(x.args[1], x.args[0])
     return None
 
 
 def _commute_column(x: Expr, y: Expr) -> Expr | None:
     """``K(r,m)(a ⊗ B) = B ⊗ a`` for a column ``a`` (m×1) and an r×s ``B``."""
-    if isinstance(x, Commutation) and isinstance(y, Kron) and y.left.shape[1] == 1:
-        if (x.m, x.n) == (y.right.shape[0], y.left.shape[0]):
-            return kron(y.right, y.left)
+    if isinstance(x, Commutation) and is_kron(y) and y.args[0].shape[1] == 1:
+        if (x.m, x.n) == (y.args[1].shape[0], y.args[0].shape[0]):
+            return kron(y.args[1], y.args[0])
     return None
 
 
@@ -193,10 +206,10 @@ def _vec_row(x: Expr, y: Expr) -> Expr | None:
     """``vec(A)ᵀ(C ⊗ B) = vec(Bᵀ A C)ᵀ``: a row times a Kronecker product is a row again."""
     from .expr import Call
 
-    if isinstance(x, Transpose) and isinstance(x.arg, Call) and x.arg.fn == "vec" and isinstance(y, Kron):
+    if isinstance(x, Transpose) and isinstance(x.arg, Call) and x.arg.fn == "vec" and is_kron(y):
         a = x.arg.args[0]
-        if a.shape == (y.right.shape[0], y.left.shape[0]):
-            return b.transpose(b.call("vec", b.mul(b.transpose(y.right), a, y.left)))
+        if a.shape == (y.args[1].shape[0], y.args[0].shape[0]):
+            return b.transpose(b.call("vec", b.mul(b.transpose(y.args[1]), a, y.args[0])))
     return None
 
 
@@ -232,8 +245,8 @@ def _kron_sum(e: Expr) -> Expr | None:
         groups: dict[Expr, list[tuple[Expr, Expr]]] = {}
         for t in e.terms:
             sc, body = _scalar_parts(t)
-            if isinstance(body, Kron):
-                common, other = (body.left, body.right) if side == 0 else (body.right, body.left)
+            if is_kron(body):
+                common, other = (body.args[0], body.args[1]) if side == 0 else (body.args[1], body.args[0])
                 groups.setdefault(common, []).append((t, b.mul(*sc, other)))
         for common, members in groups.items():
             if len(members) > 1:
@@ -255,9 +268,31 @@ RULE_NAMES: tuple[str, ...] = (
     "I ⊗ I = I",
     "x ⊗ yᵀ = yᵀ ⊗ x = x yᵀ",
     "K(m,1) = K(1,n) = I",
+    "K(n,n)² = I, (αI + βK)ᵏ = a I + b K",
     *(n for n, _ in PAIR_RULES),
     *(n for n, _ in NODE_RULES),
 )
+
+
+def _power(e: Expr) -> Expr:
+    """``K(n,n)² = I``, so ``(αI + βK)ᵏ = ((α+β)ᵏ + (α−β)ᵏ)/2 I + ((α+β)ᵏ − (α−β)ᵏ)/2 K``
+    (the symmetrizer ``P = (I + K)/2`` applied twice is ``P``)."""
+    if not isinstance(e, MatPow):
+        return e
+    parts = e.base.terms if isinstance(e.base, Add) else (e.base,)
+    alpha, beta, comm = Fraction(0), Fraction(0), None
+    for t in parts:
+        c, body = b.split_coef(t)
+        if isinstance(body, Eye):
+            alpha += c
+        elif isinstance(body, Commutation) and body.m == body.n and comm in (None, body):
+            beta, comm = beta + c, body
+        else:
+            return e
+    if comm is None:
+        return e
+    p, q = (alpha + beta) ** e.k, (alpha - beta) ** e.k
+    return b.add(b.scale((p + q) / 2, b.eye(e.shape[0])), b.scale((p - q) / 2, comm))
 
 
 def _simplify_chain(e: Mul) -> Expr:
@@ -287,8 +322,10 @@ def simplify_structure(e: Expr, memo: dict[Expr, Expr] | None = None) -> Expr:
     if hit is not None:
         return hit
     out = e
-    if isinstance(e, Kron):
-        out = kron(simplify_structure(e.left, memo), simplify_structure(e.right, memo))
+    if isinstance(e, MatPow):
+        out = _power(b.matpow(simplify_structure(e.base, memo), e.k))
+    elif is_kron(e):
+        out = kron(simplify_structure(e.args[0], memo), simplify_structure(e.args[1], memo))
     elif isinstance(e, (Add, Mul)):
         kids = tuple(simplify_structure(k, memo) for k in e.children())
         out = b.rebuild(e, kids)
@@ -329,8 +366,8 @@ def evaluate(e: Expr, ev) -> np.ndarray:
             return hit
         if not has_structure(x):
             out = ev(x)
-        elif isinstance(x, Kron):
-            out = np.kron(run(x.left), run(x.right))
+        elif is_kron(x):
+            out = np.kron(run(x.args[0]), run(x.args[1]))
         elif isinstance(x, Commutation):
             out = commutation_matrix(ev.size(x.m), ev.size(x.n))
         elif isinstance(x, Add):
@@ -347,6 +384,8 @@ def evaluate(e: Expr, ev) -> np.ndarray:
                 out = scale * out
         elif isinstance(x, Transpose):
             out = run(x.arg).T
+        elif isinstance(x, MatPow):
+            out = np.linalg.matrix_power(run(x.base), x.k)
         elif isinstance(x, EProd):
             out = np.ones((1, 1))
             for f, p in x.factors:
@@ -362,6 +401,8 @@ def evaluate(e: Expr, ev) -> np.ndarray:
 __all__ = [
     "Commutation",
     "Kron",
+    "factors",
+    "is_kron",
     "commutation",
     "diag_vec",
     "evaluate",

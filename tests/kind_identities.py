@@ -59,6 +59,8 @@ TABLE = [
     ("x: vector(n); a: vector(n); f = exp(a'*x)", 'x', 'hessian', '∂²f/∂x∂xᵀ = f a aᵀ'),
     ('X: matrix(n,n); f = det(X)', 'X', 'hessian', '∂²f/∂vec(X)∂vec(X)ᵀ = f(vec(inv(X)ᵀ) vec(inv(X)ᵀ)ᵀ − (inv(X) ⊗ inv(X)ᵀ) K(n,n))'),
     ("X: matrix(n,n); a: vector(n); b: vector(n); f = a'*inv(X)*b", 'X', 'hessian', '∂²f/∂vec(X)∂vec(X)ᵀ = (inv(X) b aᵀ inv(X) ⊗ inv(X)ᵀ + inv(X) ⊗ inv(X)ᵀ a bᵀ inv(X)ᵀ) K(n,n)'),
-    ("x: vector(n); W: matrix(c,n); y: vector(c); p = softmax(W*x); f = -y'*log(p)", 'W', 'hessian', '∂²f/∂vec(W)∂vec(W)ᵀ = x xᵀ ⊗ (sum(y) Diag(p) − sum(y) p pᵀ)'),
+    ("x: vector(n); W: matrix(c,n); y: vector(c); p = softmax(W*x); f = -y'*log(p)", 'W', 'hessian', '∂²f/∂vec(W)∂vec(W)ᵀ = sum(y) (x xᵀ ⊗ (Diag(p) − p pᵀ))'),
     ("x: vector(n); A: matrix(n,n); y: vector(n); f = x'*A*y", 'x,y', 'hessian', '∂²f/∂y∂yᵀ = 0'),
+    # a model's own kron (the same registry operation as the ⊗ of results)
+    ("A: matrix(m,m); B: matrix(n,n); x: vector(m*n); f = x'*kron(A, B)*x", 'x', 'hessian', '∂²f/∂x∂xᵀ = A ⊗ B + (A ⊗ B)ᵀ'),
 ]

@@ -82,11 +82,24 @@ def test_every_rule_has_a_case():
 )
 def test_canonical_kron_numerically(left, right):
     made = k.kron(left, right)
-    assert not isinstance(made, k.Kron) or made.left != left
+    assert not k.is_kron(made) or k.factors(made)[0] != left
     rng = np.random.default_rng(0)
     env = {**_env(left, rng), **_env(right, rng)}
     want = np.kron(np.atleast_2d(_value(left, env)), np.atleast_2d(_value(right, env)))
     assert np.allclose(_value(made, env), want)
+
+
+def test_the_kronecker_product_of_results_is_the_registry_kron():
+    """One concept: the ⊗ of a Jacobian is the language's kron (its shape rule, its spelling)."""
+    from matcalc.expr import Call
+    from matcalc.ops.registry import OPS
+
+    made = k.kron(A, B)
+    assert isinstance(made, Call) and made.fn == "kron" and "kron" in OPS
+    assert made.shape == OPS["kron"].result(A.shape, B.shape)
+    rng = np.random.default_rng(2)
+    env = _env(made, rng)
+    assert np.allclose(Evaluator(env, {})(made), np.kron(env["A"], env["B"]))
 
 
 def test_transpose_of_structure():
@@ -94,3 +107,21 @@ def test_transpose_of_structure():
     rng = np.random.default_rng(1)
     env = _env(e, rng)
     assert np.allclose(_value(k.transpose(e), env), _value(e, env).T)
+
+
+@pytest.mark.parametrize("times", [2, 3, 4])
+def test_powers_of_the_symmetrizer_and_of_k(times):
+    """``K(n,n)² = I``: a power of ``αI + βK`` (the symmetrizer applied twice, as a symmetric
+    variable's Hessian block does) is ``a I + b K`` again, numerically the same matrix."""
+    from fractions import Fraction
+
+    from matcalc.expr import MatPow
+
+    n = 3
+    base = b.add(b.scale(Fraction(1, 2), b.eye(n * n)), b.scale(Fraction(3, 2), k.Commutation(n, n)))
+    after = k.simplify_structure(MatPow(base, times))
+    assert not isinstance(after, MatPow)
+    want = np.linalg.matrix_power(0.5 * np.eye(n * n) + 1.5 * k.commutation_matrix(n, n), times)
+    assert np.allclose(_value(after, {}), want)
+    kk = k.Commutation(n, n)
+    assert k.simplify_structure(MatPow(kk, times)) == (kk if times % 2 else b.eye(n * n))

@@ -1,12 +1,14 @@
 """Text and LaTeX spellings of the explicit-matrix notation: ``A ⊗ B`` and ``K(m,n)``.
 
-A Kronecker product binds looser than juxtaposition (``AC ⊗ BD``) and is
-parenthesised inside a product, as a Hadamard product is.
+A Kronecker product (the registry's ``kron``) is written ``A ⊗ B`` in Jacobians
+and Hessians, as the textbooks write it; it binds looser than juxtaposition
+(``AC ⊗ BD``) and is parenthesised inside a product, as a Hadamard product is.
 """
 
 from __future__ import annotations
 
-from ..kron import Commutation, Kron
+from ..expr import Call
+from ..kron import Commutation, is_kron
 from .base import Printed
 from .latex import LatexPrinter
 from .text import TextPrinter
@@ -15,9 +17,12 @@ from .text import TextPrinter
 class _KronMixin:
     kron_sep = " ⊗ "
 
-    def _print_Kron(self, e: Kron) -> Printed:
+    def _print_Call(self, e: Call) -> Printed:
+        if not is_kron(e):
+            return super()._print_Call(e)  # type: ignore[misc]
         loose = ("frob", "add", "neg", "had")
-        return self.wrap(e.left, loose) + self.kron_sep + self.wrap(e.right, loose), "had"  # type: ignore[attr-defined]
+        left, right = e.args
+        return self.wrap(left, loose) + self.kron_sep + self.wrap(right, loose), "had"  # type: ignore[attr-defined]
 
     def _print_Commutation(self, e: Commutation) -> Printed:
         return self.commutation(self.dim_text(e.m), self.dim_text(e.n)), "atom"

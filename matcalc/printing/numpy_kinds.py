@@ -16,11 +16,11 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from .. import build as b
-from ..expr import Add, Adjoint, Call, Diff, EProd, Expr, Eye, Mul, Transpose, Var
+from ..expr import Add, Adjoint, Call, Diff, EProd, Expr, Eye, MatPow, Mul, Transpose, Var
 from ..formulas import numpy_helper
 from ..gradient import Derivation
 from ..kinds import HessianDerivation, JacobianDerivation
-from ..kron import Commutation, Kron, has_structure
+from ..kron import Commutation, Kron, has_structure, is_kron
 from .numpy import CodegenError, NumpyModule, _paren, python_name
 from .text import TextPrinter, where_lines
 
@@ -103,15 +103,15 @@ class KindModule(NumpyModule):
                         into.append(g)
                 else:
                     self._collect(group, into)
-        elif isinstance(e, Kron):
-            for side in (e.left, e.right):
+        elif is_kron(e):
+            for side in e.args:
                 if not isinstance(side, Eye):
                     self._collect(side, into)
         elif isinstance(e, EProd):
             for f, _ in e.factors:
                 self._collect(f, into)
-        elif isinstance(e, Transpose):
-            self._collect(e.arg, into)
+        elif isinstance(e, (Transpose, MatPow)):
+            self._collect(e.children()[0], into)
         elif not isinstance(e, Commutation):
             raise CodegenError(f"no code for {type(e).__name__} in an explicit matrix")
 
@@ -142,12 +142,14 @@ class KindModule(NumpyModule):
             for f in rest:
                 cur = self.right(cur, f)
             return self._scaled(e, cur)
-        if isinstance(e, Kron):
+        if is_kron(e):
             return self._kron_call("kron", e, [])
         if isinstance(e, Commutation):
             return f"{self.kron_helpers['commutation']}({self.dim(e.m)}, {self.dim(e.n)})"
         if isinstance(e, Transpose):
             return f"{_paren(self.value(e.arg))}.T"
+        if isinstance(e, MatPow):  # a power of a structured matrix the rules left (rare): dense
+            return self.spell("matrix_power", x=self.value(e.base), k=str(e.k))
         if isinstance(e, EProd):  # entry-wise, of a result that is small (a row, a scalar)
             top, bottom = [], []
             for f, p in e.factors:
@@ -186,10 +188,11 @@ class KindModule(NumpyModule):
             return f"{sign}{scale} * {_paren(cur)}"
         return f"{sign}{_paren(cur)}" if sign else cur
 
-    def _kron_call(self, helper: str, e: Kron, extra: list[str]) -> str:
-        (p, q), (r, s) = e.left.shape, e.right.shape
-        a = "None" if isinstance(e.left, Eye) else self.value(e.left)
-        c = "None" if isinstance(e.right, Eye) else self.value(e.right)
+    def _kron_call(self, helper: str, e: Call, extra: list[str]) -> str:
+        left, right = e.args
+        (p, q), (r, s) = left.shape, right.shape
+        a = "None" if isinstance(left, Eye) else self.value(left)
+        c = "None" if isinstance(right, Eye) else self.value(right)
         dims = ", ".join(self.dim(d) for d in (p, q, r, s))
         args = [a, c, dims]
         if helper == "kron_right":
@@ -207,7 +210,7 @@ class KindModule(NumpyModule):
             if len(f) == 1 and isinstance(g, Call) and g.fn == "Diag":
                 return f"{self._piece(g.args[0])} * {_paren(cur)}"
             return f"{self._piece(g)} @ {_paren(cur)}"
-        if isinstance(f, Kron):
+        if is_kron(f):
             return self._kron_call("kron_left", f, [cur])
         if isinstance(f, Commutation):
             return f"{_paren(cur)}[{self.kron_helpers['perm']}({self.dim(f.m)}, {self.dim(f.n)})]"
@@ -230,7 +233,7 @@ class KindModule(NumpyModule):
             if len(f) == 1 and isinstance(g, Call) and g.fn == "Diag":
                 return f"{_paren(cur)} * {self._piece(g.args[0])}.T"
             return f"{_paren(cur)} @ {self._piece(g)}"
-        if isinstance(f, Kron):
+        if is_kron(f):
             return self._kron_call("kron_right", f, [cur])
         if isinstance(f, Commutation):
             perm = f"{self.kron_helpers['perm']}({self.dim(f.n)}, {self.dim(f.m)})"
@@ -322,8 +325,8 @@ class KindModule(NumpyModule):
             name = self.names.take(f"r{i}")
             r, c = e.shape
             shape = f"({self.dim(r)}, {self.dim(c)})"
-            if has_structure(e):
-                body.append(f"{name} = {out}({self.value(e)}, {shape}, 'matrix', True)")
+            if has_structure(e):  # a matrix assembled here (or a gradient holding a model's kron)
+                body.append(f"{name} = {out}({self.value(e)}, {shape}, '{kind}', True)")
             else:
                 low = lowered[e]
                 body.extend(self._temps_for(low, shared, shared_ids))
@@ -466,13 +469,13 @@ def _push_scale(e: Expr) -> Expr:
     """``c (A ⊗ B)`` as ``A ⊗ (c B)``: the number scales the small factor, not the result."""
     if isinstance(e, Add) and has_structure(e):
         return Add(tuple(_push_scale(t) for t in e.terms), e.shape)
-    if isinstance(e, Mul) and len(e.chain) == 1 and isinstance(e.chain[0], Kron):
-        k = e.chain[0]
+    if isinstance(e, Mul) and len(e.chain) == 1 and is_kron(e.chain[0]):
+        left, right = e.chain[0].args
         scale = b.mul(b.Num(e.coef), *e.scalars)
-        if not isinstance(k.right, Eye):
-            return Kron(k.left, b.mul(scale, k.right))
-        if not isinstance(k.left, Eye):
-            return Kron(b.mul(scale, k.left), k.right)
+        if not isinstance(right, Eye):
+            return Kron(left, b.mul(scale, right))
+        if not isinstance(left, Eye):
+            return Kron(b.mul(scale, left), right)
     return e
 
 
