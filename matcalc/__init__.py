@@ -12,6 +12,7 @@ from .errors import (
     ShapeError,
     UnknownNameError,
 )
+from .kinds_api import Hessian, Jacobian, hessian, jacobian
 from .model import Model
 from .ops import entrywise as _entrywise  # noqa: F401  (registers the operations)
 from .ops import structural as _structural  # noqa: F401
@@ -47,6 +48,8 @@ __all__ = [
     "DerivativeError",
     "DimensionError",
     "Gradient",
+    "Hessian",
+    "Jacobian",
     "MatcalcError",
     "MatcalcSyntaxError",
     "Model",
@@ -57,5 +60,7 @@ __all__ = [
     "diff",
     "from_sympy",
     "grad",
+    "hessian",
+    "jacobian",
     "parse",
 ]

@@ -151,7 +151,14 @@ def _setup_grad(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_numpy(args: argparse.Namespace) -> int:
-    """Write a self-contained NumPy module computing the value and the gradients."""
+    """Write a self-contained NumPy module computing the value and the gradients
+    (``--jacobian``: ``value_and_jacobian``; ``--hessian``: ``value_grad_and_hessian``, ``hvp``)."""
+    if args.jacobian or args.hessian:
+        if args.jacobian and args.hessian:
+            raise MatcalcError("--jacobian and --hessian: give one of them")
+        args.command = "jacobian" if args.jacobian else "hessian"
+        _write(_kind(args).numpy_source(), args.output)
+        return 0
     g = _gradient(args)
     _write(g.numpy_source(_function_name(args.name)), args.output)
     return 0
@@ -159,6 +166,10 @@ def cmd_numpy(args: argparse.Namespace) -> int:
 
 def _setup_numpy(parser: argparse.ArgumentParser) -> None:
     _add_derivative_arguments(parser)
+    parser.add_argument("--jacobian", action="store_true", help="write value_and_jacobian instead")
+    parser.add_argument("--hessian", action="store_true", help="write value_grad_and_hessian and hvp too")
+    parser.add_argument("--layout", choices=("numerator", "denominator"), default="numerator",
+                        help="with --jacobian: size(F)×size(X) (default) or the transpose")
     parser.add_argument("--name", default="value_and_grad", help="the function's name")
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
 
@@ -189,6 +200,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Compare each gradient with central differences; exit 1 on a mismatch."""
     from .check import check
 
+    if args.jacobian or args.hessian:
+        return _check_kind(args)
     g = _gradient(args)
     for name in _names(args.positive) + _names(args.spd):
         if g.model.lookup(name) is None or g.model.lookup(name).role != "input":
@@ -209,8 +222,39 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _check_kind(args: argparse.Namespace) -> int:
+    """Check a Jacobian (central differences) or a Hessian (differences of the gradient),
+    its map, and the generated code (``hvp`` against the explicit Hessian)."""
+    from .check_kinds import check_generated, check_hessian, check_jacobian
+
+    if args.jacobian and args.hessian:
+        raise MatcalcError("--jacobian and --hessian: give one of them")
+    args.command = "jacobian" if args.jacobian else "hessian"
+    args.layout = "numerator"
+    d = _kind(args)
+    model = d.model
+    for name in _names(args.positive) + _names(args.spd):
+        if model.lookup(name) is None or model.lookup(name).role != "input":
+            raise MatcalcError(f"--positive/--spd: {name!r} is not an input of the model")
+    opts = dict(seed=args.seed, trials=args.trials, positive=_names(args.positive), spd=_names(args.spd))
+    run = check_jacobian if args.jacobian else check_hessian
+    math = run(d.derivation, tolerance=args.tol, **opts)
+    code = check_generated(d.derivation, d.numpy_source(), **opts)
+    errors = {**math.errors, **code.errors}
+    width = max(len(k) for k in errors)
+    for label, err in errors.items():
+        tol = math.tolerance if label in math.errors else code.tolerance
+        print(f"{label.ljust(width)}  relative error {err:.2e}  {'ok' if err <= tol else 'MISMATCH'}")
+    ok = math.ok and code.ok
+    what = "Jacobians" if args.jacobian else "Hessians, maps and hvp"
+    print(f"all {what} agree" if ok else f"{args.command} check FAILED")
+    return 0 if ok else 1
+
+
 def _setup_check(parser: argparse.ArgumentParser) -> None:
     _add_derivative_arguments(parser)
+    parser.add_argument("--jacobian", action="store_true", help="check the Jacobians instead of gradients")
+    parser.add_argument("--hessian", action="store_true", help="check the Hessians and hvp instead")
     parser.add_argument("--seed", type=int, default=0, help="random seed for sizes and inputs")
     parser.add_argument("--trials", type=int, default=2, help="random draws to check")
     parser.add_argument("--tol", type=float, default=1e-5, help="largest relative error accepted")
@@ -224,6 +268,10 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     from .selftest import command
 
     status = command(args)
+    if args.jacobians or args.hessians:
+        from .selftest_kinds import command_kinds
+
+        status = max(status, command_kinds(args))
     if args.target == "numpy":
         return status
     from .codegen.agree import run
@@ -250,10 +298,53 @@ def _setup_selftest(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extreme-numbers", action="store_true",
                         help="let the fuzzer write numbers beyond a float's range (1e400, 5000 digits)")
     parser.add_argument("--derivations", action="store_true", help="also print each step-by-step derivation")
+    parser.add_argument("--jacobians", type=int, default=0, metavar="N",
+                        help="also check N random vector- and matrix-valued models' Jacobians")
+    parser.add_argument("--hessians", type=int, default=0, metavar="N",
+                        help="also check N random models' Hessians and hvp through generated code")
     parser.add_argument("--target", choices=TARGET_NAMES, default="numpy",
                         help="also run every checked model through this target's module")
     parser.add_argument("--show", type=int, default=5, metavar="K",
                         help="print the first K disagreements in full, each with a shrunk model (default 5)")
+
+
+def _kind(args: argparse.Namespace):
+    from .kinds_api import hessian, jacobian
+
+    model = load_model(args.model, args.convention)
+    if args.command == "jacobian":
+        return jacobian(model, wrt=args.wrt, of=args.of, layout=args.layout)
+    return hessian(model, wrt=args.wrt, of=args.of)
+
+
+def cmd_kind(args: argparse.Namespace) -> int:
+    """Print a Jacobian or a Hessian: map and matrix (or steps, LaTeX, NumPy code, JSON)."""
+    import json
+
+    d = _kind(args)
+    if args.format == "text":
+        out = d.steps_text() if args.steps else d.text()
+    elif args.format == "latex":
+        out = d.steps_latex() if args.steps else d.latex()
+    elif args.format == "numpy":
+        out = d.numpy_source()
+    else:
+        out = json.dumps(d.to_json(), ensure_ascii=False, indent=2)
+    _write(out, args.output)
+    return 0
+
+
+def _setup_kind(layout: bool) -> Callable[[argparse.ArgumentParser], None]:
+    def setup(parser: argparse.ArgumentParser) -> None:
+        _add_derivative_arguments(parser)
+        parser.add_argument("--format", choices=("text", "latex", "numpy", "json"), default="text")
+        parser.add_argument("--steps", action="store_true", help="show the derivation step by step")
+        if layout:
+            parser.add_argument("--layout", choices=("numerator", "denominator"), default="numerator",
+                                help="numerator: size(F)×size(X) (default); denominator: the transpose")
+        parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+
+    return setup
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -279,6 +370,8 @@ COMMANDS: dict[
 ] = {
     "show": ("print the model with the kind and shape of every name", _setup_show, cmd_show),
     "grad": ("print the gradients of a scalar w.r.t. variables", _setup_grad, cmd_grad),
+    "jacobian": ("print the Jacobian of a function w.r.t. variables", _setup_kind(True), cmd_kind),
+    "hessian": ("print the Hessian of a scalar w.r.t. variables", _setup_kind(False), cmd_kind),
     "check": ("check gradients against central finite differences", _setup_check, cmd_check),
     "numpy": ("write a NumPy module computing the value and gradients", _setup_numpy, cmd_numpy),
     "code": ("write a NumPy, PyTorch, JAX or array-API module computing them", _setup_code, cmd_code),

@@ -80,10 +80,22 @@ def _resolve(model: Model, name: str) -> Var:
 
 
 def derive(
-    model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None, expand: bool = False
+    model: Model,
+    wrt: list[str] | tuple[str, ...],
+    of: str | None = None,
+    expand: bool = False,
+    name_variables: bool = True,
+    lift: bool = True,
 ) -> Derivation:
     """Gradients of the scalar ``of`` (default: the model's output) w.r.t. each of ``wrt``;
-    ``expand`` writes every adjoint out where it is used instead of naming any."""
+    ``expand`` writes every adjoint out where it is used instead of naming any.
+
+    ``name_variables=False``: a sub-expression equal to a definition among ``wrt`` is not
+    written with its name (the Hessian differentiates the gradient again, and there the
+    name would stand for the variable, not for the value it has here).
+
+    ``lift=False``: nested values are not named (:func:`matcalc.forward.lift`); the Hessian
+    differentiates the gradient over the model as written."""
     if not wrt:
         raise DerivativeError("nothing to differentiate with respect to: give at least one name")
     target = _resolve(model, of) if of is not None else model.output
@@ -95,7 +107,7 @@ def derive(
             model,
             target.name,
             f"{target.name} is {r}×{c}, not a scalar: a gradient needs a scalar function "
-            f"(reduce it with sum(...), tr(...), a norm or ':')",
+            f"(reduce it with sum(...), tr(...), a norm or ':'; or take its Jacobian: matcalc jacobian)",
         )
     variables = tuple(_resolve(model, n) for n in wrt)
     seen: set[str] = set()
@@ -105,10 +117,12 @@ def derive(
         seen.add(v.name)
     with deep_recursion():
         try:
-            if expand:
-                return _reverse_mode(model, target, variables, expand)
+            if expand or not lift:
+                return _reverse_mode(model, target, variables, expand, name_variables)
             lifted, values = forward.lift(model)
-            return replace(_reverse_mode(lifted, target, variables, expand), forward=values)
+            return replace(
+                _reverse_mode(lifted, target, variables, expand, name_variables), forward=values
+            )
         except RecursionError:
             raise too_deep(model, target.name) from None
 
@@ -156,7 +170,9 @@ def _chain_step(
     return ChainStep(var, g, lin, tuple((r, x, tuple(p)) for r, x, p in trace))
 
 
-def _reverse_mode(model: Model, target: Var, variables: tuple[Var, ...], expand: bool) -> Derivation:
+def _reverse_mode(
+    model: Model, target: Var, variables: tuple[Var, ...], expand: bool, name_variables: bool = True
+) -> Derivation:
     """The derivation of ``target`` by reverse mode over the model's definitions."""
     sources = {v.name for v in variables}
 
@@ -189,7 +205,8 @@ def _reverse_mode(model: Model, target: Var, variables: tuple[Var, ...], expand:
         if step is not None:
             steps.append(step)
 
-    names = {rhs: var for var, rhs in defs if not isinstance(rhs, Var)}
+    names = {rhs: var for var, rhs in defs
+             if not isinstance(rhs, Var) and (name_variables or var not in variables)}
     grads = []
     for v in variables:
         terms = adjoint.get(v.name)
