@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import matcalc
 from matcalc.server import MAX_BODY, WEB, make_server
 
 MODELS = Path(__file__).parent / "models"
@@ -131,6 +132,37 @@ def test_the_numerator_layout_is_the_transpose(server):
     _, num = derive(server, {"model": SEED0, "wrt": ["W"], "layout": "numerator"})
     assert den["gradients"]["W"]["shape"] == ["m", "n"] and num["gradients"]["W"]["shape"] == ["n", "m"]
     assert num["gradients"]["W"]["text"] == "x(((t − y)ᵀ M) ∘ step(sᵀ))"  # transposes at the leaves
+
+
+FORMULA = "gelu(u) = u * sigmoid(1.702*u)\nx: vector(n); W: matrix(m, n)\nf = sum(gelu(W*x))"
+
+
+def test_the_numerator_layout_keeps_the_where_lines(server):
+    _, den = derive(server, {"model": FORMULA, "wrt": ["W"]})
+    _, num = derive(server, {"model": FORMULA, "wrt": ["W"], "layout": "numerator"})
+    assert num["text"] == "∂f/∂W = x gelu'(W x)ᵀ\n" + den["text"].split("\n", 1)[1]
+    assert den["text"].split("\n")[1].startswith("where gelu'(u) = ")
+    assert num["latex"].split(" \\\\\n")[1:] == den["latex"].split(" \\\\\n")[1:]
+
+
+def test_every_code_target_is_offered(server):
+    from matcalc.codegen.targets import TARGETS as CODEGEN_TARGETS
+    from matcalc.server import TARGETS
+
+    assert TARGETS == tuple(CODEGEN_TARGETS)
+    page = request(server, "GET", "/")[1].decode()
+    menu = page.split('id="target"')[1].split("</select>")[0]
+    assert re.findall(r'<option value="([a-z-]+)"', menu) == list(TARGETS)
+    for target in TARGETS:
+        status, data = derive(server, {"model": SEED0, "wrt": ["W"], "target": target})
+        assert status == 200 and data["target"] == target
+        assert data["code"] == matcalc.grad(SEED0, wrt="W").source(target)
+
+
+def test_a_target_that_cannot_write_the_model_still_answers_the_result(server):
+    status, data = derive(server, {"model": FORMULA, "wrt": ["W"], "target": "torch"})
+    assert status == 200 and data["code"] == "" and "torch target cannot write" in data["code_error"]
+    assert data["gradients"]["W"]["text"] == "gelu'(W x) xᵀ"
 
 
 def test_the_convention_switch(server):
