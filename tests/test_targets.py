@@ -11,6 +11,7 @@ conformance), NumPy, PyTorch and Dask arrays split into chunks; GPU runs
 from __future__ import annotations
 
 import importlib.util
+import warnings
 
 import numpy as np
 import pytest
@@ -206,6 +207,20 @@ def test_torch_builds_no_graph_and_keeps_device_and_dtype():
     out = fn(**kwargs)
     assert all(not t.requires_grad and t.grad_fn is None for t in out)
     assert all(t.dtype == torch.float64 and t.device.type == "cpu" for t in out)
+
+
+def test_torch_constants_raise_no_warning():
+    """A constant that is itself a tensor expression (``1.5^-(1/2)``) is wrapped without
+    PyTorch's copy-construct warning (selftest model 299 printed one)."""
+    g = matcalc.grad("y: vector(n); gamma: scalar; f = sum(y) * (gamma - sum(1.5^-(1/2)))", "gamma,y")
+    fn = g.to_function(target="torch")
+    y = torch.arange(3, dtype=torch.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value, d_gamma, d_y = fn(y=y, gamma=torch.tensor(2.0, dtype=torch.float64))
+    assert float(value) == pytest.approx(3 * (2 - 1.5**-0.5))
+    assert float(d_gamma) == pytest.approx(3.0)
+    torch.testing.assert_close(d_y, torch.full((3,), 2 - 1.5**-0.5, dtype=torch.float64))
 
 
 def test_torch_compile_accepts_the_function():

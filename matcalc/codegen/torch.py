@@ -23,7 +23,7 @@ STRUCTURAL = RegistrySpellings("call", "torch")
 
 TORCH_SPELL = {
     **SPELL,
-    "scalar": "{np}.tensor({x}, dtype={dtype}, device={device})",
+    "scalar": "{np}.as_tensor({x}, dtype={dtype}, device={device})",
     "ones": "{np}.ones(({r}, {c}), dtype={dtype}, device={device})",
     "eye": "{np}.eye({r}, dtype={dtype}, device={device})",
     "zeros": "{np}.zeros(({r}, {c}), dtype={dtype}, device={device})",
