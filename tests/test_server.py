@@ -178,9 +178,15 @@ def test_a_target_that_cannot_write_the_model_still_answers_the_result(monkeypat
 
 
 def test_a_function_defined_by_formula_is_written_for_every_target(server):
-    for target in ("numpy", "torch", "jax", "array-api"):
+    from matcalc.server import derive as answer
+
+    for target in ("numpy", "jax", "array-api"):
         status, data = derive(server, {"model": FORMULA, "wrt": ["W"], "target": target})
         assert status == 200 and "def _dsoftsign(" in data["code"] and "code_error" not in data, target
+    # in process: writing a torch helper imports torch (SymPy's printer does), two seconds and
+    # more, beyond this test server's time limit under load (the real one allows 10 s)
+    data = answer({"model": FORMULA, "wrt": ["W"], "target": "torch"})
+    assert "def _dsoftsign(" in data["code"] and "code_error" not in data
 
 
 def test_the_convention_switch(server):
