@@ -387,7 +387,7 @@ class NumpyModule(Lowering):
         doc = [f"{of} = {text(self._rhs(self.d.of))}"]
         results = [f"∂{of}/∂{v.name} = {text(g)}" for v, g in zip(wrt, self.d.gradients, strict=True)]
         doc += fold_lines(results, TEXT_INDEX, index_range, avoid=text.avoid)
-        doc += where_lines(self.d.adjoints, text)
+        doc += where_lines(self.d.adjoints, text, self.d.forward)
         body: list[str] = []
         body += self._preamble()
         body += self._validation()
