@@ -9,7 +9,9 @@ cell magic differentiates the model written in the cell::
     f = norm2(W*x)^2
 
 and puts the :class:`~matcalc.api.Gradient` in the notebook's namespace as ``_matcalc``
-(or the name given with ``--as``). ``--steps`` shows the derivation unfolded.
+(or the name given with ``--as``). ``--steps`` shows the derivation unfolded;
+``--kind jacobian`` or ``--kind hessian`` (``--jacobian``, ``--hessian``) asks for that
+kind instead, shown the same way (``--layout`` for a Jacobian's).
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import html
 import shlex
 
 from .api import Gradient
+from .ask import KINDS
 from .errors import MatcalcError
 
 
 class GradientView:
-    """How a :class:`~matcalc.api.Gradient` displays: LaTeX, the derivation folded under it."""
+    """How a :class:`~matcalc.api.Gradient` (or a Jacobian, a Hessian) displays: LaTeX, the
+    derivation folded under it."""
 
     def __init__(self, gradient: Gradient, steps_open: bool = False) -> None:
         self.gradient = gradient
@@ -62,7 +66,8 @@ class ErrorView:
         return self.message
 
 
-USAGE = "%%matcalc --wrt X[,Y...] [--of NAME] [--steps] [--convention mc] [--as NAME]"
+USAGE = ("%%matcalc --wrt X[,Y...] [--kind gradient|jacobian|hessian] [--of NAME] [--steps]"
+         " [--layout numerator|denominator] [--convention mc] [--as NAME]")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,6 +82,10 @@ def magic_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="%%matcalc", add_help=False)
     p.add_argument("--wrt", required=True, metavar="X[,Y...]")
     p.add_argument("--of", metavar="NAME")
+    p.add_argument("--kind", choices=KINDS, default="gradient")
+    p.add_argument("--jacobian", dest="kind", action="store_const", const="jacobian")
+    p.add_argument("--hessian", dest="kind", action="store_const", const="hessian")
+    p.add_argument("--layout", choices=("numerator", "denominator"))
     p.add_argument("--steps", action="store_true")
     p.add_argument("--convention", default="matcalc")
     p.add_argument("--as", dest="name", default="_matcalc", metavar="NAME")
@@ -84,8 +93,8 @@ def magic_parser() -> argparse.ArgumentParser:
 
 
 def run_cell(line: str, cell: str, namespace: dict | None = None) -> GradientView | ErrorView:
-    """What ``%%matcalc LINE`` shows for the model ``cell`` (stores the gradient in ``namespace``)."""
-    from .api import grad
+    """What ``%%matcalc LINE`` shows for the model ``cell`` (stores the result in ``namespace``)."""
+    from .ask import derivative
 
     try:
         try:
@@ -95,7 +104,9 @@ def run_cell(line: str, cell: str, namespace: dict | None = None) -> GradientVie
         args = magic_parser().parse_args(words)
         if not args.name.isidentifier():
             raise MatcalcError(f"--as {args.name!r} is not a Python name")
-        g = grad(cell, wrt=args.wrt, of=args.of, convention=args.convention)
+        if args.layout and args.kind != "jacobian":
+            raise MatcalcError("%%matcalc: --layout is a Jacobian's; add --kind jacobian")
+        g = derivative(args.kind, cell, args.wrt, of=args.of, layout=args.layout, convention=args.convention)
     except MatcalcError as err:
         return ErrorView(err)
     if namespace is not None:

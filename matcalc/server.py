@@ -28,6 +28,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from .ask import KINDS
 from .errors import MatcalcError
 
 #: Largest request body accepted, in bytes.
@@ -35,7 +36,6 @@ MAX_BODY = 256 * 1024
 #: Seconds a derivation may take before its worker is killed.
 TIME_LIMIT = 10.0
 WEB = Path(__file__).resolve().parent / "web"
-KINDS = ("gradient",)
 LAYOUTS = ("denominator", "numerator")
 #: The code targets (``matcalc.codegen.targets.TARGETS``, named here so that the server
 #: process does not import the code generators).
@@ -116,36 +116,47 @@ def validate(endpoint: str, request: object) -> dict:
     return request
 
 
-def _gradient(request: dict):
-    from .api import grad
+def _derivative(request: dict):
+    """The gradient, Jacobian or Hessian the request asks for (``kind``, default gradient)."""
+    from .ask import derivative
 
-    return grad(request["model"], wrt=request["wrt"], of=request.get("of"),
-                convention=request.get("convention"))
+    layout = request.get("layout") if request.get("kind") == "jacobian" else None
+    return derivative(request.get("kind", "gradient"), request["model"], request["wrt"],
+                      of=request.get("of"), layout=layout, convention=request.get("convention"))
 
 
 def derive(request: dict) -> dict:
-    """The answer to ``POST /api/derive`` (raises MatcalcError or BadRequest).
+    """The answer to ``POST /api/derive`` (raises MatcalcError or BadRequest): the JSON of
+    ``matcalc grad`` (``jacobian``, ``hessian``) ``--format json``, and the rendered pieces.
 
     The code is the ``target``'s module; where the target cannot write this model (a
-    function defined by formula, for targets other than numpy) the result is still
-    answered, with ``code`` empty and ``code_error`` saying why."""
+    function defined by formula, for targets other than numpy; a Jacobian or a Hessian,
+    whose code is NumPy's) the result is still answered, with ``code`` empty and
+    ``code_error`` saying why."""
     from .codegen.lower import CodegenError
 
-    g = _gradient(request)
-    out = g.to_json()
-    out["latex"] = g.latex()
-    out["steps_latex"] = g.steps_latex()
-    out["steps_text"] = g.steps_text()
-    out["text"] = g.text()
-    out["layout"] = request.get("layout", "denominator")
-    out["kind"] = request.get("kind", "gradient")
+    kind = request.get("kind", "gradient")
+    d = _derivative(request)
+    out = d.to_json()
+    out["latex"] = d.latex()
+    out["steps_latex"] = d.steps_latex()
+    out["steps_text"] = d.steps_text()
+    out["text"] = d.text()
+    out["layout"] = out.get("layout", request.get("layout", "denominator"))
+    out["kind"] = kind
     out["target"] = request.get("target", "numpy")
-    try:
-        out["code"] = g.source(out["target"])
-    except CodegenError as err:
-        out["code"], out["code_error"] = "", err.message
-    if out["layout"] == "numerator":
-        _numerator(g, out)
+    if kind == "gradient":
+        try:
+            out["code"] = d.source(out["target"])
+        except CodegenError as err:
+            out["code"], out["code_error"] = "", err.message
+        if out["layout"] == "numerator":
+            _numerator(d, out)
+    elif out["target"] == "numpy":
+        out["code"] = d.numpy_source()
+    else:
+        why = f"the {out['target']} target writes gradients only; a {kind}'s code is NumPy's"
+        out["code"], out["code_error"] = "", why
     return out
 
 
@@ -177,17 +188,20 @@ def _where(lines: list[str], lead: str) -> list[str]:
 
 
 def check_gradients(request: dict) -> dict:
-    """The answer to ``POST /api/check``."""
-    from .check import check
+    """The answer to ``POST /api/check``: each result against central differences (``labels``
+    say what was compared: ``∂f/∂W`` for gradients, a block or map for the other kinds)."""
+    from .ask import check_numerically
 
-    g = _gradient(request)
-    result = check(g.derivation, seed=request.get("seed", 0) % 2**32)
+    d = _derivative(request)
+    result = check_numerically(d, seed=request.get("seed", 0) % 2**32)
     return {
-        "of": g.of,
-        "names": list(result.names),
-        "errors": [float(e) for e in result.errors],
+        "of": d.of,
+        "kind": request.get("kind", "gradient"),
+        "names": list(d.wrt),
+        "labels": list(result.labels),
+        "errors": list(result.errors),
         "tolerance": result.tolerance,
-        "ok": bool(result.ok),
+        "ok": result.ok,
     }
 
 

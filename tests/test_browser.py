@@ -210,3 +210,28 @@ def test_a_model_defined_by_formula_in_another_target(page):
     page.evaluate("document.querySelector('#code').textContent = ''")
     choose(page, "#target", "numpy")  # the shown result follows
     assert "import numpy" in page.wait_for("document.querySelector('#code').textContent")
+
+
+def test_asking_for_a_hessian_renders_it(page):
+    text = ("X: matrix(N, d); y: vector(N); w: vector(d); lambda: scalar\n"
+            "z = X*w\nf = sum(softplus(z)) - y'*z + lambda/2 * w'*w")
+    page.type_into("#model", text)
+    page.wait_for("[...document.querySelectorAll('#variables .chip')].some(c => c.dataset.name === 'lambda')")
+    page.type_into("#wrt", "w")
+    choose(page, "#kind", "hessian")
+    assert page.evaluate("document.querySelector('#layout').disabled")
+    derive(page, "derived")
+    want = matcalc.hessian(text, wrt="w")
+    assert page.evaluate("document.querySelector('#result-text').textContent") == want.text()
+    assert page.evaluate("document.querySelector('#result annotation').textContent") == want.latex()
+    assert "def value_grad_and_hessian(" in page.evaluate("document.querySelector('#code').textContent")
+    page.click("#check")
+    page.wait_for("document.querySelector('#checked').dataset.ok")
+    assert page.evaluate("document.querySelector('#checked').dataset.ok") == "true"
+    # a Jacobian may be of any definition: the menu of functions offers z too
+    choose(page, "#kind", "jacobian")
+    assert "z" in page.evaluate("[...document.querySelector('#of').options].map(o => o.value)")
+    assert page.evaluate("document.querySelector('#layout').value") == "numerator"
+    assert "size(F)" in page.evaluate("document.querySelector('#layout').selectedOptions[0].textContent")
+    choose(page, "#kind", "gradient")
+    assert "z" not in page.evaluate("[...document.querySelector('#of').options].map(o => o.value)")

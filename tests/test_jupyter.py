@@ -58,3 +58,38 @@ def test_mistakes_display_as_located_messages(shell, line, cell, message):
 def test_a_gradient_displays_latex_with_its_derivation_folded():
     g = matcalc.grad("x: vector(n); f = norm2(x)^2", wrt="x")
     assert "<details>" in g._repr_html_() and g._repr_latex_().startswith("$$")
+
+
+LOGISTIC = (
+    "X: matrix(N, d); y: vector(N); w: vector(d); lambda: scalar\n"
+    "z = X*w\nf = sum(softplus(z)) - y'*z + lambda/2 * w'*w"
+)
+
+
+@pytest.mark.parametrize("line", ["--wrt w --kind hessian --as h", "--wrt w --hessian --as h"])
+def test_the_magic_asks_for_a_hessian(shell, line):
+    shown = shell.run_cell_magic("matcalc", line, LOGISTIC)
+    h = shell.user_ns["h"]
+    assert isinstance(h, matcalc.Hessian)
+    assert repr(shown) == h.text() == matcalc.hessian(LOGISTIC, wrt="w").text()
+    assert "<details><summary>derivation" in shown._repr_html_() and r"\partial^2 f" in shown._repr_html_()
+
+
+def test_the_magic_asks_for_a_jacobian_in_a_layout(shell):
+    line = "--wrt W --of t --kind jacobian --layout denominator --as j"
+    shown = shell.run_cell_magic("matcalc", line, SEED0)
+    j = shell.user_ns["j"]
+    assert isinstance(j, matcalc.Jacobian) and j.layout == "denominator"
+    assert repr(shown) == matcalc.jacobian(SEED0, wrt="W", of="t", layout="denominator").text()
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("--wrt w --kind hess", "argument --kind: invalid choice: 'hess'"),
+        ("--wrt w --layout numerator", "--layout is a Jacobian's"),
+    ],
+)
+def test_kind_mistakes_display_as_messages(shell, line, message):
+    shown = shell.run_cell_magic("matcalc", line, LOGISTIC)
+    assert isinstance(shown, ErrorView) and message in repr(shown)

@@ -369,3 +369,49 @@ def test_a_formula_models_numpy_code_imports_neither_torch_nor_jax():
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------- Jacobians and Hessians
+
+LOGISTIC = (
+    "X: matrix(N, d); y: vector(N); w: vector(d); lambda: scalar\n"
+    "z = X*w\nf = sum(softplus(z)) - y'*z + lambda/2 * w'*w"
+)
+
+
+@pytest.mark.parametrize(
+    "kind, payload, args",
+    [
+        ("hessian", {"model": LOGISTIC, "wrt": "w"}, ["--wrt", "w"]),
+        ("hessian", {"model": SEED0, "wrt": ["W", "b"]}, ["--wrt", "W,b"]),
+        ("jacobian", {"model": SEED0, "wrt": ["W"], "of": "t"}, ["--wrt", "W", "--of", "t"]),
+        ("jacobian", {"model": SEED0, "wrt": "x", "of": "a", "layout": "denominator"},
+         ["--wrt", "x", "--of", "a", "--layout", "denominator"]),
+    ],
+)
+def test_derive_honours_kind_and_of_with_the_json_of_the_command_line(server, kind, payload, args):
+    status, data = derive(server, {**payload, "kind": kind})
+    assert status == 200, data
+    model = payload["model"]
+    cli = subprocess.run([sys.executable, "-m", "matcalc", kind, "-", *args, "--format", "json"],
+                         input=model, capture_output=True, text=True, check=True)
+    for key, value in json.loads(cli.stdout).items():
+        assert data[key] == value, key
+    asked = matcalc.hessian if kind == "hessian" else matcalc.jacobian
+    extra = {"layout": payload["layout"]} if "layout" in payload else {}
+    d = asked(model, wrt=payload["wrt"], of=payload.get("of"), **extra)
+    assert data["kind"] == kind and data["text"] == d.text() and data["latex"] == d.latex()
+    assert data["code"] == d.numpy_source()
+    status, checked = derive(server, {**payload, "kind": kind, "seed": 1}, "check")
+    assert status == 200 and checked["ok"] and checked["labels"]
+    assert max(checked["errors"]) < checked["tolerance"]
+
+
+def test_a_jacobian_or_hessian_in_another_target_says_its_code_is_numpys(server):
+    status, data = derive(server, {"model": LOGISTIC, "wrt": "w", "kind": "hessian", "target": "jax"})
+    assert status == 200 and data["code"] == "" and "jax target writes gradients only" in data["code_error"]
+
+
+def test_a_hessian_of_a_non_scalar_is_a_located_error(server):
+    status, data = derive(server, {"model": SEED0, "wrt": "W", "of": "t", "kind": "hessian"})
+    assert status == 400 and data["error"]["line"] is not None

@@ -96,12 +96,10 @@ function clearError() {
 // ------------------------------------------------------------------ variables
 
 function renderVariables(data) {
+  state.variables = data;
   const chips = $("variables");
   chips.textContent = "";
   const chosen = new Set(wrtList());
-  const of = $("of");
-  const previous = of.value;
-  of.textContent = "";
   for (const v of data.variables) {
     const chip = document.createElement("button");
     chip.type = "button";
@@ -114,7 +112,25 @@ function renderVariables(data) {
     chip.appendChild(small);
     chip.addEventListener("click", () => toggleWrt(v.name));
     chips.appendChild(chip);
-    if (v.role === "definition" && v.shape === "1×1") {
+  }
+  renderOf();
+  if (!wrtList().length) {
+    const inputs = data.variables.filter((v) => v.role === "input");
+    const first = inputs.find((v) => v.kind.startsWith("matrix")) || inputs[0];
+    if (first) toggleWrt(first.name);
+  }
+}
+
+// the functions one may differentiate: scalar definitions (a Jacobian's: any definition)
+function renderOf() {
+  const data = state.variables;
+  if (!data) return;
+  const of = $("of");
+  const previous = of.value;
+  of.textContent = "";
+  const any = $("kind").value === "jacobian";
+  for (const v of data.variables) {
+    if (v.role === "definition" && (any || v.shape === "1×1")) {
       const option = document.createElement("option");
       option.value = v.name;
       option.textContent = v.name;
@@ -122,11 +138,30 @@ function renderVariables(data) {
     }
   }
   of.value = [...of.options].some((o) => o.value === previous) ? previous : data.output;
-  if (!wrtList().length) {
-    const inputs = data.variables.filter((v) => v.role === "input");
-    const first = inputs.find((v) => v.kind.startsWith("matrix")) || inputs[0];
-    if (first) toggleWrt(first.name);
+}
+
+// the layout menu says what it means for the kind asked for
+const LAYOUTS = {
+  gradient: { denominator: "denominator (like X)", numerator: "numerator (like Xᵀ)", default: "denominator" },
+  jacobian: { numerator: "numerator (size(F)×size(X))", denominator: "denominator (size(X)×size(F))", default: "numerator" },
+  hessian: { denominator: "symmetric: no layout", numerator: "symmetric: no layout", default: "denominator" },
+};
+const LAYOUT_TITLES = {
+  gradient: { denominator: "∂f/∂X has the shape of X", numerator: "∂f/∂X has the shape of Xᵀ" },
+  jacobian: { numerator: "∂vec(F)/∂vec(X)ᵀ: a row per entry of F", denominator: "∂vec(F)ᵀ/∂vec(X): a row per entry of X" },
+  hessian: { denominator: "a Hessian is symmetric: it has no layout", numerator: "a Hessian is symmetric: it has no layout" },
+};
+
+function renderKind() {
+  const kind = $("kind").value;
+  const labels = LAYOUTS[kind];
+  for (const option of $("layout").options) {
+    option.textContent = labels[option.value];
+    option.title = LAYOUT_TITLES[kind][option.value];
   }
+  $("layout").value = labels.default;
+  $("layout").disabled = kind === "hessian";
+  renderOf();
 }
 
 function toggleWrt(name) {
@@ -189,6 +224,7 @@ function showResult(data) {
   state.code = data.code;
   state.of = data.of;
   state.target = data.target;
+  state.kind = data.kind;
   $("copy").disabled = $("download").disabled = !data.code;
 }
 
@@ -241,14 +277,14 @@ async function checkNumerically() {
     }
     const table = document.createElement("table");
     const head = table.insertRow();
-    for (const h of ["gradient", "relative error vs central differences", ""]) {
+    for (const h of ["compared", "relative error vs central differences", ""]) {
       const th = document.createElement("th");
       th.textContent = h;
       head.appendChild(th);
     }
-    data.names.forEach((name, i) => {
+    data.labels.forEach((label, i) => {
       const row = table.insertRow();
-      row.insertCell().textContent = "∂" + data.of + "/∂" + name;
+      row.insertCell().textContent = label;
       row.insertCell().textContent = data.errors[i].toExponential(2);
       const verdict = row.insertCell();
       const good = data.errors[i] <= data.tolerance;
@@ -283,7 +319,8 @@ function downloadCode() {
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
   const suffix = !state.target || state.target === "numpy" ? "" : "_" + state.target.replace("-", "_");
-  link.download = "grad_" + (state.of || "f") + suffix + ".py";
+  const what = { gradient: "grad_", jacobian: "jacobian_", hessian: "hessian_" }[state.kind] || "grad_";
+  link.download = what + (state.of || "f") + suffix + ".py";
   document.body.appendChild(link);
   link.click();
   link.remove();
@@ -331,6 +368,10 @@ async function start() {
   $("check").addEventListener("click", checkNumerically);
   $("copy").addEventListener("click", copyCode);
   $("download").addEventListener("click", downloadCode);
+  $("kind").addEventListener("change", () => {
+    renderKind();
+    if (document.body.dataset.state === "derived") derive();
+  });
   if (state.examples.length) {
     select.value = state.examples[0].name;
     await loadExample(state.examples[0].name);
