@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import site
 import sys
 import time
@@ -35,6 +36,7 @@ KERNEL_NAME = "python3"
 EXPECTED = [
     "defined_by_formula.ipynb",
     "jupyter_magic.ipynb",
+    "newton_logistic_regression.ipynb",
     "seed000_two_layer_network.ipynb",
     "seed001_norm_of_Ax.ipynb",
     "seed002_row_times_square.ipynb",
@@ -163,3 +165,21 @@ def test_cell_magic_displays_latex_with_the_derivation_folded_under_it(kernel):
     assert "<details open>" in pasted["text/html"] and "∂f/∂c" in pasted["text/plain"]
     assert "derivative error: line 1, column 1" in mistake["text/plain"]
     assert "note: c was taken as a vector" in mistake["text/plain"]
+
+
+def test_newtons_method_with_the_generated_hessian_converges_in_a_few_seconds(kernel):
+    """The Newton notebook: its Hessian agrees with differences, and the iterations printed
+    show the gradient's norm falling below 1e-10 within ten steps, quadratically at the end."""
+    nb = nbformat.read(NOTEBOOK_DIR / "newton_logistic_regression.ipynb", as_version=4)
+    start = time.perf_counter()
+    run(nb, kernel)
+    elapsed = time.perf_counter() - start
+    out = stream(nb, "stdout")
+    errors = [float(e) for e in re.findall(r"relative error vs [^:]*: +(\S+)", out)]
+    assert len(errors) == 2 and max(errors) < 1e-5, out
+    norms = [float(n) for n in re.findall(r"\|gradient\| = (\S+)", out)]
+    assert 2 <= len(norms) <= 11 and norms[-1] < 1e-10, out
+    # quadratic convergence: from a norm below 1e-2, the next is far smaller than linear
+    tail = [(a, b) for a, b in zip(norms, norms[1:]) if a < 1e-2]
+    assert tail and all(b < 10 * a**2 + 1e-12 for a, b in tail), norms
+    assert elapsed < 30, f"the Newton notebook took {elapsed:.1f} s"
