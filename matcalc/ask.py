@@ -62,4 +62,32 @@ def check_numerically(d, seed: int = 0) -> Checked:
 
     run = check_jacobian if isinstance(d, Jacobian) else check_hessian
     r = run(d.derivation, seed=seed)
-    return Checked(tuple(r.errors), tuple(float(e) for e in r.errors.values()), r.tolerance, bool(r.ok))
+    labels = tuple(_label(d, key) for key in r.errors)
+    return Checked(labels, tuple(float(e) for e in r.errors.values()), r.tolerance, bool(r.ok))
+
+
+def _label(d, key: str) -> str:
+    """What a check of :mod:`matcalc.check_kinds` compared (``J X``, ``H X,Y``, ``map X``,
+    ``symmetry``), as the result prints it."""
+    from .kinds_api import hessian_label, jacobian_label
+    from .printing.text import greek
+
+    der = d.derivation
+    var = {v.name: v for v in der.wrt}
+    what, _, names = key.partition(" ")
+    if what == "J":
+        return jacobian_label(der.of, var[names], d.layout, False)
+    if what == "H":
+        x, y = names.split(",")
+        return hessian_label(der.of, var[x], var[y], False)
+    if what == "map":
+        if not names:  # a Jacobian's: dF
+            at = f"d{greek(d.of)}"
+        elif len(der.wrt) == 1:
+            at = f"H[d{greek(names)}]"
+        else:
+            at = f"d(∂{greek(d.of)}/∂{greek(names)})"
+        return f"the map {at} against the blocks"
+    if what == "symmetry":
+        return "the Hessian against its transpose"
+    return key

@@ -405,6 +405,9 @@ def test_derive_honours_kind_and_of_with_the_json_of_the_command_line(server, ki
     status, checked = derive(server, {**payload, "kind": kind, "seed": 1}, "check")
     assert status == 200 and checked["ok"] and checked["labels"]
     assert max(checked["errors"]) < checked["tolerance"]
+    # every block the result prints was compared, under the name it prints with
+    blocks = [line.split(" = ")[0] for line in d.text().splitlines() if line.startswith("∂")]
+    assert blocks and set(blocks) <= set(checked["labels"]), (blocks, checked["labels"])
 
 
 def test_a_jacobian_or_hessian_in_another_target_says_its_code_is_numpys(server):
