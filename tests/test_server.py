@@ -292,7 +292,9 @@ def fuzz_body(rng: random.Random) -> bytes:
                 del chars[min(i, len(chars) - 1)]
             else:
                 chars.insert(i, rng.choice(string.printable + "∘ᵀ'()*^:;=αλ\u0000"))
-        return json.dumps({"model": "".join(chars), "wrt": rng.choice(["x", "W", "A,x", "w"])}).encode()
+        kind = rng.choice(["gradient", "jacobian", "hessian"])
+        body = {"model": "".join(chars), "wrt": rng.choice(["x", "W", "A,x", "w"]), "kind": kind}
+        return json.dumps(body).encode()
     if choice == 6:  # deep nesting of the model
         depth = rng.choice([50, 500, 5000])
         return json.dumps({"model": "f = sum(" + "(" * depth + "x" + ")" * depth + ")", "wrt": "x"}).encode()
