@@ -291,17 +291,23 @@ class _Derivative:
         """The derivation as a LaTeX ``aligned`` block, each line with its rule."""
         return render(self.steps, latex=True)
 
-    def to_function(self, name: str | None = None) -> Callable:
-        """The generated NumPy function, compiled (only validated identifiers reach its code)."""
+    def to_function(self, name: str | None = None, target: str = "numpy") -> Callable:
+        """The generated function for ``target``, compiled (only validated identifiers reach
+        its code); the target's library is imported when it is called for."""
         name = name or self.function_names[0]
         namespace: dict = {}
-        exec(compile(self.numpy_source(), f"<matcalc {name}>", "exec"), namespace)
+        exec(compile(self.source(target), f"<matcalc {name}>", "exec"), namespace)
         return namespace[name]
 
     function_names: tuple[str, ...] = ()
 
-    def numpy_source(self) -> str:
+    def source(self, target: str = "numpy") -> str:
+        """The module for ``target`` (``numpy``, ``torch``, ``jax``, ``array-api``)."""
         raise NotImplementedError
+
+    def numpy_source(self) -> str:
+        """The NumPy module (``source("numpy")``)."""
+        return self.source("numpy")
 
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"
@@ -368,11 +374,11 @@ class Jacobian(_Derivative):
         return eqs
 
     @_printing
-    def numpy_source(self) -> str:
-        """A NumPy module defining ``value_and_jacobian(inputs…) -> (F, J_X, …)``."""
+    def source(self, target: str = "numpy") -> str:
+        """A module for ``target`` defining ``value_and_jacobian(inputs…) -> (F, J_X, …)``."""
         from .printing.numpy_kinds import jacobian_source
 
-        return jacobian_source(self.derivation)
+        return jacobian_source(self.derivation, target)
 
     @_printing
     def to_json(self) -> dict:
@@ -484,11 +490,11 @@ class Hessian(_Derivative):
         return eqs
 
     @_printing
-    def numpy_source(self) -> str:
-        """A NumPy module: ``value_and_grad``, ``value_grad_and_hessian`` and ``hvp``."""
+    def source(self, target: str = "numpy") -> str:
+        """A module for ``target``: ``value_and_grad``, ``value_grad_and_hessian`` and ``hvp``."""
         from .printing.numpy_kinds import hessian_source
 
-        return hessian_source(self.derivation)
+        return hessian_source(self.derivation, target)
 
     @_printing
     def to_json(self) -> dict:
