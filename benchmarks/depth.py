@@ -7,7 +7,8 @@ them, each in a fresh process (``python -m matcalc``), and the script prints the
 median wall time, the peak resident memory of that process and the size of what it
 wrote, then the ratio of each figure to the one at the smallest depth (``×``): for
 linear growth that ratio follows the ratio of depths. Then the text of all
-``∂f/∂W_i`` of a plain chain ``h_i = tanh(W_i h_{i−1})`` at L = 8 and L = 32, and the
+``∂f/∂W_i`` (and of ``--steps``) of a plain chain ``h_i = tanh(W_i h_{i−1})`` at L = 8 and
+L = 32, written with definitions and as one nested expression, and the
 time to derive ``x'*A^1000*x`` and to run its generated code.
 Peers: the same run's figures at the smallest depth (no other tool writes these).
 """
@@ -23,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from matcalc.architectures import chain, gated, residual
+from matcalc.architectures import chain, gated, nested, residual
 
 MODELS = {"residual": residual, "gated RNN": gated}
 
@@ -84,15 +85,18 @@ def main() -> None:
                 base = base or (g[2], m[2])
                 print(f"{n:>5} | {g[0]:6.2f} {g[1] / 1024:6.1f} {g[2]:8,} {g[2] / base[0]:6.1f}× | "
                       f"{m[0]:6.2f} {m[1] / 1024:6.1f} {m[2]:8,} {m[2] / base[1]:6.1f}×")
-        sizes = {}
-        for depth in (8, 32):
-            text, wrt = chain(depth)
-            model = Path(tmp) / f"chain{depth}.mc"
-            model.write_text(text, encoding="utf-8")
-            sizes[depth] = len(run(["grad", str(model), "--wrt", wrt])[1].rstrip("\n"))
-        ratio = sizes[32] / sizes[8]
-        print(f"\nplain chain, text of all ∂f/∂W_i: L = 8 {sizes[8]:,} chars, L = 32 {sizes[32]:,} chars, "
-              f"{ratio:.2f}× for 4× the layers (target ≤ 4.5×: {'met' if ratio <= 4.5 else 'NOT met'})")
+        for label, build in (("plain chain", chain), ("the same chain nested in one expression", nested)):
+            for what, extra in (("text of all ∂f/∂W_i", []), ("its --steps", ["--steps"])):
+                sizes = {}
+                for depth in (8, 32):
+                    text, wrt = build(depth)
+                    model = Path(tmp) / f"{build.__name__}{depth}.mc"
+                    model.write_text(text, encoding="utf-8")
+                    sizes[depth] = len(run(["grad", str(model), "--wrt", wrt, *extra])[1].rstrip("\n"))
+                ratio = sizes[32] / sizes[8]
+                print(f"\n{label}, {what}: L = 8 {sizes[8]:,} chars, L = 32 {sizes[32]:,} "
+                      f"chars, {ratio:.2f}× for 4× the layers (target ≤ 4.5×: "
+                      f"{'met' if ratio <= 4.5 else 'NOT met'})")
     matrix_power()
     product_chains()
 

@@ -28,19 +28,21 @@ def trivial(g: Expr) -> bool:
     return isinstance(g, (Num, Ones, Zero, Eye, Var, Adjoint))
 
 
-def _direct(e: Expr, memo: dict[Expr, frozenset[str]]) -> frozenset[str]:
-    """The adjoints that ``e`` refers to (its leaves)."""
+def _uses(e: Expr, memo: dict[Expr, dict[str, int]]) -> dict[str, int]:
+    """How often each adjoint occurs in ``e`` written out as a tree, counted up to 2 (enough
+    to tell "once" from "more than once": ``δh + Wᵀ(δh ∘ …)`` uses ``δh`` twice)."""
     stack = [(e, False)]
     while stack:
         n, ready = stack.pop()
         if n in memo:
             continue
         if isinstance(n, Adjoint):
-            memo[n] = frozenset((n.var.name,))
+            memo[n] = {n.var.name: 1}
         elif ready:
-            out: frozenset[str] = frozenset()
+            out: dict[str, int] = {}
             for c in n.children():
-                out |= memo[c]
+                for name, k in memo[c].items():
+                    out[name] = min(2, out.get(name, 0) + k)
             memo[n] = out
         else:
             stack.append((n, True))
@@ -53,17 +55,18 @@ def choose(raw: dict[Var, Expr], gradients: list[Expr], expand: bool = False) ->
     output's first), written with the adjoints before it."""
     if expand:
         return set()
-    memo: dict[Expr, frozenset[str]] = {}
-    refs = {v.name: _direct(g, memo) for v, g in raw.items()}
+    memo: dict[Expr, dict[str, int]] = {}
+    uses = {v.name: _uses(g, memo) for v, g in raw.items()}
+    refs = {name: frozenset(used) for name, used in uses.items()}
     count: dict[str, int] = {}
     users: dict[str, list[str]] = {}
-    for name, used in refs.items():
-        for u in used:
-            count[u] = count.get(u, 0) + 1
+    for name, used in uses.items():
+        for u, k in used.items():
+            count[u] = count.get(u, 0) + k
             users.setdefault(u, []).append(name)
     for g in gradients:
-        for u in _direct(g, memo):
-            count[u] = count.get(u, 0) + 1
+        for u, k in _uses(g, memo).items():
+            count[u] = count.get(u, 0) + k
     depth: dict[str, int] = {}
     nesting: dict[str, int] = {}
     size: dict[str, int] = {}
@@ -83,15 +86,16 @@ def choose(raw: dict[Var, Expr], gradients: list[Expr], expand: bool = False) ->
             named.add(name)
             nesting[name] = 0
             size[name] = 1
-    if named:
-        # the rest of a chain reads alike: what follows a named adjoint is named, and so
-        # is one it shares with a named one (``δh₃`` in ``δh₂ = W₃ᵀ(δh₃ ∘ …)`` and in ``∂f/∂W₃``)
-        for v in raw:
-            if refs[v.name] & named:
-                named.add(v.name)
-        for v in reversed(raw):
-            if count.get(v.name, 0) >= 2 and any(u in named for u in users.get(v.name, ())):
-                named.add(v.name)
+    # the rest of a chain reads alike: what follows a named adjoint is named, and so is one
+    # it shares with a named one (``δh₃`` in ``δh₂ = W₃ᵀ(δh₃ ∘ …)`` and in ``∂f/∂W₃``), until
+    # nothing changes (each adjoint is named once, each reference followed once)
+    todo = list(named)
+    while todo:
+        name = todo.pop()
+        more = [u for u in users.get(name, ()) if u not in named]
+        more += [u for u in refs[name] if u not in named and count.get(u, 0) >= 2]
+        named.update(more)
+        todo.extend(more)
     return named
 
 

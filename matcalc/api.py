@@ -16,7 +16,7 @@ from .printing.indexed import fold_lines
 from .printing.latex import LATEX_INDEX, LatexPrinter, latex_index_range, latex_name, latex_where_lines
 from .printing.numpy import numpy_source
 from .printing.text import TEXT_INDEX, TextPrinter, greek, index_range, where_lines
-from .steps import Step, derivation_steps, format_terms, step_rows
+from .steps import Step, block_rows, derivation_steps, format_terms, step_rows
 
 
 def _names(wrt: str | Iterable[str]) -> list[str]:
@@ -50,6 +50,8 @@ class Gradient:
         self.names: frozenset[str] = model_names(self.model)
         #: The named adjoints the gradients use: ``δV = …`` by ``V``'s name, the output's first.
         self.adjoints: dict[str, Expr] = {v.name: g for v, g in derivation.adjoints}
+        #: The model's nested values given a name (``u1 = tanh(W1 x)``), innermost first.
+        self.values: dict[str, Expr] = {v.name: g for v, g in derivation.forward}
 
     def __getitem__(self, name: str) -> Expr:
         return self.gradients[name]
@@ -75,7 +77,7 @@ class Gradient:
         f = greek(self.of)
         lines = [f"∂{f}/∂{greek(name)} = {p(g)}" for name, g in self.gradients.items()]
         lines = fold_lines(lines, TEXT_INDEX, index_range, avoid=self.names)
-        lines += where_lines(self.derivation.adjoints, p)
+        lines += where_lines(self.derivation.adjoints, p, self.derivation.forward)
         for fn, k, e in self._where():
             lines.append(f"where {p.function(fn.name, k, [greek(fn.param)])} = {p(e)}")
         return "\n".join(lines)
@@ -96,7 +98,7 @@ class Gradient:
             for name, g in self.gradients.items()
         ]
         lines = fold_lines(lines, LATEX_INDEX, latex_index_range, avoid=self.names)
-        lines += latex_where_lines(self.derivation.adjoints, p)
+        lines += latex_where_lines(self.derivation.adjoints, p, self.derivation.forward)
         lines += self._latex_where(p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
@@ -117,10 +119,39 @@ class Gradient:
             return [("0", rf"{what}\text{{ does not depend on }}{names}")]
         return [("0", f"{what} does not depend on {names}")]
 
+    def _blocks(self) -> bool:
+        """Whether the derivation is written one chain step at a time (it names adjoints)."""
+        return any(st.lhs is not None for st in self.steps)
+
+    def _block_lines(self, p, df: str, latex: bool) -> list[tuple[str, str, str]]:
+        """``(head, equation, rule)`` per line of a derivation written one chain step at a time:
+        the head is the block's left side and ``=`` where a block begins, else blank."""
+        rows = block_rows(self.steps, p, latex=latex)
+        out = []
+        lead = ""
+        for head, line, rule in rows:
+            if head is not None:
+                lead = head or df
+                out.append((f"{lead} = " if not latex else f"{lead} ", line, rule))
+            else:
+                out.append((" " * (len(lead) + 1) + "= " if not latex else "", line, rule))
+        return out
+
     @_printing
     def steps_text(self) -> str:
         """The derivation as aligned Unicode text, each line with the rule it used."""
         f = greek(self.of)
+        if self._blocks():
+            out = []
+            block: list[tuple[str, str]] = []
+            for head, line, rule in self._block_lines(TextPrinter(self.names), f"d{f}", latex=False):
+                if not head.startswith(" ") and block:  # each block aligned by itself: linear
+                    out += _aligned(block)
+                    block = []
+                block.append((head + line, rule))
+            out += _aligned(block)
+            out.extend(self.text().splitlines())
+            return "\n".join(out)
         rows = self._rows(TextPrinter(self.names), greek)
         width = max((len(r[0]) for r in rows), default=0)
         out = []
@@ -135,17 +166,21 @@ class Gradient:
         """The derivation as a LaTeX ``aligned`` block, each line with its rule."""
         p = LatexPrinter(self.names)
         f = latex_name(self.of)
-        rows = self._rows(p, latex_name, latex=True)
         lines = []
-        for i, (line, rule) in enumerate(rows):
-            head = rf"\mathrm{{d}}{f} " if i == 0 else ""
-            lines.append(rf"{head}&= {line} && {_rule_tag(rule)}")
+        if self._blocks():
+            for head, line, rule in self._block_lines(p, rf"\mathrm{{d}}{f}", latex=True):
+                lines.append(rf"{head}&= {line} && {_rule_tag(rule)}")
+        else:
+            rows = self._rows(p, latex_name, latex=True)
+            for i, (line, rule) in enumerate(rows):
+                head = rf"\mathrm{{d}}{f} " if i == 0 else ""
+                lines.append(rf"{head}&= {line} && {_rule_tag(rule)}")
         results = [
             rf"\frac{{\partial {f}}}{{\partial {latex_name(name)}}} &= {p(g)}"
             for name, g in self.gradients.items()
         ]
         lines += fold_lines(results, LATEX_INDEX, latex_index_range, avoid=self.names)
-        lines += latex_where_lines(self.derivation.adjoints, p)
+        lines += latex_where_lines(self.derivation.adjoints, p, self.derivation.forward)
         lines += self._latex_where(p)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
@@ -191,6 +226,10 @@ class Gradient:
                 name: {"text": text(g), "latex": latex(g), "shape": list(v.shape)}
                 for (name, g), v in zip(self.gradients.items(), self.derivation.wrt)
             },
+            "values": {
+                v.name: {"text": text(g), "latex": latex(g), "shape": list(v.shape)}
+                for v, g in self.derivation.forward
+            },
             "adjoints": {
                 v.name: {"text": text(g), "latex": latex(g), "shape": list(v.shape)}
                 for v, g in self.derivation.adjoints
@@ -200,6 +239,11 @@ class Gradient:
                     "text": format_terms(st.terms, text),
                     "latex": format_terms(st.terms, latex),
                     "rule": st.rule,
+                    **(
+                        {"lhs": {"text": format_terms(st.lhs, text), "latex": format_terms(st.lhs, latex)}}
+                        if st.lhs is not None
+                        else {}
+                    ),
                 }
                 for st in self.steps
             ],
@@ -218,9 +262,10 @@ class Gradient:
         return "$$" + self.latex() + "$$"
 
     def size(self) -> int:
-        """Distinct nodes in all gradient expressions together (shared sub-trees once)."""
+        """Distinct nodes in all gradient expressions, named adjoints and named values
+        together (shared sub-trees once)."""
         seen: set[Expr] = set()
-        stack = list(self.gradients.values()) + list(self.adjoints.values())
+        stack = list(self.gradients.values()) + list(self.adjoints.values()) + list(self.values.values())
         while stack:
             e = stack.pop()
             if e in seen:
@@ -276,6 +321,12 @@ def grad(
         if m.convention == DEFAULT:
             add_scalar_hint(err, m.source)
         raise
+
+
+def _aligned(rows: list[tuple[str, str]]) -> list[str]:
+    """Lines with their rules in one column."""
+    width = max((len(line) for line, _ in rows), default=0)
+    return [f"{line.ljust(width)}   [{rule}]" for line, rule in rows]
 
 
 def _rule_tag(rule: str) -> str:

@@ -16,6 +16,16 @@ def chain(depth: int) -> tuple[str, str]:
     return "\n".join(lines) + "\n", ",".join(f"W{i}" for i in range(1, depth + 1))
 
 
+def nested(depth: int) -> tuple[str, str]:
+    """The plain chain written as one expression, ``f = sum(tanh(W_L*…*tanh(W1*x)))``."""
+    lines = ["x: vector(n)"] + [f"W{i}: matrix(n, n)" for i in range(1, depth + 1)]
+    value = "x"
+    for i in range(1, depth + 1):
+        value = f"tanh(W{i}*{value})"
+    lines.append(f"f = sum({value})")
+    return "\n".join(lines) + "\n", ",".join(f"W{i}" for i in range(1, depth + 1))
+
+
 def residual(depth: int) -> tuple[str, str]:
     """``h_i = h_{i−1} + tanh(W_i h_{i−1})`` with a squared loss: each step uses its input twice."""
     lines = ["x, y: vector(n)"] + [f"W{i}: matrix(n, n)" for i in range(1, depth + 1)]

@@ -76,8 +76,12 @@ def split_coef(e: Expr) -> tuple[Fraction, Expr]:
     if isinstance(e, Num):
         return e.value, ONE
     if isinstance(e, Mul):
-        return e.coef, _mul_raw(Fraction(1), e.scalars, e.chain, e.shape)
-    return Fraction(1), e
+        return e.coef, _mul_raw(_UNIT, e.scalars, e.chain, e.shape)
+    return _UNIT, e
+
+
+_UNIT = Fraction(1)
+_NONE = Fraction(0)
 
 
 def split_scalars(e: Expr) -> tuple[list[Expr], Expr]:
@@ -176,14 +180,15 @@ def _merge_powers(chain: list[Expr]) -> list[Expr]:
 
 def mul(*factors: Expr) -> Expr:
     """The product of factors: 1x1 factors scale, the others form a matrix chain."""
-    coef = Fraction(1)
+    coef = _UNIT
     scalars: list[Expr] = []
     chain = _Chain()
     for f in factors:
         if isinstance(f, Num):
-            coef *= f.value
+            coef = f.value if coef is _UNIT else coef * f.value
         elif isinstance(f, Mul):
-            coef *= f.coef
+            if f.coef is not _UNIT:
+                coef = f.coef if coef is _UNIT else coef * f.coef
             scalars.extend(f.scalars)
             if f.chain:
                 if f.shape == SCALAR:
@@ -203,7 +208,11 @@ def mul(*factors: Expr) -> Expr:
     if any(is_zero(s) for s in scalars):
         return zero(shape)
     coef2, scalars = _fold_numbers(scalars)
-    return _mul_raw(numbers.checked(coef * coef2), tuple(scalars), chain.done(), shape)
+    if coef2 is not _UNIT:
+        coef *= coef2
+    if coef is not _UNIT:
+        coef = numbers.checked(coef)
+    return _mul_raw(coef, tuple(scalars), chain.done(), shape)
 
 
 def _scalar_order(s: Expr) -> tuple[int, str]:
@@ -231,11 +240,11 @@ def _merge_scalar_powers(scalars: list[Expr]) -> list[Expr]:
 
 
 def _fold_numbers(scalars: list[Expr]) -> tuple[Fraction, list[Expr]]:
-    coef = Fraction(1)
+    coef = _UNIT
     rest = []
     for s in scalars:
         if isinstance(s, Num):
-            coef *= s.value
+            coef = coef * s.value
         else:
             rest.append(s)
     return coef, rest
@@ -272,6 +281,7 @@ def add(*terms: Expr) -> Expr:
     shape = None
     groups: dict[object, Fraction] = {}
     first: dict[object, Expr] = {}
+    units: dict[object, int] = {}  # how many times a term came with coefficient 1
     for t in flat:
         if shape is None:
             shape = t.shape
@@ -281,10 +291,23 @@ def add(*terms: Expr) -> Expr:
             continue
         c, rest = split_coef(t)
         k = _like_key(rest)
-        first.setdefault(k, rest)
-        groups[k] = groups.get(k, Fraction(0)) + c
+        if k not in first:
+            first[k] = rest
+        if c is _UNIT:
+            units[k] = units.get(k, 0) + 1
+        else:
+            groups[k] = groups.get(k, _NONE) + c
     if shape is None:
         raise ValueError("empty sum")
+    coefs: dict[object, Fraction] = {}  # in the order the terms came
+    for k in first:
+        count = units.get(k, 0)
+        other = groups.get(k)
+        if other is None:
+            coefs[k] = _UNIT if count == 1 else Fraction(count)
+        else:
+            coefs[k] = other + count if count else other
+    groups = coefs
     out = [mul(Num(c), first[k]) for k, c in groups.items() if c != 0]
     nums = [t for t in out if isinstance(t, Num)]
     if len(nums) > 1:

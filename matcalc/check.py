@@ -1,4 +1,9 @@
-"""Numerical proof of gradients: random sizes, random inputs, central differences."""
+"""Numerical proof of gradients: random sizes, random inputs, central differences.
+
+Values and gradients are computed by the program the NumPy target prints from the shared
+lowering (:mod:`matcalc.codegen.run`): the code that is shipped is the code that is checked.
+A model with a size no input gives (which no generated function can know) is interpreted
+by :mod:`matcalc.evaluate` instead."""
 
 from __future__ import annotations
 
@@ -7,6 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import dims as dimensions
+from .codegen.lower import CodegenError
+from .codegen.run import Program, gradient_program, value_program
 from .evaluate import Evaluator, evaluate_model
 from .expr import Apply, Call, EProd, Var
 from .gradient import Derivation
@@ -29,15 +37,18 @@ def abstract_functions(model: Model, orders: int = 4) -> dict[str, list[Callable
 
 def _domains(model: Model) -> tuple[set[str], set[str], set[str]]:
     """Names (inputs or definitions) that reach a positive / SPD / small-argument slot
-    (the domain of each function's registry entry)."""
+    (the domain of each function's registry entry, or of a function defined by formula)."""
     positive: set[str] = set()
     spd: set[str] = set()
     small: set[str] = set()
     buckets = {"positive": positive, "spd": spd, "small": small}
+    formulas = {f.name: f for f in model.formulas}
     for _, rhs in model.definitions:
         for node in rhs.walk():
             arg = None
             op = OPS.get(node.fn) if isinstance(node, (Apply, Call)) else None
+            if op is None and isinstance(node, Apply) and node.fn in formulas:
+                op = formulas[node.fn]  # its domain, derived from its body's functions
             if op is not None and op.domain.draw in buckets:
                 arg, bucket = (node.arg if isinstance(node, Apply) else node.args[0]), buckets[op.domain.draw]
             elif isinstance(node, EProd):
@@ -75,10 +86,9 @@ def random_instance(
     auto_pos, auto_spd, small = _domains(model)
     pos = auto_pos | set(positive)
     spds = auto_spd | set(spd)
-    ev = Evaluator({}, dims)
     inputs = {}
     for v in model.inputs:
-        r, c = ev.shape(v)
+        r, c = (dimensions.size(d, dims) for d in v.shape)
         if v.name in spds and r == c:
             a = rng.normal(size=(r, r))
             x = a @ a.T / r + np.eye(r)
@@ -95,9 +105,11 @@ def random_instance(
 
 
 def value(model: Model, of: Var, inst: Instance, inputs: dict[str, np.ndarray]) -> float:
-    """The model's value of ``of`` at ``inputs`` (definitions recomputed)."""
-    env = evaluate_model(model, inputs, inst.dims, inst.functions)
-    return float(env[of.name][0, 0])
+    """The model's value of ``of`` at ``inputs`` (definitions recomputed), by its lowered program."""
+    program = _program(lambda: value_program(model, of))
+    if program is None:
+        return float(evaluate_model(model, inputs, inst.dims, inst.functions)[of.name][0, 0])
+    return float(program(inputs, inst.functions)[0][0, 0])
 
 
 def finite_difference(
@@ -107,12 +119,39 @@ def finite_difference(
     inst: Instance,
     h: float = 1e-6,
 ) -> np.ndarray:
-    """Central differences of ``of`` w.r.t. every entry of ``var``.
+    """Central differences of ``of`` w.r.t. every entry of ``var``, by the lowered program of
+    ``of``'s value (:mod:`matcalc.codegen.run`).
 
     For a definition, its value is perturbed and the later definitions recomputed.
     """
+    given = var if var.role == "def" else None
+    program = _program(lambda: value_program(model, of, given))
+    if given is not None:
+        shown = _program(lambda: value_program(model, of, show=(var,)))
+        base = shown(inst.inputs, inst.functions)[1] if shown is not None else None
+    else:
+        base = inst.inputs[var.name]
+    if program is None or base is None:
+        return _interpreted_difference(model, of, var, inst, h)
+
+    def f(x: np.ndarray) -> float:
+        return float(program({**inst.inputs, var.name: x}, inst.functions)[0][0, 0])
+
+    return _differences(f, base, var.symmetric, h)
+
+
+def _program(make: Callable[[], Program]) -> Program | None:
+    """The lowered program ``make`` gives, or ``None`` when the model has a size that no input
+    gives (the generated function cannot know it; the tree is then interpreted)."""
+    try:
+        return make()
+    except CodegenError:
+        return None
+
+
+def _interpreted_difference(model: Model, of: Var, var: Var, inst: Instance, h: float) -> np.ndarray:
+    """:func:`finite_difference` by interpreting the expression tree with the sizes known."""
     env = evaluate_model(model, inst.inputs, inst.dims, inst.functions)
-    base = env[var.name]
     defs = model.definitions
     start = 0
     if var.role == "def":
@@ -126,8 +165,13 @@ def finite_difference(
                 break
         return float(ev.env[of.name][0, 0])
 
+    return _differences(f, env[var.name], var.symmetric, h)
+
+
+def _differences(f: Callable[[np.ndarray], float], base: np.ndarray, symmetric: bool, h: float) -> np.ndarray:
+    """Central differences of ``f`` at ``base``, entry by entry (symmetric pairs together)."""
     grad = np.zeros_like(base, dtype=float)
-    if var.symmetric:
+    if symmetric:
         n = base.shape[0]
         for i in range(n):
             for j in range(i, n):
@@ -174,30 +218,34 @@ def check(
     spd: Iterable[str] = (),
 ) -> CheckResult:
     """Compare every gradient of ``derivation`` with central differences on random inputs."""
+    with np.errstate(all="ignore"):  # values that are not finite fail the check, quietly
+        return _check(derivation, seed, trials, tolerance, positive, spd)
+
+
+def _check(derivation: Derivation, seed: int, trials: int, tolerance: float,
+           positive: Iterable[str], spd: Iterable[str]) -> CheckResult:
     rng = np.random.default_rng(seed)
     model = derivation.model
     worst = [0.0] * len(derivation.wrt)
     for _ in range(trials):
         inst = random_instance(model, rng, positive, spd)
-        env = evaluate_model(model, inst.inputs, inst.dims, inst.functions)
-        ev = _gradient_evaluator(derivation, env, inst)
-        for i, (var, g) in enumerate(zip(derivation.wrt, derivation.gradients)):
-            symbolic = np.broadcast_to(ev(g), ev.shape(var))
+        gradients = evaluate_gradient(derivation, inst)
+        for i, (var, symbolic) in enumerate(zip(derivation.wrt, gradients)):
             numeric = finite_difference(model, derivation.of, var, inst)
-            worst[i] = max(worst[i], relative_error(symbolic, numeric))
+            err = relative_error(symbolic, numeric)
+            # a value that is not a number fails the check (max() would drop it)
+            worst[i] = float("nan") if np.isnan(err) or np.isnan(worst[i]) else max(worst[i], err)
     return CheckResult(tuple(v.name for v in derivation.wrt), tuple(worst), tolerance)
 
 
 def evaluate_gradient(derivation: Derivation, inst: Instance) -> list[np.ndarray]:
-    """Each gradient of ``derivation`` evaluated at ``inst``."""
+    """Each gradient of ``derivation`` evaluated at ``inst`` (2-D, of its variable's shape), by
+    the lowered program the NumPy target prints."""
+    program = _program(lambda: gradient_program(derivation))
+    if program is not None:
+        return program(inst.inputs, inst.functions)[1:]
     env = evaluate_model(derivation.model, inst.inputs, inst.dims, inst.functions)
-    ev = _gradient_evaluator(derivation, env, inst)
-    return [ev(g) for g in derivation.gradients]
-
-
-def _gradient_evaluator(derivation: Derivation, env: dict[str, np.ndarray], inst: Instance) -> Evaluator:
-    """An evaluator of the gradients: the model's values, and its named adjoints in order."""
     ev = Evaluator(env, inst.dims, inst.functions)
-    for var, value in derivation.adjoints:
-        ev.adjoints[var.name] = ev(value)
-    return ev
+    for var, adjoint in derivation.adjoints:
+        ev.adjoints[var.name] = ev(adjoint)
+    return [np.broadcast_to(ev(g), ev.shape(v)) for v, g in zip(derivation.wrt, derivation.gradients)]

@@ -1,5 +1,11 @@
-"""Numeric evaluation of expressions with NumPy (every value a 2-D array); each
-function by its registry entry's ``numeric`` spelling."""
+"""An interpreter of expression trees with NumPy (every value a 2-D array); each function by
+its registry entry's ``numeric`` spelling.
+
+Models, gradients and their central differences are evaluated by their lowered program
+(:mod:`matcalc.codegen.run`, what ``matcalc check`` runs). This interpreter is kept for what
+no generated module computes: differentials (``dX`` nodes) and rewrite identities in the
+tests, which need an evaluation independent of the code generator, and the rare model with a
+size that no input gives (``check`` falls back to it)."""
 
 from __future__ import annotations
 

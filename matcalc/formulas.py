@@ -12,22 +12,23 @@ In models and gradients a formula function is an ``Apply`` node like a declared
 ``elementwise`` function (``gelu'(W x)`` is ``Apply("gelu", …, order=1)``);
 this module turns its SymPy expressions back into expressions of the language
 (:func:`to_expr`, for evaluation and for the ``where gelu'(u) = …`` lines) and
-into NumPy helpers printed by SymPy's own code printer (:func:`numpy_helper`).
+into helpers of generated modules printed by SymPy's own code printers
+(:mod:`matcalc.codegen.formula_code`).
 SymPy is imported only when a model defines a function.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from . import build as b
 from .errors import DefinitionError, MatcalcError, ShapeError
 from .expr import SCALAR, Expr, Var
-from .ops.registry import entrywise_ops, lookup
+from .ops.registry import ANY, OPS, Domain, entrywise_ops, lookup
 from .syntax import Binary, Call, FunctionDef, Name, Neg, Node, Number, Span, Transpose
 
 #: How many derivatives are kept: ``f'`` for gradients, ``f''`` for Hessians.
@@ -58,7 +59,6 @@ class Formula:
     forms: tuple[Any, ...]
     line: int = 0
     column: int = 0
-    _numeric: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def expr(self, order: int, arg: Expr) -> Expr:
         """The ``order``-th derivative applied to ``arg``, in the language's nodes."""
@@ -66,16 +66,14 @@ class Formula:
 
     def numeric(self, order: int) -> Callable:
         """The ``order``-th derivative as a NumPy function of an array (entry by entry)."""
-        from .evaluate import Evaluator
+        form = self.forms[order]
+        return lambda x: values(form, np_array(x))
 
-        def f(x):
-            key = (order, x.shape)
-            e = self._numeric.get(key)
-            if e is None:
-                e = self._numeric[key] = self.expr(order, Var("u", x.shape))
-            return Evaluator({"u": x}, {})(e)
-
-        return f
+    @cached_property
+    def domain(self) -> Domain:
+        """Where the function may be evaluated (for checks and random draws), from the
+        domains of the entry-wise functions and powers in its body: :func:`domain_of`."""
+        return domain_of(self.forms)
 
 
 def symbol():
@@ -288,39 +286,115 @@ def to_expr(e, arg: Expr) -> Expr:
     return go(e)
 
 
+# ---------------------------------------------------------------- domains
+
+#: Where a draw of each kind lies (``check`` and the selftest draw from about these ranges).
+_DRAWS = (("any", (-3.0, 3.0)), ("small", (-0.5, 0.5)), ("positive", (0.5, 1.5)))
+#: A draw range counts as inside a body's domain when every function's margin (``|cos u|``
+#: for ``tan``, the argument for ``log`` …) stays above this on a fine grid over it.
+_EDGE = 0.05
+
+
+def _restrictions(forms: tuple) -> list[tuple[Domain, Any]]:
+    """``(domain, argument)`` for every function and power in ``forms`` that is not defined,
+    or not smooth, everywhere: ``log(g(u))`` gives ``(log's domain, g(u))``; a fractional
+    power needs a positive base, a negative one a nonzero base."""
+    sp = _sympy()
+    out: list[tuple[Domain, Any]] = []
+    for form in forms:
+        for e in sp.preorder_traversal(form):
+            if e.is_Pow and not e.exp.is_integer:
+                out.append((_POSITIVE_BASE, e.base))
+            elif e.is_Pow and e.exp.is_negative:
+                out.append((_NONZERO_BASE, e.base))
+            elif isinstance(e, sp.Function) or isinstance(e, (sp.Max, sp.Min)):
+                op = OPS.get(_functions().get(e.func, ""))
+                if op is not None and op.domain is not ANY:
+                    out.append((op.domain, next(a for a in e.args if a != 0)))
+    return out
+
+
+_POSITIVE_BASE = Domain("positive", lambda x: float(x.min()))
+_NONZERO_BASE = Domain("any", lambda x: float(abs(x).min()))
+
+
+def np_array(x):
+    import numpy as np
+
+    return np.asarray(x, dtype=float)
+
+
+def values(e, x):
+    """The SymPy expression ``e`` (in :func:`symbol`) evaluated entry by entry at the NumPy
+    array ``x``, each function by its registry entry's ``numeric``."""
+    import numpy as np
+
+    sp = _sympy()
+    if e == _symbol():
+        return x
+    if e.is_Number:
+        return np.full_like(x, float(e), dtype=float)
+    if e.is_Add or e.is_Mul:
+        parts = [values(a, x) for a in e.args]
+        out = parts[0]
+        for p in parts[1:]:
+            out = out + p if e.is_Add else out * p
+        return out
+    if e.is_Pow:
+        return np.power(values(e.base, x), float(e.exp))
+    name = "exp" if e.func == sp.exp else _functions().get(e.func)
+    if name is None:
+        raise ValueError(f"no numeric form for {e}")
+    return OPS[name].numeric(values(next(a for a in e.args if a != 0), x))
+
+
+def domain_of(forms: tuple) -> Domain:
+    """The domain of a function whose body and derivatives are ``forms``, conservatively: the
+    first draw (``any``, ``small``, ``positive``) whose whole range keeps every function of the
+    body inside its own domain, with the margin (distance from where the body is not defined or
+    not smooth) the least of its functions' margins at their arguments. When no range is
+    inside, the one that comes closest (``check`` then reports values that are not finite)."""
+    import numpy as np
+
+    restricted = _restrictions(forms)
+    if not restricted:
+        return ANY
+
+    def margin(x) -> float:
+        x = np.asarray(x, dtype=float)
+        with np.errstate(all="ignore"):
+            ms = [d.margin(values(arg, x)) if d.margin is not None else float("inf")
+                  for d, arg in restricted]
+        ms = [m if m == m else float("-inf") for m in ms]  # nan: outside
+        return float(min(ms))
+
+    needs = [(d, arg) for d, arg in restricted if d.draw != "any" or d is _NONZERO_BASE]
+    best: tuple[float, str] | None = None
+    for kind, (low, high) in _DRAWS:
+        with np.errstate(all="ignore"):
+            least = min(
+                (d.margin(values(arg, np.linspace(low, high, 241))) for d, arg in needs if d.margin),
+                default=float("inf"),
+            )
+        least = least if least == least else float("-inf")  # nan: outside
+        if least > _EDGE:
+            return Domain(kind, margin)
+        if best is None or least > best[0]:
+            best = (least, kind)
+    assert best is not None
+    return Domain(best[1], margin)
+
+
 # ---------------------------------------------------------------- code
 
 
 def numpy_helper(f: Formula, order: int, name: str, np: str) -> list[str]:
     """``def name(u): return …``: the ``order``-th derivative as a NumPy function, its body
-    printed by SymPy's code printer (``np`` is the module's alias of numpy)."""
-    from sympy.printing.numpy import NumPyPrinter
+    printed by SymPy's code printer (``np`` is the module's alias of numpy); every target's
+    helpers are in :mod:`matcalc.codegen.formula_code`."""
+    from .codegen.formula_code import helper
 
-    class Printer(NumPyPrinter):
-        def _module_format(self, fqn: str, register: bool = True) -> str:
-            text = super()._module_format(fqn, register)
-            return np + text[len("numpy"):] if text.startswith("numpy.") else text
-
-        def _print_Heaviside(self, e) -> str:  # noqa: N802 (SymPy's naming)
-            return f"{np}.heaviside({self._print(e.args[0])}, 0.0)"
-
-        def _print_Max(self, e) -> str:  # noqa: N802
-            args = [self._print(a) for a in e.args]
-            out = args[0]
-            for a in args[1:]:
-                out = f"{np}.maximum({out}, {a})"
-            return out
-
-    body = Printer({"fully_qualified_modules": True}).doprint(f.forms[order])
-    what = f"{f.name}{chr(39) * order}" if order else f.name
-    return [
-        f"def {name}(u):",
-        f'    """{what}({f.param}) entry by entry."""',
-        f"    return {body}" if _symbol() in f.forms[order].free_symbols
-        else f"    return {np}.full_like(u, {body}, dtype=float)",
-        "",
-        "",
-    ]
+    return helper(f, order, name, "numpy", np)
 
 
 def used_derivatives(f: Formula, roots: list[Expr]) -> list[int]:
@@ -341,4 +415,7 @@ def used_derivatives(f: Formula, roots: list[Expr]) -> list[int]:
     return sorted(orders)
 
 
-__all__ = ["Formula", "derivatives", "formula", "numpy_helper", "symbol", "to_expr", "used_derivatives"]
+__all__ = [
+    "Formula", "derivatives", "domain_of", "formula", "numpy_helper", "symbol", "to_expr",
+    "used_derivatives", "values",
+]

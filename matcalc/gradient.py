@@ -8,10 +8,10 @@ coefficient ``G_V`` (``df = G_V : dV + …``) is the sum over its uses.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
-from . import adjoints
+from . import adjoints, forward
 from . import build as b
 from .depth import at_definition, deep_recursion, too_deep
 from .differential import Differentiator
@@ -46,6 +46,9 @@ class Derivation:
     #: The named adjoints ``δV`` the gradients use, each with its value, the output's
     #: first (each value uses only the adjoints before it).
     adjoints: tuple[tuple[Var, Expr], ...] = ()
+    #: The nested values of the model given a name of their own (:mod:`matcalc.forward`),
+    #: each with its value, innermost first; ``model`` holds them as definitions.
+    forward: tuple[tuple[Var, Expr], ...] = ()
 
     def __getitem__(self, name: str) -> Expr:
         for v, g in zip(self.wrt, self.gradients):
@@ -110,7 +113,10 @@ def derive(
         seen.add(v.name)
     with deep_recursion():
         try:
-            return _reverse_mode(model, target, variables, expand, name_variables)
+            if expand:
+                return _reverse_mode(model, target, variables, expand, name_variables)
+            lifted, values = forward.lift(model)
+            return replace(_reverse_mode(lifted, target, variables, expand, name_variables), forward=values)
         except RecursionError:
             raise too_deep(model, target.name) from None
 

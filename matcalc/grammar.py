@@ -1,4 +1,5 @@
-"""The lark grammar of the input language and the one LALR parser built from it."""
+"""The lark grammar of the input language and the one LALR parser built from it (with
+the fast reader of :mod:`matcalc.lalr` running lark's table)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,11 @@ def parser() -> Lark:
         maybe_placeholders=True,
         transformer=ToSyntax(),
     )
+
+
+@lru_cache(maxsize=1)
+def fast_parser():
+    """The fast reader over :func:`parser`'s table; lark's own parser reads texts with errors."""
+    from .lalr import FastParser
+
+    return FastParser(parser())

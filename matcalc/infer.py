@@ -59,6 +59,8 @@ SPECIAL_NAMES = ("ones", "eye")
 FILL_NAMES = ("vector", "matrix")
 #: Kind words: never a function's name.
 KIND_WORDS = ("scalar", "vector", "matrix", "symmetric", "elementwise")
+#: How deep the type and build walks recurse before they go on with an explicit stack.
+SHALLOW = 100
 ADDITIVE = ("+", "-")
 PRODUCT = ("*", "@")
 HADAMARD = (".*", "∘", "⊙")
@@ -447,15 +449,39 @@ class _Inference:
 
     # ------------------------------------------------------------ pass 1: shapes
 
-    def infer(self, root: Node) -> Ty:
-        return postorder(root, syntax_children, self.visit, self.enter)
+    def infer(self, root: Node, depth: int = 0) -> Ty:
+        """The type of ``root``: :meth:`visit` bottom-up, in the order of :func:`postorder`.
+
+        Chains of infix operators (``a + b + …``, ``A*B*…``) are walked down their left
+        side by a loop; other operands by recursion, up to :data:`SHALLOW` levels, below
+        which :func:`postorder` takes over (so nesting is not limited by Python's stack).
+        """
+        if depth > SHALLOW:
+            return postorder(root, syntax_children, self.visit, self.enter)
+        kind = type(root)
+        if kind is Name:
+            return self.visit_name(root)
+        if kind is Binary:
+            spine = []
+            node: Node = root
+            while type(node) is Binary and node.op not in POWERS:
+                spine.append(node)
+                node = node.left
+            ty = self.infer(node, depth + 1)
+            for node in reversed(spine):
+                ty = self.visit_binary(node, ty, self.infer(node.right, depth + 1))
+            return ty
+        if kind is Call:
+            self.check_call(root)
+        return self.visit(root, [self.infer(k, depth + 1) for k in syntax_children(root)])
 
     def note(self, node: Node, ty: Ty, how: str, extra: object = None) -> Ty:
         self.info[node] = (ty, how, extra)
         return ty
 
     def is_scalar(self, ty: Ty) -> bool:
-        return self.dims.is_one(ty[0]) and self.dims.is_one(ty[1])
+        one = self.dims.is_one
+        return one(ty[0]) and one(ty[1])
 
     def enter(self, node: Node) -> None:
         if isinstance(node, Call):
@@ -480,6 +506,10 @@ class _Inference:
 
     def visit_name(self, node: Name) -> Ty:
         name = node.name
+        ty = self.undeclared.get(name)
+        if ty is not None:  # met before (never a definition's name: those are known first)
+            self.info[node] = (ty, "input", name)
+            return ty
         if name in self.defined:
             return self.note(node, self.defined[name], "def", name)
         if name in self.def_at:
@@ -813,15 +843,37 @@ class _Inference:
         return name
 
     def build(self, root: Node) -> Expr:
-        out = postorder(root, syntax_children, self.build_node)
-        return self.settle(out, root)
+        return self.settle(self.built(root), root)
+
+    def built(self, root: Node, depth: int = 0) -> Expr | _Terms | _Factors:
+        """:meth:`build_node` bottom-up over ``root``, walked as :meth:`infer` walks it."""
+        if depth > SHALLOW:
+            return postorder(root, syntax_children, self.build_node)
+        kind = type(root)
+        if kind is Name:
+            _, how, name = self.info[root]
+            if how == "input":
+                return self.inputs[name]
+            if how == "def":
+                return self.def_vars[name]
+        elif kind is Binary:
+            spine = []
+            node: Node = root
+            while type(node) is Binary and node.op not in POWERS:
+                spine.append(node)
+                node = node.left
+            out = self.built(node, depth + 1)
+            for node in reversed(spine):
+                out = self.build_node(node, [out, self.built(node.right, depth + 1)])
+            return out
+        return self.build_node(root, [self.built(k, depth + 1) for k in syntax_children(root)])
 
     def build_node(self, node: Node, kids: list) -> Expr | _Terms:
         try:
             how = self.info[node][1]
             if how in SUMS:
                 return self.add_terms(node, kids[0], kids[1])
-            if how in PRODUCTS and not any(isinstance(k, Num) for k in kids):
+            if how in PRODUCTS and not (isinstance(kids[0], Num) or isinstance(kids[1], Num)):
                 # (numbers multiply at once, so a constant out of range is found where it is)
                 left, right = kids
                 factors = left if isinstance(left, _Factors) else _Factors([self.settle(left, node)])

@@ -81,6 +81,12 @@ class HessianDerivation:
         """The gradient's named adjoints ``δV`` (the maps and blocks may use them too)."""
         return self.gradient.adjoints
 
+    @property
+    def values(self) -> tuple[tuple[Var, Expr], ...]:
+        """The nested values the gradient named (``u1 = tanh(W1 x)``), definitions of
+        :attr:`model` that the model's text does not name."""
+        return self.gradient.forward
+
     def block(self, x: str, y: str) -> Expr:
         """``∂²f/∂vec(X)∂vec(Y)ᵀ`` (a lower block is the transpose of the upper one)."""
         if (x, y) in self.blocks:
@@ -316,6 +322,9 @@ def jacobian(
 def hessian(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None) -> HessianDerivation:
     """The Hessian of the scalar ``of`` w.r.t. ``wrt``: maps and explicit blocks."""
     grad = derive(model, list(wrt), of, name_variables=False)
+    # the model the gradient was taken of: nested values lifted into definitions of their own
+    # (``where u1 = …``, :mod:`matcalc.forward`), which the forward pass differentiates too
+    model = grad.model
     target, variables = grad.of, grad.wrt
     pair = _dependence(model, target, variables)
     if pair is not None:

@@ -436,25 +436,30 @@ class Hessian(_Derivative):
                 rows.append((hessian_label(d.of, v, w, latex), p(d.blocks[(v.name, w.name)])))
         return rows
 
-    def _adjoints(self) -> tuple:
-        """The gradient's named adjoints the maps and blocks use (each written once, after them)."""
-        from .printing.numpy_kinds import used_adjoints
+    def _named(self) -> tuple[tuple, tuple]:
+        """The gradient's named adjoints and named nested values that the maps and blocks use
+        (each written once, after them)."""
+        from .printing.numpy_kinds import used_adjoints, used_values
 
         d = self.derivation
-        return used_adjoints(d.adjoints, [*d.maps, *d.blocks.values()])
+        adjoints = used_adjoints(d.adjoints, [*d.maps, *d.blocks.values()])
+        values = used_values(d.values, [*d.maps, *d.blocks.values(), *(g for _, g in adjoints)])
+        return adjoints, values
 
     @_printing
     def text(self) -> str:
         """The maps ``H[dX] = …`` and the upper blocks ``∂²f/∂vec(X)∂vec(Y)ᵀ = …`` (then
-        ``where δV = …`` for the named adjoints they use)."""
+        ``where δV = …`` for the named adjoints and values they use)."""
         lines = [f"{lhs} = {rhs}" for lhs, rhs in self._lines(False)]
-        return "\n".join(lines + where_lines(self._adjoints(), KronTextPrinter()))
+        adjoints, values = self._named()
+        return "\n".join(lines + where_lines(adjoints, KronTextPrinter(), values))
 
     @_printing
     def latex(self) -> str:
         """The maps and the blocks as a LaTeX ``aligned`` block."""
         rows = [f"{lhs} &= {rhs}" for lhs, rhs in self._lines(True)]
-        rows += latex_where_lines(self._adjoints(), KronLatexPrinter())
+        adjoints, values = self._named()
+        rows += latex_where_lines(adjoints, KronLatexPrinter(), values)
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
     @property

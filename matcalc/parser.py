@@ -13,7 +13,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from .convention import DEFAULT, add_scalar_hint, convention_name
 from .depth import deep_recursion
 from .errors import MatcalcError, MatcalcSyntaxError, excerpt
-from .grammar import parser
+from .grammar import fast_parser
 from .infer import infer_model
 from .model import Model
 from .syntax import Statement
@@ -72,7 +72,7 @@ def parse(text: str, convention: str | None = None) -> Model:
 def parse_statements(text: str) -> tuple[Statement, ...]:
     """The statements of ``text`` as surface syntax (no kinds or shapes yet)."""
     try:
-        return parser().parse(text)
+        return fast_parser().parse(text)
     except UnexpectedInput as err:
         raise syntax_error(err, text) from None
     except RecursionError:

@@ -27,10 +27,16 @@ class Step:
     terms: tuple[Term, ...]
     rule: str
     rule_latex: str
+    #: the left side when it is not ``df``: the terms one chain step expands (a deep
+    #: derivation writes each step's own part, :func:`chain_blocks`)
+    lhs: tuple[Term, ...] | None = None
 
 
 def derivation_steps(d: Derivation) -> list[Step]:
-    """The ordered equations from ``df`` to the separated form ``Σ G_X : dX``."""
+    """The ordered equations from ``df`` to the separated form ``Σ G_X : dX``; for a
+    derivation that names adjoints, each chain step's own part (:func:`chain_blocks`)."""
+    if d.adjoints:
+        return chain_blocks(d)
     state: list[Term] = [(b.ONE, Diff(d.of))]
     steps: list[Step] = []
     wrt = {v.name for v in d.wrt}
@@ -79,6 +85,71 @@ def derivation_steps(d: Derivation) -> list[Step]:
     if readable != collected:
         steps.append(Step(tuple(readable), "simplify", r"\text{simplify}"))
     return steps
+
+
+def chain_blocks(d: Derivation) -> list[Step]:
+    """The derivation as one block per chain step, each an equation of its own: the terms
+    in ``dV`` (``δV : dV``) equal ``V``'s differential, moved term by term to the pieces it
+    gives; then ``df`` once, as the sum of what the blocks left. Each line writes only its
+    step's part, so the whole is linear in the depth of the model."""
+    state: list[Term] = [(b.ONE, Diff(d.of))]
+    steps: list[Step] = []
+    for chain in d.steps:
+        name = chain.var.name
+        idx = [i for i, (_, lin) in enumerate(state) if isinstance(lin, Diff) and lin.var.name == name]
+        lhs = tuple(state[i] for i in idx)
+        collected = chain.coefficient if chain.value is None else chain.value
+        if len(idx) > 1:
+            steps.append(Step(((collected, Diff(chain.var)),), f"collect the terms in d{greek(name)}",
+                              r"\text{collect terms}", lhs))
+        if isinstance(chain.coefficient, Adjoint):
+            steps.append(
+                Step(
+                    ((chain.coefficient, Diff(chain.var)),),
+                    f"name δ{greek(name)} = ∂{greek(d.of.name)}/∂{greek(name)}",
+                    rf"\text{{name }}\delta {latex_name(name)}",
+                    lhs,
+                )
+            )
+        local: list[Term] = [(chain.coefficient, chain.differential)]
+        rule = rf"\text{{differential of }}{latex_name(name)}"
+        steps.append(Step(tuple(local), f"differential of {greek(name)}", rule, lhs))
+        for rule, before, pieces in chain.moves:
+            i = local.index(before)
+            local[i : i + 1] = list(pieces)
+            steps.append(Step(tuple(local), rule.text, rule.latex, lhs))
+        rest = [t for i, t in enumerate(state) if i not in idx]
+        state = rest[: idx[0]] + local + rest[idx[0] :]
+    wrt = {v.name for v in d.wrt}
+    groups: dict[str, list[Term]] = {}
+    for g, lin in state:
+        if isinstance(lin, Diff) and lin.var.name in wrt:
+            groups.setdefault(lin.var.name, []).append((g, lin))
+    collected_terms = [(b.add(*(g for g, _ in terms)), terms[0][1]) for terms in groups.values()]
+    if collected_terms:
+        steps.append(Step(tuple(collected_terms), "collect the terms of every step", r"\text{collect terms}"))
+        readable = [(d[lin.var.name], lin) for _, lin in collected_terms]
+        if readable != collected_terms:
+            steps.append(Step(tuple(readable), "simplify", r"\text{simplify}"))
+    return steps
+
+
+def block_rows(steps: list[Step], p: Printer, latex: bool = False) -> list[tuple[str | None, str, str]]:
+    """``(left side, equation, rule)`` per displayed line of :func:`chain_blocks`: the left
+    side where a block begins (``None`` where a block goes on); a line that prints as the
+    line before in the same block is merged."""
+    rows: list[tuple[str | None, str, str]] = []
+    last: tuple | None = None
+    for st in steps:
+        line = format_terms(st.terms, p)
+        block = st.lhs
+        same = bool(rows) and block == last
+        if same and rows[-1][1] == line:
+            continue
+        head = None if same else (format_terms(block, p) if block else "")  # "": ``df``
+        rows.append((head, line, st.rule_latex if latex else st.rule))
+        last = block
+    return rows
 
 
 def format_terms(terms: tuple[Term, ...], p: Printer) -> str:

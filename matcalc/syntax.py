@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from typing import NamedTuple
 
 from lark import Token, Transformer
 
@@ -16,10 +17,9 @@ from .errors import ArityError, DefinitionError, MatcalcError, MatcalcSyntaxErro
 from .numbers import NumberRangeError, literal
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     """Where a piece of text is: 1-based lines and columns (end exclusive), and
-    0-based character offsets ``start:end``."""
+    0-based character offsets ``start:end``. (A named tuple: a large model has millions.)"""
 
     line: int
     column: int
@@ -31,11 +31,16 @@ class Span:
     @staticmethod
     def of(tok: Token) -> Span:
         """The span of a lexer token."""
-        return Span(tok.line, tok.column, tok.end_line, tok.end_column, tok.start_pos, tok.end_pos)
+        return _tuple_new(
+            Span, (tok.line, tok.column, tok.end_line, tok.end_column, tok.start_pos, tok.end_pos)
+        )
 
     def to(self, other: Span) -> Span:
         """From the start of this span to the end of ``other``."""
-        return Span(self.line, self.column, other.end_line, other.end_column, self.start, other.end)
+        return _tuple_new(Span, (self[0], self[1], other[2], other[3], self[4], other[5]))
+
+
+_tuple_new = tuple.__new__
 
 
 # ---------------------------------------------------------------- expressions
@@ -258,11 +263,12 @@ class ToSyntax(Transformer):
         return replace(operand, span=Span.of(plus).to(operand.span))
 
     def binop(self, children: list) -> Node:
-        left, op, right = children
+        left, tok, right = children
         span = left.span.to(right.span)
+        op = str(tok)
         if op == "^" and isinstance(right, Name) and right.name == "T" and _width(right) == 1:
             return Transpose(span, left)
-        return Binary(span, str(op), left, right, Span.of(op))
+        return Binary(span, op, left, right, Span.of(tok))
 
     def transpose(self, children: list) -> Transpose:
         operand, tick = children

@@ -57,7 +57,9 @@ class Dims:
     def find(self, v: int) -> int:
         """The representative of ``v``'s class."""
         parent = self._parent
-        root = v
+        root = parent[v]
+        if root == v:
+            return v
         while parent[root] != root:
             root = parent[root]
         while parent[v] != root:
@@ -69,7 +71,7 @@ class Dims:
         return self._value.get(self.find(v))
 
     def is_one(self, v: int) -> bool:
-        return self.value(v) == 1
+        return self._value.get(self.find(v)) == 1
 
     def same(self, a: int, b: int) -> bool:
         return self.find(a) == self.find(b)

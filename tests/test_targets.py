@@ -11,14 +11,18 @@ conformance), NumPy, PyTorch and Dask arrays split into chunks; GPU runs
 from __future__ import annotations
 
 import importlib.util
+import warnings
 
 import numpy as np
 import pytest
 from test_numpy_module import CASES, IDS, expected_shape, kwargs_for
+from test_registry import _entrywise_model, _ops_in
 
 import matcalc
 from matcalc.check import Instance, finite_difference, random_instance, relative_error
 from matcalc.evaluate import evaluate_model
+from matcalc.ops.registry import OPS
+from matcalc.ops.registry import TARGETS as SPELT_TARGETS
 
 torch = pytest.importorskip("torch", reason="the torch target's tests need PyTorch (the test extra)")
 jax = pytest.importorskip("jax", reason="the jax target's tests need JAX (the test extra)")
@@ -65,7 +69,8 @@ def run_target(g: matcalc.Gradient, target: str, library: str, seed: int, dtype=
     fn = g.to_function(target=target)
     inst = random_instance(model, np.random.default_rng(seed))
     assert len(set(inst.dims.values())) == len(inst.dims), "sizes must be distinct"
-    inst = Instance(inst.dims, inst.inputs, {f: [np.sin, np.cos] for f in model.elementwise})
+    functions = {**inst.functions, **{f: [np.sin, np.cos] for f in model.elementwise}}
+    inst = Instance(inst.dims, inst.inputs, functions)
     kwargs = kwargs_for(model, inst, fn)
     for k, v in list(kwargs.items()):
         if callable(v):
@@ -85,8 +90,13 @@ def test_target_matches_model_and_finite_differences(case, target, library):
     if library == "dask" and any(f in model_text for f in ("inv(", "det(")):
         pytest.skip("dask.array's inv and det (LU) need square chunks all of one size")
     g = matcalc.grad(model_text, wrt)
+    assert_matches_differences(g, *run_target(g, target, library, seed=100 + case))
+
+
+def assert_matches_differences(g: matcalc.Gradient, inst, value, grads, back) -> None:
+    """The value is the model's; each gradient has the contract's shape and dtype and agrees
+    with central differences."""
     model, d = g.model, g.derivation
-    inst, value, grads, back = run_target(g, target, library, seed=100 + case)
     env = evaluate_model(model, inst.inputs, inst.dims, inst.functions)
     assert back(value).shape == ()
     assert float(back(value)) == pytest.approx(float(env[d.of.name][0, 0]), rel=1e-9, abs=1e-12)
@@ -97,6 +107,68 @@ def test_target_matches_model_and_finite_differences(case, target, library):
         numeric = finite_difference(model, d.of, var, inst)
         err = relative_error(np.reshape(grad, numeric.shape), numeric)
         assert err < 1e-5, (var.name, err)
+
+
+#: The library each target's function gets its inputs from in the per-entry test.
+ENTRY_LIBRARY = {"numpy": "numpy", "torch": "torch", "jax": "jax", "array-api": "strict"}
+
+
+@pytest.mark.parametrize("target", SPELT_TARGETS)
+@pytest.mark.parametrize("name", list(OPS))
+def test_every_registry_entry_in_every_target(name, target):
+    """Each entry's spelling for each target (``Op.code``), through a model using it (its
+    gradient, for the engine's own), against central differences."""
+    op = OPS[name]
+    model = _entrywise_model(op) if op.kind == "entrywise" else op.example
+    m = matcalc.parse(model)
+    g = matcalc.grad(m, wrt=[v.name for v in m.inputs])
+    used = set().union(*(_ops_in(rhs) for _, rhs in m.definitions), *map(_ops_in, g.derivation.gradients))
+    assert name in used, f"the model {model!r} does not use {name}"
+    assert_matches_differences(g, *run_target(g, target, ENTRY_LIBRARY[target], seed=3))
+
+
+#: Bodies of functions defined by formula that make SymPy write every function of the
+#: registry (``Max`` and ``Heaviside`` too), powers, roots and a constant derivative.
+FORMULA_BODIES = [
+    "u / (1 + abs(u))",
+    "relu(u) - 0.01*relu(-u)",
+    "u * sigmoid(1.702*u)",
+    "u * tanh(softplus(u))",
+    "arctan(u)^3 + arcsin(u / (2 + abs(u))) - arccos(u / (3 + sq(u)))",
+    "3*u + 2",
+    "sign(u) * u^2 + step(u) * u",
+    "exp(-u^2/2) + cos(u) * tan(u/4) + sin(u)",
+    "sqrt(1 + u^2) + log(1 + u^2) + log1p(sq(u)) + expm1(u/3)",
+]
+FORMULA_RUNS = [("numpy", "numpy"), ("torch", "torch"), ("jax", "jax"), ("array-api", "strict"),
+                ("array-api", "torch")]
+
+
+@pytest.mark.parametrize("target,library", FORMULA_RUNS, ids=[f"{t}-{lib}" for t, lib in FORMULA_RUNS])
+@pytest.mark.parametrize("body", FORMULA_BODIES)
+def test_functions_defined_by_formula_in_every_target(body, target, library):
+    """The helpers SymPy's printer for the target writes (f and f'), against central differences."""
+    g = matcalc.grad(f"h(u) = {body}; x: vector(n); W: matrix(m, n); y: vector(m); f = y'*h(W*x)",
+                     wrt=["W", "x", "y"])
+    assert "def _dh(" in g.source(target=target)
+    assert_matches_differences(g, *run_target(g, target, library, seed=11))
+
+
+@pytest.mark.parametrize("target,library", FORMULA_RUNS, ids=[f"{t}-{lib}" for t, lib in FORMULA_RUNS])
+def test_the_issue_activations_in_every_target(target, library):
+    from test_formulas import MODEL
+
+    g = matcalc.grad(MODEL, wrt=["W", "V", "x"])
+    assert_matches_differences(g, *run_target(g, target, library, seed=12))
+    if target == "jax":  # the helpers are pure: jax.jit accepts them
+        fn = g.to_function(target="jax")
+        _, kwargs = _seed_inputs(g, np.random.default_rng(13), jnp.asarray)
+        for a, b in zip(jax.jit(fn)(**kwargs), fn(**kwargs), strict=True):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-12)
+    if target == "numpy":  # float64 by its contract
+        return
+    _, value, grads, back = run_target(g, target, library, seed=12, dtype=np.float32)
+    assert back(value).dtype == np.float32 and all(back(t).dtype == np.float32 for t in grads)
 
 
 SEED_CASES = [i for i, name in enumerate(IDS) if name.startswith("seed")]
@@ -135,6 +207,20 @@ def test_torch_builds_no_graph_and_keeps_device_and_dtype():
     out = fn(**kwargs)
     assert all(not t.requires_grad and t.grad_fn is None for t in out)
     assert all(t.dtype == torch.float64 and t.device.type == "cpu" for t in out)
+
+
+def test_torch_constants_raise_no_warning():
+    """A constant that is itself a tensor expression (``1.5^-(1/2)``) is wrapped without
+    PyTorch's copy-construct warning (selftest model 299 printed one)."""
+    g = matcalc.grad("y: vector(n); gamma: scalar; f = sum(y) * (gamma - sum(1.5^-(1/2)))", "gamma,y")
+    fn = g.to_function(target="torch")
+    y = torch.arange(3, dtype=torch.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value, d_gamma, d_y = fn(y=y, gamma=torch.tensor(2.0, dtype=torch.float64))
+    assert float(value) == pytest.approx(3 * (2 - 1.5**-0.5))
+    assert float(d_gamma) == pytest.approx(3.0)
+    torch.testing.assert_close(d_y, torch.full((3,), 2 - 1.5**-0.5, dtype=torch.float64))
 
 
 def test_torch_compile_accepts_the_function():

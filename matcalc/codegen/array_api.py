@@ -13,50 +13,12 @@ array, lazily for a lazy library (Dask: compute the results together, once).
 
 from __future__ import annotations
 
-from ..printing.numpy import SPELL, NumpyModule
+from ..printing.numpy import SPELL, NumpyModule, RegistrySpellings
+from .helpers import HelperSpelling, shape_helpers, softmax_helpers
 
-ENTRYWISE = {
-    "exp": "{np}.exp({x})",
-    "log": "{np}.log({x})",
-    "sin": "{np}.sin({x})",
-    "cos": "{np}.cos({x})",
-    "tan": "{np}.tan({x})",
-    "arcsin": "{np}.asin({x})",
-    "arccos": "{np}.acos({x})",
-    "arctan": "{np}.atan({x})",
-    "tanh": "{np}.tanh({x})",
-    "sigmoid": "(0.5 + 0.5 * {np}.tanh(0.5 * {a}))",
-    "relu": "{np}.clip({x}, min=0.0)",
-    "step": "{np}.sign({np}.clip({x}, min=0.0))",
-    "sq": "{np}.square({x})",
-    "sqrt": "{np}.sqrt({x})",
-    "abs": "{np}.abs({x})",
-    "sign": "{np}.sign({x})",
-    "softplus": "{softplus}({np}, {x})",
-    "log1p": "{np}.log1p({x})",
-    "expm1": "{np}.expm1({x})",
-}
-
-STRUCTURAL = {
-    "sum": "{np}.sum({x})",
-    "tr": "{np}.sum({a} * {np}.eye({n}, dtype={dtype}, device={device}))",
-    "diag": "{np}.sum({a} * {np}.eye({r}, dtype={dtype}, device={device}), axis=1, keepdims=True)",
-    "Diag": "{np}.eye({r}, dtype={dtype}, device={device}) * {np}.reshape({x}, (1, -1))",
-    "vec": "{np}.reshape({a}.T, (-1, 1))",
-    "unvec": "{np}.reshape({x}, ({c}, {r})).T",
-    "inv": "{np}.linalg.inv({x})",
-    "det": "{np}.linalg.det({x})",
-    "logdet": "{np}.linalg.slogdet({x})[1]",
-    "norm1": "{np}.sum({np}.abs({x}))",
-    "norm2": "{np}.sqrt({np}.sum({np}.square({x})))",
-    "normF": "{np}.sqrt({np}.sum({np}.square({x})))",
-    "softmax": "{softmax}({np}, {x})",
-    "logsumexp": "{logsumexp}({np}, {x})",
-    # the standard has no kron or einsum: broadcast products of reshaped blocks
-    "kron": "{np}.reshape({a}[:, None, :, None] * {b}[None, :, None, :], ({r}, {c}))",
-    "blockfrob": "{np}.sum({np}.reshape({x}, ({r}, {r1}, {c}, {c1})) * {b}[None, :, None, :], axis=(1, 3))",
-    "blocksum": "{np}.sum({np}.reshape({x}, ({r1}, {r}, {c1}, {c})) * {b}[:, None, :, None], axis=(0, 2))",
-}
+#: The array API's spelling of each operation, read off the registry (``Op.code["array-api"]``).
+ENTRYWISE = RegistrySpellings("entrywise", "array-api")
+STRUCTURAL = RegistrySpellings("call", "array-api")
 
 ARRAY_API_SPELL = {
     **SPELL,
@@ -76,7 +38,6 @@ class ArrayApiModule(NumpyModule):
     """An array-API module for one derivation."""
 
     TARGET_NAME = "array-api"
-    FORMULA_HELPERS = False
     MODULE = "xp"
     LOCALS = ("dtype", "device")
     HELPERS = (*NumpyModule.HELPERS, "softplus", "namespace", "compat", "matrix_power")
@@ -87,6 +48,9 @@ class ArrayApiModule(NumpyModule):
     def _spell_locals(self) -> dict[str, str]:
         h = self.helpers
         return {**self.locals, "softplus": h["softplus"], "matrix_power": h["matrix_power"]}
+
+    def _formula_arguments(self, x: str) -> str:
+        return f"{self.np}, {x}"
 
     def _imports(self) -> list[str]:
         return [f"import array_api_compat as {self.helpers['compat']}"]
@@ -100,6 +64,17 @@ class ArrayApiModule(NumpyModule):
 
     def _extra(self) -> str:
         return f", {self.np}, {self.locals['dtype']}, {self.locals['device']}"
+
+    def helper_spelling(self) -> HelperSpelling:
+        return HelperSpelling(
+            extra=", xp, dtype, device", to_array="xp.asarray(value, dtype=dtype, device=device)",
+            out_array="xp.asarray(value, dtype=dtype, device=device)",
+            not_one="array.ndim > 2 or any(n != 1 for n in array.shape)", shape="tuple(array.shape)",
+            noun="array", reshape="xp.reshape(array, ({}))", got="tuple(got)", scalar="xp.reshape(array, ())",
+            broadcast="array, fresh = xp.broadcast_to(array, shape), False",
+            vector="xp.reshape(array, (-1,))",
+            returned="array if fresh else xp.asarray(array, copy=True)",
+        )
 
     def _helpers(self) -> list[str]:
         c = self.helpers["compat"]
@@ -118,40 +93,7 @@ class ArrayApiModule(NumpyModule):
             f"    return xp, dtype, {c}.device(arrays[0])",
             "",
             "",
-            f"def {h['input']}(value, name, kind, xp, dtype, device):",
-            "    array = xp.asarray(value, dtype=dtype, device=device)",
-            "    if kind == 'scalar':",
-            "        if array.ndim > 2 or any(n != 1 for n in array.shape):",
-            "            raise ValueError(",
-            "                f'{name} must be a scalar, got an array of shape {tuple(array.shape)}')",
-            "        return xp.reshape(array, (1, 1))",
-            "    if kind == 'vector':",
-            "        if array.ndim != 1:",
-            "            raise ValueError(",
-            "                f'{name} must be a 1-D array (a vector), got shape {tuple(array.shape)}')",
-            "        return xp.reshape(array, (-1, 1))",
-            "    if array.ndim != 2:",
-            "        raise ValueError(",
-            "            f'{name} must be a 2-D array (a matrix), got shape {tuple(array.shape)}')",
-            "    return array",
-            "",
-            "",
-            f"def {h['mismatch']}(name, label, want, got):",
-            "    raise ValueError(f'{name} must have shape {label} = {want} '",
-            "                     f'to fit the other inputs, got {tuple(got)}')",
-            "",
-            "",
-            f"def {h['out']}(value, shape, kind, fresh, xp, dtype, device):",
-            "    array = xp.asarray(value, dtype=dtype, device=device)",
-            "    if kind == 'scalar':",
-            "        return xp.reshape(array, ())",
-            "    if tuple(array.shape) != shape:",
-            "        array, fresh = xp.broadcast_to(array, shape), False",
-            "    if kind == 'vector':",
-            "        array = xp.reshape(array, (-1,))",
-            "    return array if fresh else xp.asarray(array, copy=True)",
-            "",
-            "",
+            *shape_helpers(h, self.helper_spelling()),
             f"def {h['matrix_power']}(x, k):  # by repeated squaring (the standard has none)",
             "    result, square = None, x",
             "    while k:",
@@ -167,15 +109,6 @@ class ArrayApiModule(NumpyModule):
             "    return xp.logaddexp(x, xp.zeros_like(x))",
             "",
             "",
-            f"def {h['softmax']}(xp, x):",
-            "    z = xp.exp(x - xp.max(x))",
-            "    return z / xp.sum(z)",
-            "",
-            "",
-            f"def {h['logsumexp']}(xp, x):",
-            "    m = xp.max(x)",
-            "    return m + xp.log(xp.sum(xp.exp(x - m)))",
-            "",
-            "",
+            *softmax_helpers(h, "xp", namespace=True),
             *self._neutral_power_sum_helper(),
         ]

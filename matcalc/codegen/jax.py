@@ -16,20 +16,12 @@ from __future__ import annotations
 
 from ..codegen.lower import _Prod, _transpose
 from ..expr import Transpose
-from ..printing.numpy import ENTRYWISE as NUMPY_ENTRYWISE
-from ..printing.numpy import SPELL, STRUCTURAL, NumpyModule, _is_diag
+from ..printing.numpy import SPELL, NumpyModule, RegistrySpellings, _is_diag
+from .helpers import HelperSpelling, shape_helpers, softmax_helpers
 
-ENTRYWISE = {
-    **NUMPY_ENTRYWISE,
-    "softplus": "{np}.logaddexp({x}, 0.0)",
-}
-
-JAX_STRUCTURAL = {
-    **STRUCTURAL,
-    "diag": "{np}.diagonal({x}).reshape(-1, 1)",
-    "vec": "{a}.T.reshape(-1, 1)",
-    "unvec": "{a}.reshape({c}, {r}).T",
-}
+#: ``jax.numpy``'s spelling of each operation, read off the registry (``Op.code["jax"]``).
+ENTRYWISE = RegistrySpellings("entrywise", "jax")
+JAX_STRUCTURAL = RegistrySpellings("call", "jax")
 
 JAX_SPELL = {
     **SPELL,
@@ -44,7 +36,6 @@ class JaxModule(NumpyModule):
     """A JAX module for one derivation."""
 
     TARGET_NAME = "jax"
-    FORMULA_HELPERS = False
     MODULE = "jnp"
     LOCALS = ("dtype",)
     HELPERS = (*NumpyModule.HELPERS, "like")
@@ -70,6 +61,15 @@ class JaxModule(NumpyModule):
     def _extra(self) -> str:
         return f", {self.locals['dtype']}"
 
+    def helper_spelling(self) -> HelperSpelling:
+        j = self.np
+        return HelperSpelling(
+            extra=", dtype", to_array=f"{j}.asarray(value, dtype=dtype)",
+            out_array=f"{j}.asarray(value, dtype=dtype)", not_one="array.size != 1", shape="array.shape",
+            noun="array", reshape="array.reshape({})", got="got", scalar="array.reshape(())",
+            broadcast=f"array = {j}.broadcast_to(array, shape)", vector="array.reshape(-1)", returned="array",
+        )
+
     def _helpers(self) -> list[str]:
         j = self.np
         h = self.helpers
@@ -82,49 +82,7 @@ class JaxModule(NumpyModule):
             "    return dtype",
             "",
             "",
-            f"def {h['input']}(value, name, kind, dtype):",
-            f"    array = {j}.asarray(value, dtype=dtype)",
-            "    if kind == 'scalar':",
-            "        if array.size != 1:",
-            "            raise ValueError(",
-            "                f'{name} must be a scalar, got an array of shape {array.shape}')",
-            "        return array.reshape(1, 1)",
-            "    if kind == 'vector':",
-            "        if array.ndim != 1:",
-            "            raise ValueError(",
-            "                f'{name} must be a 1-D array (a vector), got shape {array.shape}')",
-            "        return array.reshape(-1, 1)",
-            "    if array.ndim != 2:",
-            "        raise ValueError(",
-            "            f'{name} must be a 2-D array (a matrix), got shape {array.shape}')",
-            "    return array",
-            "",
-            "",
-            f"def {h['mismatch']}(name, label, want, got):",
-            "    raise ValueError(f'{name} must have shape {label} = {want} '",
-            "                     f'to fit the other inputs, got {got}')",
-            "",
-            "",
-            f"def {h['out']}(value, shape, kind, fresh, dtype):",
-            f"    array = {j}.asarray(value, dtype=dtype)",
-            "    if kind == 'scalar':",
-            "        return array.reshape(())",
-            "    if array.shape != shape:",
-            f"        array = {j}.broadcast_to(array, shape)",
-            "    if kind == 'vector':",
-            "        array = array.reshape(-1)",
-            "    return array",
-            "",
-            "",
-            f"def {h['softmax']}(x):",
-            f"    z = {j}.exp(x - x.max())",
-            "    return z / z.sum()",
-            "",
-            "",
-            f"def {h['logsumexp']}(x):",
-            "    m = x.max()",
-            f"    return m + {j}.log({j}.exp(x - m).sum())",
-            "",
-            "",
+            *shape_helpers(h, self.helper_spelling()),
+            *softmax_helpers(h, j),
             *self._neutral_power_sum_helper(),
         ]

@@ -14,53 +14,16 @@ from __future__ import annotations
 
 from ..codegen.lower import _Prod, _transpose
 from ..expr import Ones
-from ..printing.numpy import SPELL, NumpyModule, _is_diag, _paren
+from ..printing.numpy import SPELL, NumpyModule, RegistrySpellings, _is_diag, _paren
+from .helpers import HelperSpelling, shape_helpers
 
-ENTRYWISE = {
-    "exp": "{np}.exp({x})",
-    "log": "{np}.log({x})",
-    "sin": "{np}.sin({x})",
-    "cos": "{np}.cos({x})",
-    "tan": "{np}.tan({x})",
-    "arcsin": "{np}.arcsin({x})",
-    "arccos": "{np}.arccos({x})",
-    "arctan": "{np}.arctan({x})",
-    "tanh": "{np}.tanh({x})",
-    "sigmoid": "{np}.sigmoid({x})",
-    "relu": "{np}.relu({x})",
-    "step": "{np}.sign({np}.relu({x}))",
-    "sq": "{np}.square({x})",
-    "sqrt": "{np}.sqrt({x})",
-    "abs": "{np}.abs({x})",
-    "sign": "{np}.sign({x})",
-    "softplus": "{np}.nn.functional.softplus({x}, threshold=40.0)",
-    "log1p": "{np}.log1p({x})",
-    "expm1": "{np}.expm1({x})",
-}
-
-STRUCTURAL = {
-    "sum": "{np}.sum({x})",
-    "tr": "{np}.trace({x})",
-    "diag": "{np}.diagonal({x}).reshape(-1, 1)",
-    "Diag": "{np}.diagflat({x})",
-    "vec": "{a}.T.reshape(-1, 1)",
-    "unvec": "{a}.reshape({c}, {r}).T",
-    "inv": "{np}.linalg.inv({x})",
-    "det": "{np}.linalg.det({x})",
-    "logdet": "{np}.linalg.slogdet({x})[1]",
-    "norm1": "{np}.sum({np}.abs({x}))",
-    "norm2": "{np}.linalg.norm({x})",
-    "normF": "{np}.linalg.norm({x})",
-    "softmax": "{np}.softmax({a}.reshape(-1), 0).reshape({r}, {c})",
-    "logsumexp": "{np}.logsumexp({a}.reshape(-1), 0)",
-    "kron": "{np}.kron({x}, {y})",
-    "blockfrob": "{np}.einsum('iajc,ac->ij', {a}.reshape({r}, {r1}, {c}, {c1}), {y})",
-    "blocksum": "{np}.einsum('iajc,ij->ac', {a}.reshape({r1}, {r}, {c1}, {c}), {y})",
-}
+#: PyTorch's spelling of each operation, read off the registry (``Op.code["torch"]``).
+ENTRYWISE = RegistrySpellings("entrywise", "torch")
+STRUCTURAL = RegistrySpellings("call", "torch")
 
 TORCH_SPELL = {
     **SPELL,
-    "scalar": "{np}.tensor({x}, dtype={dtype}, device={device})",
+    "scalar": "{np}.as_tensor({x}, dtype={dtype}, device={device})",
     "ones": "{np}.ones(({r}, {c}), dtype={dtype}, device={device})",
     "eye": "{np}.eye({r}, dtype={dtype}, device={device})",
     "zeros": "{np}.zeros(({r}, {c}), dtype={dtype}, device={device})",
@@ -73,7 +36,6 @@ class TorchModule(NumpyModule):
     """A PyTorch module for one derivation."""
 
     TARGET_NAME = "torch"
-    FORMULA_HELPERS = False
     MODULE = "torch"
     LOCALS = ("dtype", "device")
     HELPERS = (*NumpyModule.HELPERS, "like")
@@ -100,6 +62,16 @@ class TorchModule(NumpyModule):
     def _extra(self) -> str:
         return f", {self.locals['dtype']}, {self.locals['device']}"
 
+    def helper_spelling(self) -> HelperSpelling:
+        t = self.np
+        return HelperSpelling(
+            extra=", dtype, device", to_array=f"{t}.as_tensor(value, dtype=dtype, device=device).detach()",
+            out_array=f"{t}.as_tensor(value, dtype=dtype, device=device)", not_one="array.numel() != 1",
+            shape="tuple(array.shape)", noun="tensor", reshape="array.reshape({})", got="tuple(got)",
+            scalar="array.reshape(())", broadcast="array, fresh = array.expand(shape), False",
+            vector="array.reshape(-1)", returned="array if fresh else array.clone()",
+        )
+
     def _helpers(self) -> list[str]:
         t = self.np
         h = self.helpers
@@ -116,39 +88,6 @@ class TorchModule(NumpyModule):
             "    return dtype, tensors[0].device",
             "",
             "",
-            f"def {h['input']}(value, name, kind, dtype, device):",
-            f"    array = {t}.as_tensor(value, dtype=dtype, device=device).detach()",
-            "    if kind == 'scalar':",
-            "        if array.numel() != 1:",
-            "            raise ValueError(",
-            "                f'{name} must be a scalar, got an array of shape {tuple(array.shape)}')",
-            "        return array.reshape(1, 1)",
-            "    if kind == 'vector':",
-            "        if array.ndim != 1:",
-            "            raise ValueError(",
-            "                f'{name} must be a 1-D tensor (a vector), got shape {tuple(array.shape)}')",
-            "        return array.reshape(-1, 1)",
-            "    if array.ndim != 2:",
-            "        raise ValueError(",
-            "            f'{name} must be a 2-D tensor (a matrix), got shape {tuple(array.shape)}')",
-            "    return array",
-            "",
-            "",
-            f"def {h['mismatch']}(name, label, want, got):",
-            "    raise ValueError(f'{name} must have shape {label} = {want} '",
-            "                     f'to fit the other inputs, got {tuple(got)}')",
-            "",
-            "",
-            f"def {h['out']}(value, shape, kind, fresh, dtype, device):",
-            f"    array = {t}.as_tensor(value, dtype=dtype, device=device)",
-            "    if kind == 'scalar':",
-            "        return array.reshape(())",
-            "    if tuple(array.shape) != shape:",
-            "        array, fresh = array.expand(shape), False",
-            "    if kind == 'vector':",
-            "        array = array.reshape(-1)",
-            "    return array if fresh else array.clone()",
-            "",
-            "",
+            *shape_helpers(h, self.helper_spelling()),
             *self._neutral_power_sum_helper(),
         ]

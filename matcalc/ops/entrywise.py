@@ -2,8 +2,9 @@
 
 Each gives its derivative ``f'(x)`` (with ``x`` the argument and ``y = f(x)``
 its value, whichever reads shorter), its SymPy form, its NumPy evaluation
-(``numeric``) and code (``{np}`` the module alias, ``{x}`` the argument,
-``{a}`` the argument parenthesised unless atomic), its LaTeX spelling
+(``numeric``) and code for every target (``{np}`` the module alias, ``{x}`` the
+argument, ``{a}`` the argument parenthesised unless atomic; a target's helpers and
+locals such as ``{softplus}`` by name), its LaTeX spelling
 (``{x}`` the argument, ``{prime}`` the derivative marks) and the domain of its
 argument.
 """
@@ -17,7 +18,7 @@ import numpy as np
 
 from .. import build as b
 from ..expr import Expr
-from .registry import ANY, Domain, Op, register
+from .registry import ANY, Domain, Op, register, spelt
 
 
 def _one_minus(e: Expr) -> Expr:
@@ -52,12 +53,15 @@ def entrywise(
     latex: str | None = None,
     domain: Domain = ANY,
     aliases: tuple[str, ...] = (),
+    **targets: str,
 ) -> Op:
-    """Register an entry-wise function (NumPy code and LaTeX default to ``np.name`` and ``\\name``)."""
+    """Register an entry-wise function (NumPy code and LaTeX default to ``np.name`` and ``\\name``;
+    the other targets' code to the NumPy spelling, unless given as ``torch=``, ``jax=``,
+    ``array_api=``)."""
     return register(Op(
         name, "entrywise", aliases=aliases, domain=domain, derivative=derivative, sympy=sympy,
         numeric=numeric, latex=latex if latex is not None else _command(name),
-        code={"numpy": numpy if numpy is not None else "{np}." + name + "({x})"},
+        code=spelt(numpy if numpy is not None else "{np}." + name + "({x})", **targets),
     ))
 
 
@@ -68,29 +72,31 @@ entrywise("log", lambda x, y: b.power(x, -1), lambda sp, u: sp.log(u), np.log, d
 entrywise("sin", lambda x, y: b.apply("cos", x), lambda sp, u: sp.sin(u), np.sin)
 entrywise("cos", lambda x, y: b.neg(b.apply("sin", x)), lambda sp, u: sp.cos(u), np.cos)
 entrywise("arcsin", lambda x, y: b.power(_one_minus(b.power(x, 2)), Fraction(-1, 2)),
-          lambda sp, u: sp.asin(u), np.arcsin, domain=UNIT)
+          lambda sp, u: sp.asin(u), np.arcsin, domain=UNIT, array_api="{np}.asin({x})")
 entrywise("arccos", lambda x, y: b.neg(b.power(_one_minus(b.power(x, 2)), Fraction(-1, 2))),
-          lambda sp, u: sp.acos(u), np.arccos, domain=UNIT)
+          lambda sp, u: sp.acos(u), np.arccos, domain=UNIT, array_api="{np}.acos({x})")
 entrywise("tan", lambda x, y: b.add(b.ones(x.shape), b.power(y, 2)), lambda sp, u: sp.tan(u), np.tan,
           domain=Domain("small", lambda x: float(np.abs(np.cos(x)).min())))
 entrywise("arctan", lambda x, y: b.power(b.add(b.ones(x.shape), b.power(x, 2)), -1),
-          lambda sp, u: sp.atan(u), np.arctan)
+          lambda sp, u: sp.atan(u), np.arctan, array_api="{np}.atan({x})")
 entrywise("tanh", lambda x, y: _one_minus(b.power(y, 2)), lambda sp, u: sp.tanh(u), np.tanh)
 entrywise("sigmoid", lambda x, y: b.eprod(y, _one_minus(y)), lambda sp, u: 1 / (1 + sp.exp(-u)),
           _sigmoid, numpy="(0.5 + 0.5 * {np}.tanh(0.5 * {a}))", latex=_operator("sigmoid"),
-          aliases=("sigm",))
+          aliases=("sigm",), torch="{np}.sigmoid({x})")
 entrywise("softplus", lambda x, y: b.apply("sigmoid", x), lambda sp, u: sp.log(1 + sp.exp(u)),
-          lambda x: np.logaddexp(0.0, x), numpy="{np}.logaddexp(0.0, {x})", latex=_operator("softplus"))
+          lambda x: np.logaddexp(0.0, x), numpy="{np}.logaddexp(0.0, {x})", latex=_operator("softplus"),
+          torch="{np}.nn.functional.softplus({x}, threshold=40.0)", jax="{np}.logaddexp({x}, 0.0)",
+          array_api="{softplus}({np}, {x})")
 entrywise("sq", lambda x, y: b.scale(2, x), lambda sp, u: u**2, np.square, numpy="{np}.square({x})",
           latex=_operator("sq"))
 entrywise("relu", lambda x, y: b.apply("step", x), lambda sp, u: sp.Max(0, u),
           lambda x: np.maximum(x, 0.0), numpy="{np}.maximum({x}, 0.0)", latex=_operator("relu"),
-          domain=KINK)
+          domain=KINK, torch="{np}.relu({x})", array_api="{np}.clip({x}, min=0.0)")
 entrywise("abs", lambda x, y: b.apply("sign", x), lambda sp, u: sp.Abs(u), np.abs,
           latex=r"\left|{x}\right|", domain=KINK)
 entrywise("step", lambda x, y: b.zero(x.shape), lambda sp, u: sp.Heaviside(u, 0),
           lambda x: (x > 0).astype(float), numpy="{np}.heaviside({x}, 0.0)", latex=_operator("step"),
-          domain=KINK)
+          domain=KINK, torch="{np}.sign({np}.relu({x}))", array_api="{np}.sign({np}.clip({x}, min=0.0))")
 entrywise("sign", lambda x, y: b.zero(x.shape), lambda sp, u: sp.sign(u), np.sign,
           latex=_operator("sign"), domain=KINK)
 entrywise("sqrt", lambda x, y: b.scale(Fraction(1, 2), b.power(y, -1)), lambda sp, u: sp.sqrt(u),

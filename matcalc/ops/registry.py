@@ -13,9 +13,12 @@ register themselves here when :mod:`matcalc` is imported. This module imports
 nothing that imports it, so the stages (``build``, ``differential``, ``rules``,
 printers, evaluator, check, selftest) read the table without an import cycle.
 
-A new entry-wise function is one :func:`entrywise` call; a new code target is
-one more key of :attr:`Op.code` (the completeness test lists every entry that
-lacks it); a new derivative kind reads :attr:`Op.derivative` (entry-wise) or
+A new entry-wise function is one :func:`entrywise` call; every code target's
+spelling of an operation is a key of its :attr:`Op.code` (:func:`spelt` fills
+the targets that spell it as NumPy does), so a new code target is one more name
+in :data:`TARGETS` and its spelling in the entries where it differs (the
+completeness test lists every entry that lacks one, and tests/test_targets.py runs
+every entry's example through every target); a new derivative kind reads :attr:`Op.derivative` (entry-wise) or
 :attr:`Op.jvp` (per argument) and :attr:`Op.pull`.
 """
 
@@ -25,8 +28,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Code targets every entry must spell (``Op.code`` keys).
-TARGETS: tuple[str, ...] = ("numpy",)
+#: Code targets every entry must spell (``Op.code`` keys), as the CLI and the API name them.
+TARGETS: tuple[str, ...] = ("numpy", "torch", "jax", "array-api")
+
+
+def spelt(default: str, **others: str) -> dict[str, str]:
+    """An entry's code: ``default`` for every target but those given (``array_api`` for
+    ``array-api``). NumPy, PyTorch, ``jax.numpy`` and the array API share most spellings."""
+    named = {k.replace("_", "-"): v for k, v in others.items()}
+    unknown = set(named) - set(TARGETS)
+    if unknown:
+        raise ValueError(f"no code target {sorted(unknown)[0]!r}")
+    return {t: named.get(t, default) for t in TARGETS}
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,12 @@ engine makes (``unvec``, and ``blockfrob``/``blocksum`` from pulls through ``kro
 Shapes are ``(rows, cols)``; ``jvp[i](args, y, dx)`` is the term of ``d f`` in
 argument ``i``; ``pull[i](g, args)`` gives the named identity and ``g'`` with
 ``g : f(…, dX, …) = g' : dX`` where ``f`` is linear in argument ``i``.
-NumPy code: ``{x}``/``{a}`` the first argument (``{a}`` parenthesised unless
-atomic), ``{y}`` the second, ``{r} {c}`` the result's sizes, ``{r1} {c1}`` the
-second argument's, ``{softmax}``/``{logsumexp}`` the module's helpers.
+Code (``code=spelt(numpy, torch=…, jax=…, array_api=…)``, every target NumPy's
+spelling unless given): ``{np}`` the module alias, ``{x}``/``{a}`` the first
+argument (``{a}`` parenthesised unless atomic), ``{y}``/``{b}`` the second, ``{r} {c}``
+the result's sizes, ``{r1} {c1}`` the second argument's, ``{n}`` the first argument's
+rows, ``{softmax}``/``{logsumexp}`` the module's helpers, ``{dtype}``/``{device}`` the
+locals of targets that have them.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 from .. import build as b
 from .. import dims
 from ..expr import SCALAR, Expr, Eye, Ones, Shape
-from .registry import Domain, Op, Rule, register
+from .registry import Domain, Op, Rule, register, spelt
 
 SUM_ALL = Rule(
     "sum-entries", "α:sum(X) = α𝟏 𝟏ᵀ:X", r"\alpha:\operatorname{sum}(X) = \alpha\mathbf{1}\mathbf{1}^\top:X"
@@ -146,27 +149,38 @@ call("sum", result=lambda s: SCALAR, factors_out=True, simplify=_simplify_sum,
      sympy=lambda sp, x: sp.Matrix([[sum(x)]]),
      jvp=(lambda a, y, dx: b.call("sum", dx),),
      pull=(_x(SUM_ALL, lambda g, x: b.mul(g, b.ones(x.shape))),),
-     numeric=lambda x: _scalar(x.sum()), code={"numpy": "{np}.sum({x})"},
+     numeric=lambda x: _scalar(x.sum()), code=spelt("{np}.sum({x})"),
      example="X: matrix(m, n); f = sum(sin(X))")
 call("tr", needs=("square",), result=lambda s: SCALAR, factors_out=True, simplify=_simplify_tr,
      sympy=lambda sp, x: sp.Matrix([[x.trace()]]),
      jvp=(lambda a, y, dx: b.call("tr", dx),),
      pull=(_x(TRACE, lambda g, x: b.mul(g, b.eye(x.shape[0]))),),
-     numeric=lambda x: _scalar(np.trace(x)), code={"numpy": "{np}.trace({x})"},
+     numeric=lambda x: _scalar(np.trace(x)), code=spelt(
+         "{np}.trace({x})",
+         array_api="{np}.sum({a} * {np}.eye({n}, dtype={dtype}, device={device}))",
+     ),
      example="X, A: matrix(n, n); f = tr(A*X*X)")
 call("diag", needs=("square",), result=lambda s: (s[0], 1), factors_out=True, simplify=_simplify_diag,
      sympy=lambda sp, x: sp.Matrix([x[i, i] for i in range(x.rows)]),
      jvp=(lambda a, y, dx: b.call("diag", dx),),
      pull=(_x(DIAG, lambda g, x: b.call("Diag", g)),),
      numeric=lambda x: np.diag(x).reshape(-1, 1).copy(),
-     code={"numpy": "{np}.diag({x}).reshape(-1, 1)"}, code_alias="read-only",
+     code=spelt(
+         "{np}.diag({x}).reshape(-1, 1)",
+         torch="{np}.diagonal({x}).reshape(-1, 1)",
+         jax="{np}.diagonal({x}).reshape(-1, 1)",
+         array_api="{np}.sum({a} * {np}.eye({r}, dtype={dtype}, device={device}), axis=1, keepdims=True)",
+     ), code_alias="read-only",
      example="X: matrix(n, n); a: vector(n); f = sum(exp(diag(X)) .* a)")
 call("Diag", needs=("vector",), result=lambda s: (s[0], s[0]), factors_out=True, simplify=_simplify_Diag,
      symmetric=lambda a: True,
      sympy=lambda sp, x: sp.diag(*x),
      jvp=(lambda a, y, dx: b.call("Diag", dx),),
      pull=(_x(DIAG_MAT, lambda g, x: b.call("diag", g)),),
-     numeric=lambda x: np.diag(x[:, 0]), code={"numpy": "{np}.diagflat({x})"},
+     numeric=lambda x: np.diag(x[:, 0]), code=spelt(
+         "{np}.diagflat({x})",
+         array_api="{np}.eye({r}, dtype={dtype}, device={device}) * {np}.reshape({x}, (1, -1))",
+     ),
      example="x, a, c: vector(n); f = a'*Diag(sin(x))*c")
 call("vec", result=lambda s: (dims.mul(s[0], s[1]), 1), factors_out=True,
      simplify=lambda x: x if x.shape[1] == 1 else None,  # a column (or a scalar) is its own vec
@@ -174,57 +188,78 @@ call("vec", result=lambda s: (dims.mul(s[0], s[1]), 1), factors_out=True,
      jvp=(lambda a, y, dx: b.call("vec", dx),),
      pull=(_x(VEC, lambda g, x: b.call("unvec", g, shape=x.shape)),),
      numeric=lambda x: x.reshape(-1, 1, order="F"),
-     code={"numpy": "{a}.reshape(-1, 1, order='F')"}, code_alias="view",
+     code=spelt(
+         "{a}.reshape(-1, 1, order='F')",
+         torch="{a}.T.reshape(-1, 1)",
+         jax="{a}.T.reshape(-1, 1)",
+         array_api="{np}.reshape({a}.T, (-1, 1))",
+     ), code_alias="view",
      example="X: matrix(m, n); a: vector(m*n); f = vec(X)'*sin(a)")
 call("unvec", internal=True,
      sympy=lambda sp, x, shape: x.reshape(shape[1], shape[0]).T,
      jvp=(lambda a, y, dx: b.call("unvec", dx, shape=y.shape),),
      pull=(_x(UNVEC, lambda g, x: b.call("vec", g)),),
      numeric=lambda x, shape: x.reshape(shape, order="F"),
-     code={"numpy": "{a}.reshape(({r}, {c}), order='F')"}, code_alias="view",
+     code=spelt(
+         "{a}.reshape(({r}, {c}), order='F')",
+         torch="{a}.reshape({c}, {r}).T",
+         jax="{a}.reshape({c}, {r}).T",
+         array_api="{np}.reshape({x}, ({c}, {r})).T",
+     ), code_alias="view",
      example="X: matrix(m, n); f = sum(exp(vec(X)))")
 call("inv", needs=("square",), result=lambda s: s,
      symmetric=lambda a: b.is_symmetric(a[0]),
      sympy=lambda sp, x: x.inv(),
      jvp=(lambda a, y, dx: b.neg(b.mul(y, dx, y)),),
      numeric=np.linalg.inv, latex=_inv_latex, latex_transposed=_inv_transposed_latex,
-     code={"numpy": "{np}.linalg.inv({x})"}, domain=SPD,
+     code=spelt("{np}.linalg.inv({x})"), domain=SPD,
      example="X: matrix(n, n); a, c: vector(n); f = a'*inv(X)*c")
 call("det", needs=("square",), result=lambda s: SCALAR,
      sympy=lambda sp, x: sp.Matrix([[x.det()]]),
      jvp=(lambda a, y, dx: b.mul(y, b.call("tr", b.mul(b.call("inv", a[0]), dx))),),
      numeric=lambda x: _scalar(np.linalg.det(x)), latex=r"\det\left({x}\right)",
-     code={"numpy": "{np}.linalg.det({x})"}, domain=SPD,
+     code=spelt("{np}.linalg.det({x})"), domain=SPD,
      example="X: matrix(n, n); f = det(X)")
 call("logdet", needs=("square",), result=lambda s: SCALAR,
      sympy=lambda sp, x: sp.Matrix([[sp.log(x.det())]]),
      jvp=(lambda a, y, dx: b.call("tr", b.mul(b.call("inv", a[0]), dx)),),
      numeric=lambda x: _scalar(np.linalg.slogdet(x)[1]), latex=r"\mathit{{logdet}}\left({x}\right)",
-     code={"numpy": "{np}.linalg.slogdet({x})[1]"}, domain=Domain("spd"),
+     code=spelt("{np}.linalg.slogdet({x})[1]"), domain=Domain("spd"),
      example="X: matrix(n, n); f = logdet(X)")
 call("norm1", result=lambda s: SCALAR,
      sympy=lambda sp, x: sp.Matrix([[sum(sp.Abs(v) for v in x)]]),
      jvp=(lambda a, y, dx: b.frob(b.apply("sign", a[0]), dx),),
      numeric=lambda x: _scalar(np.abs(x).sum()), latex=_norm("1"),
-     code={"numpy": "{np}.sum({np}.abs({x}))"}, domain=Domain("any", lambda x: float(np.abs(x).min())),
+     code=spelt("{np}.sum({np}.abs({x}))"), domain=Domain("any", lambda x: float(np.abs(x).min())),
      example="x: vector(n); W: matrix(n, m); y: vector(m); f = norm1(W*y - x)")
 for _name, _k in (("norm2", "2"), ("normF", "F")):
     call(_name, result=lambda s: SCALAR,
          sympy=lambda sp, x: sp.Matrix([[sp.sqrt(sum(v**2 for v in x))]]),
          jvp=(lambda a, y, dx: b.mul(b.frob(a[0], dx), b.power(y, -1)),),
          numeric=lambda x: _scalar(np.sqrt((x * x).sum())), latex=_norm(_k),
-         code={"numpy": "{np}.linalg.norm({x})"},
+         code=spelt(
+         "{np}.linalg.norm({x})",
+         array_api="{np}.sqrt({np}.sum({np}.square({x})))",
+     ),
          domain=Domain("any", lambda x: float(np.sqrt((x * x).sum(axis=(-2, -1))).min())),
          example=f"X: matrix(m, n); f = {_name}(X)")
 call("softmax", needs=("vector",), result=lambda s: s,
      sympy=lambda sp, x: x.applyfunc(sp.exp) / sum(x.applyfunc(sp.exp)),
      jvp=(lambda a, y, dx: b.sub(b.eprod(y, dx), b.mul(y, b.transpose(y), dx)),),
-     numeric=_softmax, code={"numpy": "{softmax}({x})"},
+     numeric=_softmax, code=spelt(
+         "{softmax}({x})",
+         torch="{np}.softmax({a}.reshape(-1), 0).reshape({r}, {c})",
+         array_api="{softmax}({np}, {x})",
+     ),
      example="x, a: vector(n); f = a'*softmax(x)")
 call("logsumexp", needs=("vector",), result=lambda s: SCALAR,
      sympy=lambda sp, x: sp.Matrix([[sp.log(sum(x.applyfunc(sp.exp)))]]),
      jvp=(lambda a, y, dx: b.frob(b.call("softmax", a[0]), dx),),
-     numeric=_logsumexp, code={"numpy": "{logsumexp}({x})"},
+     numeric=_logsumexp, code=spelt(
+         "{logsumexp}({x})",
+         torch="{np}.logsumexp({a}.reshape(-1), 0)",
+         array_api="{logsumexp}({np}, {x})",
+     ),
      example="x: vector(n); W: matrix(n, m); y: vector(m); f = logsumexp(W*y + x)")
 
 
@@ -254,7 +289,11 @@ call("kron", arity=2, needs=("any", "any"), result=_kron_shape, simplify=_simpli
      jvp=(lambda a, y, dx: b.call("kron", dx, a[1]), lambda a, y, dx: b.call("kron", a[0], dx)),
      pull=(lambda g, a: (KRON_LEFT, b.call("blockfrob", g, a[1], shape=a[0].shape)),
            lambda g, a: (KRON_RIGHT, b.call("blocksum", g, a[0], shape=a[1].shape))),
-     numeric=np.kron, code={"numpy": "{np}.kron({x}, {y})"},
+     numeric=np.kron, code=spelt(
+         "{np}.kron({x}, {y})",
+         # the array API has no kron or einsum: broadcast products of reshaped blocks
+         array_api="{np}.reshape({a}[:, None, :, None] * {b}[None, :, None, :], ({r}, {c}))",
+     ),
      example="A: matrix(m, p); X: matrix(n, q); B: matrix(p*q, m*n); f = tr(kron(A, X) * B)")
 call("blockfrob", arity=2, needs=("any", "any"), internal=True, latex=_operator("blockfrob"),
      sympy=lambda sp, g, x, shape: sp.Matrix(*shape, lambda i, j: sum(
@@ -264,7 +303,10 @@ call("blockfrob", arity=2, needs=("any", "any"), internal=True, latex=_operator(
      pull=(lambda g, a: (BLOCKFROB_LEFT, b.call("kron", g, a[1])),
            lambda g, a: (BLOCKFROB_RIGHT, b.call("blocksum", a[0], g, shape=a[1].shape))),
      numeric=_blockfrob,
-     code={"numpy": "{np}.einsum('iajc,ac->ij', {a}.reshape({r}, {r1}, {c}, {c1}), {y})"},
+     code=spelt(
+         "{np}.einsum('iajc,ac->ij', {a}.reshape({r}, {r1}, {c}, {c1}), {y})",
+         array_api="{np}.sum({np}.reshape({x}, ({r}, {r1}, {c}, {c1})) * {b}[None, :, None, :], axis=(1, 3))",
+     ),
      example="A: matrix(m, p); X: matrix(n, q); B: matrix(p*q, m*n); f = sum(exp(tr(kron(A, X) * B)))")
 call("blocksum", arity=2, needs=("any", "any"), internal=True, latex=_operator("blocksum"),
      sympy=lambda sp, g, a, shape: sp.Matrix(*shape, lambda r, c: sum(
@@ -274,5 +316,8 @@ call("blocksum", arity=2, needs=("any", "any"), internal=True, latex=_operator("
      pull=(lambda g, a: (BLOCKSUM_LEFT, b.call("kron", a[1], g)),
            lambda g, a: (BLOCKSUM_RIGHT, b.call("blockfrob", a[0], g, shape=a[1].shape))),
      numeric=_blocksum,
-     code={"numpy": "{np}.einsum('iajc,ij->ac', {a}.reshape({r1}, {r}, {c1}, {c}), {y})"},
+     code=spelt(
+         "{np}.einsum('iajc,ij->ac', {a}.reshape({r1}, {r}, {c1}, {c}), {y})",
+         array_api="{np}.sum({np}.reshape({x}, ({r1}, {r}, {c1}, {c})) * {b}[:, None, :, None], axis=(0, 2))",
+     ),
      example="A: matrix(m, p); X: matrix(n, q); B: matrix(p*q, m*n); f = sum(exp(tr(kron(A, X) * B)))")

@@ -189,9 +189,14 @@ def to_latex(e: Expr) -> str:
     return LatexPrinter()(e)
 
 
-def latex_where_lines(adjoints: tuple[tuple[Var, Expr], ...], p: LatexPrinter) -> list[str]:
-    """The named adjoints as lines of an ``aligned`` block, the first after ``where``."""
+def latex_where_lines(
+    adjoints: tuple[tuple[Var, Expr], ...], p: LatexPrinter, values: tuple[tuple[Var, Expr], ...] = ()
+) -> list[str]:
+    """The named forward ``values``, then the named adjoints, as lines of an ``aligned``
+    block, the first after ``where``."""
     lead = r"\text{where } "
-    lines = [rf"{p(Adjoint(v))} &= {p(g)}" for v, g in adjoints]
+    lines = [rf"{p(v)} &= {p(g)}" for v, g in values]
     lines = fold_lines(lines, LATEX_INDEX, latex_index_range, latex_index_block, p.avoid)
+    adjoint_lines = [rf"{p(Adjoint(v))} &= {p(g)}" for v, g in adjoints]
+    lines += fold_lines(adjoint_lines, LATEX_INDEX, latex_index_range, latex_index_block, p.avoid)
     return [f"{lead if i == 0 else ''}{line}" for i, line in enumerate(lines)]

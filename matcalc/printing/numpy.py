@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from fractions import Fraction
 
+from ..codegen.helpers import HelperSpelling, power_sum_helpers, shape_helpers, softmax_helpers
 from ..codegen.lower import (  # noqa: F401 - the names printing.numpy has always offered
     _LARGE,
     NESTING_LIMIT,
@@ -65,7 +66,6 @@ from ..expr import (
     Var,
     Zero,
 )
-from ..formulas import numpy_helper
 from ..gradient import Derivation
 from ..ops import entrywise as _entrywise  # noqa: F401  (the tables below read the entries)
 from ..ops import structural as _structural  # noqa: F401
@@ -131,8 +131,6 @@ class NumpyModule(Lowering):
 
     #: The target's name, as the CLI and the API take it.
     TARGET_NAME = "numpy"
-    #: Whether functions defined by formula can be written as helpers (SymPy prints NumPy).
-    FORMULA_HELPERS = True
     #: The target's spellings: entry-wise functions, structural functions, array operations.
     ENTRYWISE = ENTRYWISE
     STRUCTURAL = STRUCTURAL
@@ -268,7 +266,10 @@ class NumpyModule(Lowering):
         x = self.argument(e.arg)
         if e.order == 0 and e.fn in self.ENTRYWISE:
             return self.ENTRYWISE[e.fn].format(np=self.np, x=x, a=_paren(x), **self._spell_locals())
-        return f"{self.funcs.get((e.fn, e.order)) or self._formula_helper(e)}({x})"
+        user = self.funcs.get((e.fn, e.order))
+        if user is not None:  # a declared elementwise function: the caller's callable
+            return f"{user}({x})"
+        return f"{self.formulas[(e.fn, e.order)]}({self._formula_arguments(x)})"
 
     def _code_Transpose(self, e: Transpose) -> str:
         return f"{self.atom(e.arg)}.T"
@@ -386,7 +387,7 @@ class NumpyModule(Lowering):
         doc = [f"{of} = {text(self._rhs(self.d.of))}"]
         results = [f"∂{of}/∂{v.name} = {text(g)}" for v, g in zip(wrt, self.d.gradients, strict=True)]
         doc += fold_lines(results, TEXT_INDEX, index_range, avoid=text.avoid)
-        doc += where_lines(self.d.adjoints, text)
+        doc += where_lines(self.d.adjoints, text, self.d.forward)
         body: list[str] = []
         body += self._preamble()
         body += self._validation()
@@ -506,71 +507,37 @@ class NumpyModule(Lowering):
             lines.append(f"    {self.helpers['mismatch']}({v.name!r}, {label!r}, {want}, {got})")
         return lines
 
-    def _formula_helper(self, e: Apply) -> str:
-        """The helper that computes a function defined by formula (or one of its derivatives)."""
-        if not self.FORMULA_HELPERS:
-            raise CodegenError(
-                f"{e.fn} is defined by formula, which the {self.TARGET_NAME} target cannot write yet; "
-                "use --target numpy"
-            )
-        return self.formulas[(e.fn, e.order)]
+    def _formula_arguments(self, x: str) -> str:
+        """The arguments of a call of a formula helper on ``x`` (the array API passes its namespace)."""
+        return x
 
     def _formula_helpers(self) -> list[str]:
         """Each function defined by formula, and its derivatives, as a helper whose body SymPy's
-        code printer writes."""
+        code printer for the target writes (:mod:`matcalc.codegen.formula_code`)."""
+        from ..codegen.formula_code import helper
+
         lines: list[str] = []
-        for (name, k), helper in self.formulas.items():
-            lines += numpy_helper(self.model.formula(name), k, helper, self.np)
+        for (name, k), fname in self.formulas.items():
+            lines += helper(self.model.formula(name), k, fname, self.TARGET_NAME, self.np)
         return lines
+
+    def helper_spelling(self) -> HelperSpelling:
+        """How this target's ``_input``, ``_mismatch`` and ``_out`` differ from the others'."""
+        np_ = self.np
+        return HelperSpelling(
+            extra="", to_array=f"{np_}.asarray(value, dtype={np_}.float64)",
+            out_array=f"{np_}.asarray(value, dtype={np_}.float64)", not_one="array.size != 1",
+            shape="array.shape", noun="array", reshape="array.reshape({})", got="got",
+            scalar="array.item()", broadcast=f"array, fresh = {np_}.broadcast_to(array, shape), False",
+            vector="array.reshape(-1)", returned="array if fresh and array.flags.writeable else array.copy()",
+        )
 
     def _helpers(self) -> list[str]:
         np_ = self.np
         h = self.helpers
         return [
-            f"def {h['input']}(value, name, kind):",
-            "    array = " + np_ + ".asarray(value, dtype=" + np_ + ".float64)",
-            "    if kind == 'scalar':",
-            "        if array.size != 1:",
-            "            raise ValueError(",
-            "                f'{name} must be a scalar, got an array of shape {array.shape}')",
-            "        return array.reshape(1, 1)",
-            "    if kind == 'vector':",
-            "        if array.ndim != 1:",
-            "            raise ValueError(",
-            "                f'{name} must be a 1-D array (a vector), got shape {array.shape}')",
-            "        return array.reshape(-1, 1)",
-            "    if array.ndim != 2:",
-            "        raise ValueError(",
-            "            f'{name} must be a 2-D array (a matrix), got shape {array.shape}')",
-            "    return array",
-            "",
-            "",
-            f"def {h['mismatch']}(name, label, want, got):",
-            "    raise ValueError(f'{name} must have shape {label} = {want} '",
-            "                     f'to fit the other inputs, got {got}')",
-            "",
-            "",
-            f"def {h['out']}(value, shape, kind, fresh):",
-            f"    array = {np_}.asarray(value, dtype={np_}.float64)",
-            "    if kind == 'scalar':",
-            "        return array.item()",
-            "    if array.shape != shape:",
-            f"        array, fresh = {np_}.broadcast_to(array, shape), False",
-            "    if kind == 'vector':",
-            "        array = array.reshape(-1)",
-            "    return array if fresh and array.flags.writeable else array.copy()",
-            "",
-            "",
-            f"def {h['softmax']}(x):",
-            f"    z = {np_}.exp(x - x.max())",
-            "    return z / z.sum()",
-            "",
-            "",
-            f"def {h['logsumexp']}(x):",
-            "    m = x.max()",
-            f"    return m + {np_}.log({np_}.exp(x - m).sum())",
-            "",
-            "",
+            *shape_helpers(h, self.helper_spelling()),
+            *softmax_helpers(h, np_),
             *self._power_sum_helper(),
         ]
 
@@ -579,53 +546,14 @@ class NumpyModule(Lowering):
         library call), for the targets whose arrays are immutable or lazy."""
         if not any(isinstance(n, PowerSum) for n in self.lowered.values()):
             return []
-        return [
-            f"def {self.helpers['power_sum']}(left, mid, right, k):",
-            "    total, right_j = mid, right",
-            "    for _ in range(1, k):",
-            "        total = left @ total + mid @ right_j",
-            "        right_j = right_j @ right",
-            "    return total",
-            "",
-            "",
-            f"def {self.helpers['power_sum_outer']}(left, u, v, right, k):",
-            "    cols, rows, col, row = [], [], u, v",
-            "    for _ in range(k):",
-            "        cols.append(col)",
-            "        rows.append(row)",
-            "        col, row = left @ col, row @ right",
-            "    total = cols[0] @ rows[k - 1]",
-            "    for i in range(1, k):",
-            "        total = total + cols[i] @ rows[k - 1 - i]",
-            "    return total",
-            "",
-            "",
-        ]
+        return power_sum_helpers(self.helpers, None)
 
     def _power_sum_helper(self) -> list[str]:
         """``Σ_{i=0}^{k−1} Lⁱ M R^{k−1−i}`` as ``S ← L S + M Rʲ``, and for ``M = u vᵀ`` as
         ``U Vᵀ`` with columns ``Lⁱ u`` and ``(Rᵀ)^{k−1−i} v``; only when a result has one."""
         if not any(isinstance(n, PowerSum) for n in self.lowered.values()):
             return []
-        return [
-            f"def {self.helpers['power_sum']}(left, mid, right, k):",
-            "    total, right_j = mid, right",
-            "    for _ in range(1, k):",
-            "        total = left @ total + mid @ right_j",
-            "        right_j = right_j @ right",
-            "    return total",
-            "",
-            "",
-            f"def {self.helpers['power_sum_outer']}(left, u, v, right, k):",
-            f"    us, vs = {self.np}.empty((u.shape[0], k)), {self.np}.empty((v.shape[1], k))",
-            "    col, row = u[:, 0], v[0]",
-            "    for i in range(k):",
-            "        us[:, i], vs[:, k - 1 - i] = col, row",
-            "        col, row = left @ col, row @ right",
-            "    return us @ vs.T",
-            "",
-            "",
-        ]
+        return power_sum_helpers(self.helpers, self.np)
 
 
 def _constant(e: Expr) -> bool:

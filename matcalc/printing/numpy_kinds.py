@@ -20,7 +20,6 @@ from fractions import Fraction
 
 from .. import build as b
 from ..expr import Add, Adjoint, Call, Diff, EProd, Expr, Eye, MatPow, Mul, Transpose, Var
-from ..formulas import numpy_helper
 from ..gradient import Derivation
 from ..kinds import HessianDerivation, JacobianDerivation
 from ..kron import Commutation, Kron, has_structure, is_kron
@@ -579,13 +578,16 @@ def _module(
 ) -> str:
     """The gradient module's text with more functions (and helpers) appended; ``others``' helpers
     for derivatives of functions defined by formula that ``first`` has not written."""
+    from ..codegen.formula_code import helper as formula_helper
+
     text = first.source()
     written = set(first.formulas)
-    for mod in others if first.FORMULA_HELPERS else ():
-        for (fname, k), helper in mod.formulas.items():
+    for mod in others:
+        for (fname, k), name in mod.formulas.items():
             if (fname, k) not in written:
                 written.add((fname, k))
-                extra_helpers = extra_helpers + numpy_helper(mod.model.formula(fname), k, helper, mod.np)
+                form = mod.model.formula(fname)
+                extra_helpers = extra_helpers + formula_helper(form, k, name, mod.TARGET_NAME, mod.np)
     return (
         text.rstrip("\n") + "\n\n\n" + "\n".join(extra_helpers) + "\n\n".join("\n".join(f) for f in functions)
     )
@@ -663,7 +665,11 @@ def hessian_source(d: HessianDerivation, target: str = "numpy") -> str:
             f"Hessian-vector product of {d.of.name} w.r.t. {names}: H[d] = d(∂{d.of.name}/∂X)[d].",
             "",
             *[f"H[d{v.name}] = {text(m)}" for v, m in zip(d.wrt, d.maps)],
-            *where_lines(used_adjoints(d.adjoints, d.maps), text),
+            *where_lines(
+                used_adjoints(d.adjoints, d.maps),
+                text,
+                used_values(d.values, [*d.maps, *(g for _, g in used_adjoints(d.adjoints, d.maps))]),
+            ),
             "",
         ],
         "Returns (" + ", ".join(f"Hv_{v.name}" for v in d.wrt) + "), each in its variable's shape.",
@@ -688,6 +694,25 @@ def used_adjoints(adjoints: tuple[tuple[Var, Expr], ...], roots) -> tuple[tuple[
             stack.append(values[e.var.name])
         stack.extend(e.children())
     return tuple((v, g) for v, g in adjoints if v.name in used)
+
+
+def used_values(values: tuple[tuple[Var, Expr], ...], roots) -> tuple[tuple[Var, Expr], ...]:
+    """The named nested values (:mod:`matcalc.forward`) that ``roots`` use, directly or through
+    one another, in order."""
+    by_name = {v.name: g for v, g in values}
+    used: set[str] = set()
+    stack = list(roots)
+    seen: set[Expr] = set()
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if isinstance(e, Var) and e.name in by_name and e.name not in used:
+            used.add(e.name)
+            stack.append(by_name[e.name])
+        stack.extend(e.children())
+    return tuple((v, g) for v, g in values if v.name in used)
 
 
 def jacobian_source(d: JacobianDerivation, target: str = "numpy") -> str:

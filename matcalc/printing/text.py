@@ -89,9 +89,13 @@ def to_text(e: Expr) -> str:
     return TextPrinter()(e)
 
 
-def where_lines(adjoints: tuple[tuple[Var, Expr], ...], p: TextPrinter) -> list[str]:
+def where_lines(
+    adjoints: tuple[tuple[Var, Expr], ...], p: TextPrinter, values: tuple[tuple[Var, Expr], ...] = ()
+) -> list[str]:
     """``where δh₃ = …``, then one aligned line for each further named adjoint (a run of
-    them alike but for an index as one line: ``δh_t = W_{t+1}ᵀ(…) for t = 6, …, 1``)."""
-    lines = [f"{p(Adjoint(v))} = {p(g)}" for v, g in adjoints]
-    lines = fold_lines(lines, TEXT_INDEX, index_range, index_block, p.avoid)
+    them alike but for an index as one line: ``δh_t = W_{t+1}ᵀ(…) for t = 6, …, 1``); the
+    named forward ``values`` (``u1 = tanh(W1 x)``) come first."""
+    lines = fold_lines([f"{p(v)} = {p(g)}" for v, g in values], TEXT_INDEX, index_range, index_block, p.avoid)
+    adjoint_lines = [f"{p(Adjoint(v))} = {p(g)}" for v, g in adjoints]
+    lines += fold_lines(adjoint_lines, TEXT_INDEX, index_range, index_block, p.avoid)
     return [f"{'where' if i == 0 else '     '} {line}" for i, line in enumerate(lines)]

@@ -134,6 +134,9 @@ class Fun:
     name: str
     param: str
     body: Node
+    #: where its argument must lie (``any``, ``positive``, ``small``): the draw of the domain
+    #: matcalc derives from the body (:attr:`matcalc.formulas.Formula.domain`)
+    domain: str = "any"
 
 
 Statement = Decl | Fun | Def
@@ -663,14 +666,21 @@ class ModelGenerator:
     def _tick(self) -> str:
         return weighted(self.ch, [(5, "'"), (1, ".T"), (1, "ᵀ"), (1, "^T")])
 
-    def formula(self) -> str:
-        """A function defined by formula (a new one while there are few)."""
+    def formula(self) -> Fun:
+        """A function defined by formula (a new one while there are few); one in four is
+        defined only where an entry-wise function of its parameter is (``log(u) + …``,
+        ``arcsin(u) * …``), and is called on arguments in that domain."""
         if self.formulas and (len(self.formulas) >= 2 or chance(self.ch, 60)):
-            return pick(self.ch, self.formulas).name
+            return pick(self.ch, self.formulas)
         fn = self._fresh(self.pool.formulas, "h")
         param = pick(self.ch, self.pool.params)
-        self.formulas.append(Fun(fn, param, self.formula_body(param, 2)))
-        return fn
+        body = self.formula_body(param, 2)
+        domain = weighted(self.ch, [(6, "any"), (1, "positive"), (1, "small")])
+        if domain != "any":
+            inner = call(pick(self.ch, POSITIVE_ARG if domain == "positive" else SMALL_ARG), name(param))
+            body = binary(pick(self.ch, ("+", "*")), inner, body)
+        self.formulas.append(Fun(fn, param, body, domain))
+        return self.formulas[-1]
 
     def formula_body(self, u: str, depth: int) -> Node:
         """A scalar expression in ``u`` defined for every real ``u``."""
@@ -695,7 +705,7 @@ class ModelGenerator:
             return binary("/", self.formula_body(u, depth - 1), binary("+", num(1), bottom))
         if how == "power":
             return binary("^", self.formula_body(u, depth - 1), num(2))
-        earlier = [f.name for f in self.formulas]
+        earlier = [f.name for f in self.formulas if f.domain == "any"]
         if not earlier:
             return self.formula_body(u, depth)
         return call(pick(self.ch, earlier), self.formula_body(u, depth - 1))
@@ -704,7 +714,8 @@ class ModelGenerator:
         kind = weighted(self.ch, [(6, "any"), (2, "kink"), (3, "positive"), (1, "small"), (1, "abstract"),
                                   (1, "formula")])
         if kind == "formula":
-            return call(self.formula(), self.expr(shape, "any", depth))
+            fun = self.formula()
+            return call(fun.name, self.expr(shape, fun.domain, depth))
         if kind == "any":
             return call(pick(self.ch, ANY_ARG), self.expr(shape, "any", depth))
         if kind == "kink":

@@ -1,0 +1,110 @@
+"""Named forward values: the nested values of a model written as one expression, each
+given a name once (``where u1 = tanh(W1 x)``, ``u2 = tanh(W2 u1)``).
+
+A model written without definitions, ``f = sum(tanh(W4*tanh(W3*tanh(W2*tanh(W1*x)))))``,
+would repeat ``tanh(W3 tanh(W2 tanh(W1 x)))`` in every factor of every gradient: the
+text grows with the square of the depth. Before the derivation such values are *lifted*
+into definitions of their own (:func:`lift`), so the adjoints, the index fold and the
+generated code treat them as any definition; the result says ``where u1 = …`` for them,
+as they are not the user's names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from . import build as b
+from .expr import Apply, Expr, Var
+from .model import Model
+
+#: A definition is lifted apart when entry-wise functions nest at least this deep in it
+#: (``tanh(W3*tanh(W2*tanh(W1*x)))``); shallower ones read as a textbook writes them.
+MIN_NESTING = 3
+
+#: Letters for the introduced names, the first that no name of the model uses with a number.
+_LETTERS = ("u", "v", "a", "q", "z")
+
+
+def _nesting(rhs: Expr) -> dict[Expr, int]:
+    """For each node of ``rhs``, the most entry-wise functions nested in it (itself counted)."""
+    depth: dict[Expr, int] = {}
+    stack = [(rhs, False)]
+    while stack:
+        n, ready = stack.pop()
+        if n in depth:
+            continue
+        kids = () if isinstance(n, Var) else n.children()
+        if ready or not kids:
+            depth[n] = int(isinstance(n, Apply)) + max((depth[c] for c in kids), default=0)
+        else:
+            stack.append((n, True))
+            stack.extend((c, False) for c in kids if c not in depth)
+    return depth
+
+
+def _letter(model: Model) -> str:
+    """The letter of the introduced names: one no name of the model spells with a number."""
+    names = [v.name for v in model.inputs] + [v.name for v, _ in model.definitions]
+    names += list(model.elementwise) + [d for d in model.dims if isinstance(d, str)]
+    for letter in _LETTERS:
+        pattern = re.compile(rf"{letter}\d+", re.IGNORECASE)
+        if not any(pattern.fullmatch(n) for n in names):
+            return letter
+    return "u_"  # no model name has this form with every letter above also taken
+
+
+def lift(model: Model) -> tuple[Model, tuple[tuple[Var, Expr], ...]]:
+    """``model`` with the entry-wise values nested in deep definitions made definitions of
+    their own (innermost first, each before the definition using it), and those introduced
+    definitions; the model itself when there is none."""
+    depths = {var: _nesting(rhs) for var, rhs in model.definitions}
+    if all(d[rhs] < MIN_NESTING for (var, rhs), d in zip(model.definitions, depths.values())):
+        return model, ()
+    letter = _letter(model)
+    mapping: dict[Expr, Expr] = {}
+    memo: dict = {}
+    introduced: list[tuple[Var, Expr]] = []
+    definitions: list[tuple[Var, Expr]] = []
+    places: list[tuple[int, int, int]] = []
+    for k, (var, rhs) in enumerate(model.definitions):
+        where = model.places[k] if k < len(model.places) else None
+        depth = depths[var]
+        if depth[rhs] >= MIN_NESTING:
+            for node in _post_order(rhs):
+                if node is rhs or node in mapping or not isinstance(node, Apply) or not depth[node]:
+                    continue
+                value = b.substitute(node, mapping, memo)
+                r, c = node.shape
+                symmetric = r == c != 1 and b.is_symmetric(value)  # as a definition would be
+                name = Var(f"{letter}{len(introduced) + 1}", node.shape, "def", symmetric)
+                mapping[node] = name
+                memo.clear()
+                introduced.append((name, value))
+                definitions.append((name, value))
+                if where is not None:
+                    places.append(where)
+            rhs = b.substitute(rhs, mapping, memo)
+        definitions.append((var, rhs))
+        if where is not None:
+            places.append(where)
+    return replace(model, definitions=tuple(definitions), places=tuple(places)), tuple(introduced)
+
+
+def _post_order(e: Expr) -> list[Expr]:
+    """The distinct nodes of ``e``, each after its operands (operands left to right)."""
+    out: list[Expr] = []
+    seen: set[Expr] = set()
+    stack = [(e, False)]
+    while stack:
+        n, ready = stack.pop()
+        if ready:
+            out.append(n)
+            continue
+        if n in seen:
+            continue
+        seen.add(n)
+        stack.append((n, True))
+        if not isinstance(n, Var):
+            stack.extend((c, False) for c in reversed(n.children()))
+    return out

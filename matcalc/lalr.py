@@ -1,0 +1,215 @@
+"""The fast reader: lark's own LALR table, terminals and callbacks, run by a tight loop.
+
+lark's parser spends most of its time per token in general machinery (lexer
+states, token objects, parser-state objects). :class:`FastParser` takes what
+lark derived from ``grammar/matcalc.lark`` — the terminals' regular expressions
+in lark's order, the LALR table and the callbacks that build
+:mod:`matcalc.syntax` nodes — and runs them with one compiled regular expression
+and one loop, so the grammar file stays the single definition of the syntax.
+
+It reads valid models only: at the first token it cannot take (a character no
+terminal matches, a token the table has no action for) it hands the whole text
+to lark's parser, which raises lark's own error (line, column, expected
+terminals), so every message is the one lark gives. Tokenising without lark's
+contextual lexer gives the same tokens because no two of the grammar's
+terminals can match at the same place (checked by ``tests/test_lalr.py`` on
+every model of the test suite and on random text).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+
+from lark import Lark, Token
+from lark.parse_tree_builder import ExpandSingleChild
+from lark.parsers.lalr_analysis import Shift
+
+_new_str = str.__new__
+
+
+class NotFast(Exception):
+    """The fast reader cannot go on here (the text has an error, or the grammar needs
+    lark's general machinery): lark's parser reads the text instead."""
+
+
+class FastParser:
+    """Parses like ``lark_parser.parse(text)`` for texts without syntax errors.
+
+    ``drop_in_parens`` names the terminal dropped inside parentheses (the post-lexer of
+    :mod:`matcalc.grammar`), ``open_paren`` and ``close_paren`` the terminals that open
+    and close them. ``skip_ahead`` (by default on Python 3.11 and later, whose regular
+    expressions have possessive repeats) skips ignored text in the match of the next token.
+    """
+
+    def __init__(self, lark_parser: Lark, drop_in_parens: str = "_NL",
+                 open_paren: str = "LPAR", close_paren: str = "RPAR",
+                 skip_ahead: bool | None = None) -> None:
+        self.lark = lark_parser
+        frontend = lark_parser.parser
+        lexer = frontend.lexer
+        root = getattr(lexer, "root_lexer", lexer)
+        # lark's basic lexer order: first match wins, as there
+        terminals = sorted(
+            lark_parser.terminals,
+            key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name),
+        )
+        #: False when the grammar needs lark's general machinery (terminal callbacks):
+        #: then lark reads every text
+        self.usable = not (getattr(root, "callback", None) or lark_parser.options.lexer_callbacks)
+        ignore = frozenset(str(name) for name in lark_parser.ignore_tokens)
+        # Text the grammar ignores (white space, comments) is skipped by the same match
+        # as the token after it, when the regular expressions can say "without giving
+        # back" (Python 3.11); before, it is matched as tokens of its own and skipped.
+        if skip_ahead is None:
+            skip_ahead = sys.version_info >= (3, 11)
+        group, prefix = 1, ""
+        if skip_ahead:
+            skipped = [t.pattern.to_regexp() for t in terminals if t.name in ignore]
+            prefix = "(?:" + "|".join(skipped) + ")*+" if skipped else ""
+            group += re.compile(prefix).groups
+        pieces, kinds = [], {}
+        for t in terminals:
+            if skip_ahead and t.name in ignore:
+                continue
+            regexp = t.pattern.to_regexp()
+            pieces.append(f"({regexp})")
+            kinds[group] = str(t.name)
+            group += 1 + re.compile(regexp).groups
+        ending = r"|\Z" if skip_ahead else ""
+        self.master = re.compile(prefix + "(?:" + "|".join(pieces) + ending + ")")
+        self.kinds = kinds
+        self.ignore = ignore
+        self.drop_in_parens, self.open_paren, self.close_paren = drop_in_parens, open_paren, close_paren
+
+        parser = frontend.parser.parser  # lark's _Parser: parse table and callbacks
+        table = parser.parse_table
+        rule_index: dict = {}
+        #: per rule: (length, callback, origin name), callback None for a rule that passes
+        #: its one child through (``?rule`` with one child)
+        self.rules: list[tuple[int, Callable | None, str]] = []
+        for rule, callback in parser.callbacks.items():
+            rule_index[rule] = len(self.rules)
+            size = len(rule.expansion)
+            unit = size == 1 and isinstance(callback, ExpandSingleChild)
+            self.rules.append((size, None if unit else callback, str(rule.origin.name)))
+        #: per state: terminal or rule name -> next state (>= 0) or ~rule index (reduce)
+        self.actions: dict[int, dict[str, int]] = {
+            state: {
+                str(name): (arg if action is Shift else ~rule_index[arg])
+                for name, (action, arg) in acts.items()
+            }
+            for state, acts in table.states.items()
+        }
+        (start,) = parser.parse_table.start_states.values()
+        (end,) = parser.parse_table.end_states.values()
+        self.start, self.end = start, end
+
+    # ------------------------------------------------------------ parsing
+
+    def parse(self, text: str):
+        """What ``lark_parser.parse(text)`` returns; lark's own error if the text has one."""
+        try:
+            return self.run(text)
+        except NotFast:
+            return self.lark.parse(text)
+
+    def run(self, text: str):
+        """The parse of ``text``, or :class:`NotFast` at its first error.
+
+        One loop reads a token (the tokens lark's lexer and post-lexer give) and feeds it
+        to the LALR automaton; the state on top of the stack is kept in ``state``.
+        """
+        if not self.usable:
+            raise NotFast("the grammar needs lark's lexer")  # pragma: no cover - not matcalc's
+        kinds, ignore = self.kinds, self.ignore
+        dropped, opening, closing = self.drop_in_parens, self.open_paren, self.close_paren
+        actions, rules = self.actions, self.rules
+        find, count, rfind = text.find, text.count, text.rfind
+        size = len(text)
+        # Lines are counted lazily: only when a token starts or ends past the next new line.
+        line, line_start, counted = 1, 0, 0
+        newline = find("\n")
+        if newline < 0:
+            newline = size
+        pos = depth = 0
+        state = self.start
+        states: list[int] = []  # the states below ``state``
+        values: list = []
+        for m in self.master.finditer(text):
+            if m.start() != pos:
+                raise NotFast("unexpected character")
+            pos = m.end()
+            group = m.lastindex
+            kind = kinds.get(group)
+            if kind is None or kind in ignore:  # the end, or ignored text
+                continue
+            start = m.start(group)
+            if kind == opening:
+                depth += 1
+            elif kind == closing:
+                if depth:
+                    depth -= 1
+            elif kind == dropped and depth:
+                continue
+            if start > newline:
+                line += count("\n", counted, start)
+                line_start = rfind("\n", 0, start) + 1
+                counted = start
+                newline = find("\n", start)
+                if newline < 0:
+                    newline = size
+            value = m.group(group)
+            tok = _new_str(Token, value)
+            tok.type, tok.value, tok.start_pos, tok.end_pos = kind, value, start, pos
+            tok.line, tok.column = line, start - line_start + 1
+            if pos > newline:  # the token spans lines
+                tok.end_line = line + count("\n", start, pos)
+                tok.end_column = pos - rfind("\n", start, pos)
+            else:
+                tok.end_line, tok.end_column = line, pos - line_start + 1
+            while True:
+                act = actions[state].get(kind)
+                if act is None:
+                    raise NotFast("unexpected token")
+                if act >= 0:  # shift
+                    states.append(state)
+                    values.append(tok)
+                    state = act
+                    break
+                length, callback, origin = rules[~act]
+                if callback is None:  # one child passed through: only the state changes
+                    state = actions[states[-1]][origin]
+                    continue
+                if length:
+                    children = values[-length:]
+                    del values[-length:]
+                    if length > 1:
+                        del states[1 - length:]
+                    values.append(callback(children))
+                else:
+                    states.append(state)
+                    values.append(callback([]))
+                state = actions[states[-1]][origin]
+        if pos != size:
+            raise NotFast("unexpected character")
+        end = self.end
+        while True:
+            act = actions[state].get("$END")
+            if act is None or act >= 0:
+                raise NotFast("unexpected end")
+            length, callback, origin = rules[~act]
+            if callback is not None:
+                if length:
+                    children = values[-length:]
+                    del values[-length:]
+                    if length > 1:
+                        del states[1 - length:]
+                    values.append(callback(children))
+                else:
+                    states.append(state)
+                    values.append(callback([]))
+            state = actions[states[-1]][origin]
+            if state == end:
+                return values[-1]

@@ -1,0 +1,131 @@
+"""The fast reader (:mod:`matcalc.lalr`) reads exactly what lark's parser reads.
+
+For every text — the test models, deep architectures, fuzzed and random text —
+the fast reader either gives the same statements as lark's parser (same nodes,
+same spans), raises the same :class:`~matcalc.errors.MatcalcError` as lark's
+callbacks, or gives up (:class:`~matcalc.lalr.NotFast`) on a text lark rejects too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from matcalc.architectures import ARCHITECTURES
+from matcalc.errors import MatcalcError
+from matcalc.grammar import fast_parser, parser
+from matcalc.lalr import FastParser, NotFast
+from matcalc.selftest import fuzz_input, generate
+from matcalc.syntax import Span
+
+MODELS = Path(__file__).parent / "models"
+
+#: Texts whose tokens sit where lexers differ: transposes, dots, new lines in and out
+#: of parentheses, continuations, carriage returns, comments, Unicode names.
+TRICKY = [
+    "",
+    "\n",
+    "   ",
+    "f = x'*x",
+    "f = A.T*x + x.^2 + .5*x ./ 2.5e-3",
+    "f = (x\n + y)'*(A\n\n*x)",
+    "f = x \\\n + y",
+    "f = x \\  \r\n + y",
+    "x: vector(n)\r\nf = x'x\r\n",
+    "f = x'*x # a comment\n# another\n\n",
+    "f = xᵀ*Aᵀ*x",
+    "Φ, λ: scalar; f = λ*Φ",
+    "f(u) = u / (1 + abs(u))\ng = f(x)",
+    "f = 2^3^2 - -x'*x + +1",
+    "f = A^T*x",
+    "f = x;;; g = f\n;\n",
+    "f = sum(x) \t\f\n",
+    "f = sum(\n#c\nx\n)",
+    "f = x.Tx",
+    "f = x .5",
+    "f = (x\n",
+    "f = x)\n",
+    "x, y: vector(n)\nf = x:y",
+    "f(u, v) = u",
+    "f = 1e400",
+    "f = x $ y",
+    "f = x\n\r\r\ny",
+]
+
+
+def dump(value):
+    """A structural picture of statements (nodes compare by identity)."""
+    if isinstance(value, Span):
+        return tuple(value)
+    if dataclasses.is_dataclass(value):
+        return (type(value).__name__,) + tuple(
+            dump(getattr(value, f.name)) for f in dataclasses.fields(value)
+        )
+    if isinstance(value, (tuple, list)):
+        return tuple(dump(v) for v in value)
+    return value
+
+
+def outcome(read, text: str):
+    try:
+        return "ok", dump(read(text))
+    except NotFast:
+        return "not fast", None
+    except MatcalcError as err:
+        return "error", (type(err).__name__, str(err))
+    except Exception as err:  # lark's UnexpectedInput
+        return "lark error", type(err).__name__
+
+
+#: The reader that matches ignored text as tokens of its own (Python 3.10's way).
+TOKEN_BY_TOKEN = FastParser(parser(), skip_ahead=False)
+
+
+def check(text: str) -> None:
+    for reader in (fast_parser(), TOKEN_BY_TOKEN):
+        check_with(reader, text)
+
+
+def check_with(reader: FastParser, text: str) -> None:
+    fast = outcome(reader.run, text)
+    slow = outcome(parser().parse, text)
+    if fast[0] == "not fast":
+        assert slow[0] != "ok", f"the fast reader gave up on a valid text: {text!r}"
+    else:
+        assert fast == slow, text
+
+
+def texts() -> list[str]:
+    found = [p.read_text(encoding="utf-8") for p in sorted(MODELS.glob("*.mc"))]
+    found += [build(5)[0] for build in ARCHITECTURES.values()]
+    found += [generate(f"lalr:{i}").text for i in range(200)]
+    return found
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_tricky_texts_read_alike(text):
+    check(text)
+
+
+def test_models_read_alike():
+    for text in texts():
+        check(text)
+
+
+@pytest.mark.parametrize("chunk", range(4))
+def test_fuzzed_texts_read_alike(chunk):
+    for i in range(chunk * 1000, (chunk + 1) * 1000):
+        check(fuzz_input(i, seed=7))
+
+
+def test_valid_texts_take_the_fast_path():
+    for text in texts():
+        fast_parser().run(text)  # raises NotFast otherwise
+
+
+def test_errors_are_lark_s():
+    """A text with a syntax error is read by lark, so its message is lark's."""
+    with pytest.raises(NotFast):
+        fast_parser().run("f = (x +\n")
