@@ -85,13 +85,17 @@ def derive(
     of: str | None = None,
     expand: bool = False,
     name_variables: bool = True,
+    lift: bool = True,
 ) -> Derivation:
     """Gradients of the scalar ``of`` (default: the model's output) w.r.t. each of ``wrt``;
     ``expand`` writes every adjoint out where it is used instead of naming any.
 
     ``name_variables=False``: a sub-expression equal to a definition among ``wrt`` is not
     written with its name (the Hessian differentiates the gradient again, and there the
-    name would stand for the variable, not for the value it has here)."""
+    name would stand for the variable, not for the value it has here).
+
+    ``lift=False``: nested values are not named (:func:`matcalc.forward.lift`); the Hessian
+    differentiates the gradient over the model as written."""
     if not wrt:
         raise DerivativeError("nothing to differentiate with respect to: give at least one name")
     target = _resolve(model, of) if of is not None else model.output
@@ -113,10 +117,12 @@ def derive(
         seen.add(v.name)
     with deep_recursion():
         try:
-            if expand:
+            if expand or not lift:
                 return _reverse_mode(model, target, variables, expand, name_variables)
             lifted, values = forward.lift(model)
-            return replace(_reverse_mode(lifted, target, variables, expand, name_variables), forward=values)
+            return replace(
+                _reverse_mode(lifted, target, variables, expand, name_variables), forward=values
+            )
         except RecursionError:
             raise too_deep(model, target.name) from None
 

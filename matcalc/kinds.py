@@ -321,10 +321,7 @@ def jacobian(
 
 def hessian(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None) -> HessianDerivation:
     """The Hessian of the scalar ``of`` w.r.t. ``wrt``: maps and explicit blocks."""
-    grad = derive(model, list(wrt), of, name_variables=False)
-    # the model the gradient was taken of: nested values lifted into definitions of their own
-    # (``where u1 = …``, :mod:`matcalc.forward`), which the forward pass differentiates too
-    model = grad.model
+    grad = derive(model, list(wrt), of, name_variables=False, lift=False)
     target, variables = grad.of, grad.wrt
     pair = _dependence(model, target, variables)
     if pair is not None:

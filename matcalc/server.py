@@ -37,7 +37,9 @@ TIME_LIMIT = 10.0
 WEB = Path(__file__).resolve().parent / "web"
 KINDS = ("gradient",)
 LAYOUTS = ("denominator", "numerator")
-TARGETS = ("numpy",)
+#: The code targets (``matcalc.codegen.targets.TARGETS``, named here so that the server
+#: process does not import the code generators).
+TARGETS = ("numpy", "torch", "jax", "array-api")
 #: Fields each endpoint takes: name -> (types accepted, required).
 FIELDS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "derive": {
@@ -122,10 +124,12 @@ def _gradient(request: dict):
 
 
 def derive(request: dict) -> dict:
-    """The answer to ``POST /api/derive`` (raises MatcalcError or BadRequest)."""
-    from . import build as b
-    from .printing.latex import LatexPrinter
-    from .printing.text import TextPrinter
+    """The answer to ``POST /api/derive`` (raises MatcalcError or BadRequest).
+
+    The code is the ``target``'s module; where the target cannot write this model (a
+    function defined by formula, for targets other than numpy) the result is still
+    answered, with ``code`` empty and ``code_error`` saying why."""
+    from .codegen.lower import CodegenError
 
     g = _gradient(request)
     out = g.to_json()
@@ -136,17 +140,40 @@ def derive(request: dict) -> dict:
     out["layout"] = request.get("layout", "denominator")
     out["kind"] = request.get("kind", "gradient")
     out["target"] = request.get("target", "numpy")
-    out["code"] = g.numpy_source()
-    if out["layout"] == "numerator":  # the transposes: ∂f/∂X shaped like Xᵀ
-        text, latex = TextPrinter(), LatexPrinter()
-        for name, expr in g.gradients.items():
-            t = b.transpose(expr)
-            out["gradients"][name] = {"text": text(t), "latex": latex(t), "shape": list(t.shape)}
-        out["latex"] = "\\begin{aligned}\n" + " \\\\\n".join(
-            rf"\frac{{\partial {g.of}}}{{\partial {n}}} &= {out['gradients'][n]['latex']}" for n in g.wrt
-        ) + "\n\\end{aligned}"
-        out["text"] = "\n".join(f"∂{g.of}/∂{n} = {out['gradients'][n]['text']}" for n in g.wrt)
+    try:
+        out["code"] = g.source(out["target"])
+    except CodegenError as err:
+        out["code"], out["code_error"] = "", err.message
+    if out["layout"] == "numerator":
+        _numerator(g, out)
     return out
+
+
+def _numerator(g, out: dict) -> None:
+    """``out``'s gradients in the numerator layout: each transposed (shaped like ``Xᵀ``), the
+    ``where`` lines (adjoints, derivatives of functions defined by formula) kept as they are."""
+    from . import build as b
+    from .printing.latex import LatexPrinter, latex_name
+    from .printing.text import TextPrinter, greek
+
+    text, latex = TextPrinter(g.names), LatexPrinter(g.names)
+    for name, expr in g.gradients.items():
+        t = b.transpose(expr)
+        out["gradients"][name] = {"text": text(t), "latex": latex(t), "shape": list(t.shape)}
+    f, f_latex = greek(g.of), latex_name(g.of)
+    lines = [f"∂{f}/∂{greek(n)} = {out['gradients'][n]['text']}" for n in g.wrt]
+    out["text"] = "\n".join(lines + _where(g.text().split("\n"), "where "))
+    rows = [rf"\frac{{\partial {f_latex}}}{{\partial {latex_name(n)}}} &= {out['gradients'][n]['latex']}"
+            for n in g.wrt]
+    aligned = g.latex().removeprefix("\\begin{aligned}\n").removesuffix("\n\\end{aligned}")
+    rows += _where(aligned.split(" \\\\\n"), r"\text{where }")
+    out["latex"] = "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+
+def _where(lines: list[str], lead: str) -> list[str]:
+    """The lines from the first that starts with ``lead`` on."""
+    first = next((i for i, line in enumerate(lines) if line.startswith(lead)), len(lines))
+    return lines[first:]
 
 
 def check_gradients(request: dict) -> dict:
@@ -228,6 +255,8 @@ def _worker(conn) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     except (ImportError, ValueError, OSError):  # not on this system: the time limit still holds
         pass
+    import sympy  # noqa: F401 (for functions defined by formula: a second's import, not a request's)
+
     from . import api, check  # noqa: F401 (loaded before the clock of any request starts)
     from .grammar import parser
 

@@ -4,46 +4,111 @@
 ``MatrixSymbol`` and ``Symbol`` it holds) and parses that text, so a SymPy
 expression gets exactly the checks a typed model gets; :func:`to_sympy` turns a
 gradient back into a SymPy matrix expression; :func:`diff` does both.
+
+Which SymPy function is which matcalc function is read off the operation registry
+(:mod:`matcalc.ops`): an entry-wise function by its ``sympy`` form (``sigmoid`` is
+``1/(1 + exp(-u))``), a structural one by its ``sympy_matrix`` form (``tr`` is
+``Trace``); this module holds no table of names. A function defined by formula
+goes out as its formula (``gelu'`` as SymPy's derivative of its body).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from fractions import Fraction
 
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .errors import MatcalcError
 from .expr import Add, Call, Diff, EProd, Expr, Eye, Frob, Mul, Num, Ones, Transpose, Var, Zero
 from .functions import KNOWN_FUNCTIONS
 from .model import Model
+from .ops.registry import OPS, call_ops, entrywise_ops
 
-#: SymPy's entry-wise functions and matcalc's names for them.
-FUNCTIONS_IN: dict[type, str] = {
-    sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan",
-    sp.asin: "arcsin", sp.acos: "arccos", sp.atan: "arctan", sp.tanh: "tanh",
-    sp.Abs: "abs", sp.sign: "sign",
-}  # fmt: skip
-
+#: The variable of every entry-wise function written as a SymPy ``Lambda``.
 _x = sp.Dummy("x")
-#: matcalc's entry-wise functions as SymPy functions of one scalar.
-FUNCTIONS_OUT: dict[str, object] = {
-    **{name: fn for fn, name in FUNCTIONS_IN.items()},
-    "sqrt": sp.sqrt,
-    "sq": sp.Lambda(_x, _x**2),
-    "sigmoid": sp.Lambda(_x, 1 / (1 + sp.exp(-_x))),
-    "relu": sp.Lambda(_x, sp.Max(0, _x)),
-    "step": sp.Heaviside,
-    "softplus": sp.Lambda(_x, sp.log(1 + sp.exp(_x))),
-    "log1p": sp.Lambda(_x, sp.log(1 + _x)),
-}
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _RESERVED = set(KNOWN_FUNCTIONS) | {"ones", "eye", "vector", "matrix", "scalar", "symmetric", "elementwise"}
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The registry seen from SymPy.
+
+    ``forms``: an entry-wise function's SymPy form in ``_x`` -> its name; ``classes``:
+    a SymPy function class -> the entry-wise function whose form is that class applied
+    to ``_x`` (``Heaviside`` for ``step``, whose form is ``Heaviside(x, 0)``); ``out``:
+    name -> the SymPy function (a class, or a ``Lambda`` of ``_x``); ``calls``: a SymPy
+    matrix-expression class -> the structural function whose ``sympy_matrix`` form is that
+    class applied to its arguments (``Trace`` -> ``tr``, ``KroneckerProduct`` -> ``kron``).
+    """
+
+    forms: dict
+    classes: dict
+    out: dict
+    calls: dict
+
+
+_TABLES: dict[tuple[str, ...], Tables] = {}
+
+
+def tables() -> Tables:
+    """The tables for the registry as it is now (rebuilt when an entry is added)."""
+    key = tuple(OPS)
+    t = _TABLES.get(key)
+    if t is None:
+        _TABLES.clear()
+        t = _TABLES[key] = _build_tables()
+    return t
+
+
+def _build_tables() -> Tables:
+    forms: dict = {}
+    classes: dict = {}
+    out: dict = {}
+    for op in entrywise_ops():
+        if op.sympy is None:
+            continue
+        form = sp.sympify(op.sympy(sp, _x))
+        forms.setdefault(form, op.name)
+        applied = isinstance(form, sp.Function) and form.args[:1] == (_x,) and all(
+            a.is_number for a in form.args[1:]
+        )
+        if applied:
+            classes.setdefault(form.func, op.name)
+        out[op.name] = form.func if applied and len(form.args) == 1 else sp.Lambda(_x, form)
+    calls: dict = {}
+    for op in call_ops():
+        if op.sympy_matrix is None or op.internal:
+            continue
+        probes = [_probe(need, i) for i, need in enumerate(op.needs[: op.arity])]
+        form = op.sympy_matrix(sp, *probes)
+        if isinstance(form, sp.MatrixExpr) or isinstance(form, sp.Expr):
+            if tuple(form.args[: op.arity]) == tuple(probes) and all(
+                a.is_number for a in form.args[op.arity:]
+            ):
+                calls.setdefault(type(form), op)
+    return Tables(forms, classes, out, calls)
+
+
+def _probe(need: str, i: int) -> sp.MatrixSymbol:
+    """A SymPy argument that meets ``need`` (``square``, ``vector`` or ``any``)."""
+    rows, cols = {"square": (3, 3), "vector": (3, 1)}.get(need, (3, 4))
+    return sp.MatrixSymbol(f"_probe{i}", rows, cols)
+
+
+def entrywise_name(e: sp.Basic, arg: sp.Basic) -> str | None:
+    """The entry-wise function ``e`` applies to ``arg`` (``e`` is ``F(arg, …)``), if any."""
+    t = tables()
+    name = t.forms.get(e.xreplace({arg: _x}))
+    if name is None and isinstance(e, sp.Function) and e.args[:1] == (arg,):
+        name = t.classes.get(e.func)
+    return name
 
 
 # ---------------------------------------------------------------- SymPy in
@@ -129,12 +194,9 @@ class _Writer:
             return "(" + " + ".join(self.write(a) for a in e.args) + ")"
         if isinstance(e, sp.Transpose):
             return f"({self.write(e.arg)})'"
-        if isinstance(e, sp.Inverse):
-            return f"inv({self.write(e.arg)})"
-        if isinstance(e, sp.Trace):
-            return f"tr({self.write(e.arg)})"
-        if isinstance(e, sp.Determinant):
-            return f"det({self.write(e.arg)})"
+        op = tables().calls.get(type(e))
+        if op is not None:
+            return f"{op.name}(" + ", ".join(self.write(a) for a in e.args[: op.arity]) + ")"
         if isinstance(e, sp.HadamardProduct):
             return "(" + " .* ".join(self.write(a) for a in e.args) + ")"
         if isinstance(e, sp.HadamardPower):
@@ -147,8 +209,11 @@ class _Writer:
             return self.write(e.parent)  # the entry of a 1×1 product, as in (x.T*A*x)[0, 0]
         if isinstance(e, ElementwiseApplyFunction):
             return self.entrywise(e.function, self.write(e.expr), matrix=True)
-        if isinstance(e, sp.Function) and type(e) in FUNCTIONS_IN and len(e.args) == 1:
-            return f"{FUNCTIONS_IN[type(e)]}({self.write(e.args[0])})"
+        if isinstance(e, (sp.Function, sp.Max, sp.Min)):
+            args = [a for a in e.args if not a.is_number]
+            name = entrywise_name(e, args[0]) if len(args) == 1 else None
+            if name is not None:
+                return f"{name}({self.write(args[0])})"
         raise MatcalcError(f"matcalc cannot read the SymPy expression {e} ({type(e).__name__})")
 
     def exponent(self, k: sp.Basic) -> str:
@@ -158,14 +223,16 @@ class _Writer:
 
     def entrywise(self, fn: sp.Basic, arg: str, matrix: bool) -> str:
         """``fn`` (a SymPy function class or a ``Lambda`` of one variable) applied entry-wise."""
+        name = None
         if isinstance(fn, sp.Lambda) and len(fn.variables) == 1:
             (d,), body = fn.variables, fn.expr
-            if isinstance(body, sp.Function) and type(body) in FUNCTIONS_IN and body.args == (d,):
-                return f"{FUNCTIONS_IN[type(body)]}({arg})"
-            if isinstance(body, sp.Pow) and body.base == d:
+            name = entrywise_name(body, d)
+            if name is None and isinstance(body, sp.Pow) and body.base == d:
                 return f"({arg}) .^ {self.exponent(body.exp)}"
-        elif fn in FUNCTIONS_IN:
-            return f"{FUNCTIONS_IN[fn]}({arg})"
+        elif not isinstance(fn, sp.Lambda):
+            name = tables().classes.get(fn)
+        if name is not None:
+            return f"{name}({arg})"
         raise MatcalcError(f"matcalc cannot apply the SymPy function {fn} entry-wise")
 
 
@@ -193,6 +260,7 @@ class _Reader:
                 for d in s.shape:
                     if isinstance(d, sp.Symbol):
                         self.dims[d.name] = d
+        self.model = model
         self.defs = {v.name: rhs for v, rhs in model.definitions}
         self.cache: dict[Expr, sp.Basic] = {}
 
@@ -267,43 +335,34 @@ class _Reader:
         raise MatcalcError(f"no SymPy form for {type(e).__name__} nodes")
 
     def apply(self, e) -> sp.Basic:
-        fn = FUNCTIONS_OUT.get(e.fn)
-        if fn is None:  # an abstract elementwise function and its derivatives
-            f = sp.Function(e.fn)
-            fn = sp.Lambda(_x, f(_x).diff(_x, e.order) if e.order else f(_x))
         arg = self(e.arg)
+        fn = self.function(e.fn, e.order)
         if e.arg.shape == (1, 1):
             return fn(self.scalar(arg))
         return arg.applyfunc(fn)
 
-    def call(self, e: Call) -> sp.Basic:
-        args = [self(a) for a in e.args]
-        x = args[0]
-        if e.fn == "tr":
-            return sp.Trace(x)
-        if e.fn == "det":
-            return sp.Determinant(x)
-        if e.fn == "logdet":
-            return sp.log(sp.Determinant(x))
-        if e.fn == "inv":
-            return sp.Inverse(x)
-        if e.fn == "diag":
-            return DiagonalOf(x)
-        if e.fn == "Diag":
-            return DiagMatrix(x)
-        if e.fn == "sum":
-            return self.entry_sum(x)
-        if e.fn in ("norm2", "normF"):
-            return sp.sqrt(self.entry_sum(sp.HadamardPower(x, 2)))
-        if e.fn == "norm1":
-            return self.entry_sum(x.applyfunc(sp.Abs))
-        raise MatcalcError(f"{e.fn}(...) has no SymPy matrix-expression form")
+    def function(self, name: str, order: int):
+        """The ``order``-th derivative of the entry-wise function ``name`` as a SymPy function:
+        the registry's form, a function defined by formula, or an abstract ``elementwise`` one."""
+        formula = self.model.formula(name)
+        if formula is not None:
+            from .formulas import symbol
 
-    def entry_sum(self, x: sp.Basic) -> sp.Basic:
-        r, c = x.shape
-        left = x if r == 1 else sp.OneMatrix(1, r) * x
-        total = left if c == 1 else left * sp.OneMatrix(c, 1)
-        return self.scalar(total)
+            return sp.Lambda(_x, formula.forms[order].xreplace({symbol(): _x}))
+        fn = tables().out.get(name)
+        if fn is None:  # a declared elementwise function: abstract
+            if OPS.get(name) is not None:
+                raise MatcalcError(f"{name} has no SymPy form in the operation registry")
+            fn = sp.Function(name)
+        if not order:
+            return fn
+        return sp.Lambda(_x, sp.diff(fn(_x), _x, order))
+
+    def call(self, e: Call) -> sp.Basic:
+        op = OPS[e.fn]
+        if op.sympy_matrix is None:
+            raise MatcalcError(f"{e.fn}(...) has no SymPy matrix-expression form")
+        return op.sympy_matrix(sp, *[self(a) for a in e.args])
 
 
 def _rational(q: Fraction) -> sp.Rational:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,10 @@ def test_the_page_opens_with_seed_000_and_its_variables(page):
     chips = page.evaluate("[...document.querySelectorAll('#variables .chip')].map(c => c.dataset.name)")
     assert chips == ["x", "b", "W", "M", "c", "y", "s", "a", "t", "f"]
     assert page.evaluate("document.querySelector('#wrt').value") == "W"
+    # the first question is answered without a click: the example is derived on opening
+    want = matcalc.grad((MODELS / "seed000.mc").read_text(), wrt="W")
+    assert page.evaluate("document.body.dataset.state") == "derived"
+    assert page.evaluate("document.querySelector('#result-text').textContent") == want.text()
 
 
 def test_seed_000_derivation_renders_and_checks(page):
@@ -147,3 +152,61 @@ def test_a_matrixcalculus_example_from_the_menu_switches_the_convention(page):
     want = matcalc.grad(text, wrt="w", convention="mc")
     assert page.evaluate("document.querySelector('#result-text').textContent") == want.text()
     page.click("input[value='matcalc']")
+
+
+def choose(page, selector: str, value: str) -> None:
+    """Pick ``value`` in the menu ``selector`` as a user does (a change event)."""
+    page.evaluate(
+        f"(() => {{ const s = document.querySelector('{selector}'); s.value = '{value}';"
+        " s.dispatchEvent(new Event('change')); })()"
+    )
+
+
+def test_a_mistake_leaves_no_stale_result_names_or_code(page):
+    page.type_into("#model", "x: vector(n)\nf = norm2(x)^2 +")
+    page.type_into("#wrt", "x")
+    derive(page, "error")
+    assert page.evaluate("document.querySelector('#copy').disabled")
+    assert page.evaluate("document.querySelector('#download').disabled")
+    assert page.evaluate("document.querySelector('#code-box').hidden")
+    assert page.evaluate("document.querySelector('#steps-box').hidden")
+    placeholder = page.evaluate("document.querySelector('#placeholder').textContent")
+    assert placeholder.startswith("No result") and "(line 2, column 17)" in placeholder
+    page.wait_for("document.querySelectorAll('#variables .chip').length === 0")  # not the last model's
+
+
+def test_code_for_each_target_is_downloaded_as_shown(page, tmp_path):
+    page.command("Page.setDownloadBehavior", behavior="allow", downloadPath=str(tmp_path))
+    text = "x: vector(n); A: matrix(n, n)\nf = x'*A*x + sum(exp(A))"
+    page.type_into("#model", text)
+    page.type_into("#wrt", "A")
+    derive(page, "derived")
+    targets = [("torch", "import torch", "grad_f_torch.py"), ("numpy", "import numpy", "grad_f.py")]
+    for target, module, name in targets:
+        page.evaluate("document.querySelector('#code').textContent = ''")
+        choose(page, "#target", target)  # a shown result follows the target
+        code = page.wait_for("document.querySelector('#code').textContent")
+        assert module in code and code == matcalc.grad(text, wrt="A").source(target)
+        page.evaluate("document.querySelector('#code-box').open = true")
+        page.click("#download")
+        path = tmp_path / name
+        deadline = time.monotonic() + 30
+        while not (path.exists() and path.read_text(encoding="utf-8")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert path.read_text(encoding="utf-8") == code
+        compile(code, name, "exec")
+
+
+def test_a_model_defined_by_formula_in_another_target(page):
+    text = "gelu(u) = u * sigmoid(1.702*u)\nx: vector(n); W: matrix(m, n)\nf = sum(gelu(W*x))"
+    page.type_into("#model", text)
+    page.type_into("#wrt", "W")
+    choose(page, "#target", "jax")
+    derive(page, "derived")
+    assert "where gelu'(u) = " in page.evaluate("document.querySelector('#result-text').textContent")
+    code = page.evaluate("document.querySelector('#code').textContent")
+    assert "import jax" in code and "def _dgelu(u):" in code
+    assert not page.evaluate("document.querySelector('#copy').disabled")
+    page.evaluate("document.querySelector('#code').textContent = ''")
+    choose(page, "#target", "numpy")  # the shown result follows
+    assert "import numpy" in page.wait_for("document.querySelector('#code').textContent")

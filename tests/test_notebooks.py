@@ -33,6 +33,7 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 KERNEL_NAME = "python3"
 
 EXPECTED = [
+    "defined_by_formula.ipynb",
     "jupyter_magic.ipynb",
     "seed000_two_layer_network.ipynb",
     "seed001_norm_of_Ax.ipynb",

@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 import matcalc
-from matcalc.sympy_interop import sympy_model_text
+from matcalc.ops.registry import call_ops, entrywise_ops
+from matcalc.sympy_interop import sympy_model_text, tables, to_sympy
 
 MODELS = Path(__file__).parent / "models"
 
@@ -28,6 +30,7 @@ C = sp.MatrixSymbol("C", 3, 4)
 x = sp.MatrixSymbol("x", 3, 1)
 y = sp.MatrixSymbol("y", 4, 1)
 c = sp.Symbol("c")
+t = sp.Symbol("t")
 
 
 def values(expr: sp.Basic, seed: int) -> dict:
@@ -83,6 +86,12 @@ def evaluate(expr: sp.Basic, vals: dict) -> np.ndarray:
             return np.linalg.inv(ev(e.arg))
         if isinstance(e, sp.Trace):
             return np.array([[np.trace(ev(e.arg))]])
+        if isinstance(e, DiagonalOf):
+            return np.diag(ev(e.args[0])).reshape(-1, 1)
+        if isinstance(e, DiagMatrix):
+            return np.diagflat(ev(e.args[0]))
+        if isinstance(e, sp.KroneckerProduct):
+            return np.kron(*[ev(a) for a in e.args])
         if isinstance(e, sp.Determinant):
             return np.array([[np.linalg.det(ev(e.arg))]])
         if isinstance(e, sp.HadamardProduct):
@@ -196,6 +205,9 @@ ROUND_TRIPS = [
     (sp.Trace(sp.Identity(3) * X + 2 * X.T * A), X),
     (sp.exp(sp.Trace(A * X) / 7), X),
     (sp.Trace(X.applyfunc(lambda e: e**3)), X),
+    ((x.T * DiagonalOf(X * A)), X),
+    (sp.Trace(A * DiagMatrix(x.applyfunc(sp.exp))), x),
+    (sp.Trace(A * X.applyfunc(sp.Lambda(t, 1 / (1 + sp.exp(-t))))), X),
 ]
 
 
@@ -243,7 +255,7 @@ def test_to_sympy_of_a_text_model_matches_the_generated_code():
         (sp.Trace(sp.MatrixSymbol("a b", 3, 3)), "cannot be a matcalc name"),
         (sp.Trace(X) ** c, "must be a number"),
         (sp.Trace(X.applyfunc(sp.gamma)), "cannot apply the SymPy function"),
-        (sp.Trace(sp.kronecker_product(X, X)), "cannot read the SymPy expression"),
+        (sp.Trace(sp.Adjoint(X)), "cannot read the SymPy expression"),
         ("x'*x", "needs a SymPy expression"),
     ],
 )
@@ -264,3 +276,108 @@ def test_symbolic_sizes_come_back_as_the_users_own_symbols():
     dX = matcalc.diff(sp.Trace(Xs.T * Bs * Xs), Xs)
     assert dX.shape == (n, m) and dX.free_symbols == {Xs, Bs}
     assert dX == (Bs + Bs.T) * Xs
+
+
+# ---------------------------------------------------------------- the registry both ways
+
+#: Arguments in each entry-wise function's domain, away from kinks at 0.
+DRAWS = {
+    "any": np.array([[-1.2, 0.35, 0.8], [0.5, -0.7, 1.4], [-0.3, 0.9, -1.6]]),
+    "positive": np.array([[0.4, 1.1, 2.5], [0.7, 1.9, 0.3], [1.3, 0.6, 2.2]]),
+    "small": np.array([[-0.4, 0.1, 0.3], [0.2, -0.25, 0.35], [-0.15, 0.45, -0.3]]),
+}
+
+
+@pytest.mark.parametrize("op", entrywise_ops(), ids=lambda op: op.name)
+def test_every_entrywise_function_of_the_registry_goes_to_sympy_and_back(op):
+    """Out: ``to_sympy`` writes the registry entry's SymPy form, equal to its NumPy evaluation.
+    In: SymPy's function applied entry-wise is read back as that entry, and its gradient agrees
+    with central differences. An entry without a SymPy form fails here."""
+    assert op.sympy is not None, f"{op.name} has no SymPy form in the registry"
+    model = matcalc.parse(f"Z: matrix(3, 3); f = sum({op.name}(Z))")
+    (_, body), = model.definitions
+    applied = to_sympy(body.args[0], model)  # the function applied: sum(f(Z)) -> f(Z)
+    assert isinstance(applied, ElementwiseApplyFunction)
+    Z = sp.MatrixSymbol("Z", 3, 3)
+    v = DRAWS[op.domain.draw]
+    got = np.array(applied.xreplace({Z: sp.ImmutableMatrix(v)}).doit().evalf(), dtype=float)
+    assert np.allclose(got, op.numeric(v), rtol=1e-12, atol=1e-12)
+
+    n = sp.Symbol("n", integer=True, positive=True)
+    symbolic = sp.Trace(sp.MatrixSymbol("Z", n, n).applyfunc(applied.function))
+    assert f"tr({op.name}(Z))" in sympy_model_text(symbolic)
+    expr = sp.Trace(A * Z.applyfunc(applied.function))
+    vals = {**values(expr, 0), Z: v}
+    want = finite_difference(expr, Z, vals)
+    assert np.allclose(evaluate(matcalc.diff(expr, Z), vals), want, rtol=1e-5, atol=1e-6)
+
+
+#: Structural functions SymPy has no matrix expression for.
+NO_SYMPY_FORM = {"vec"}  # SymPy's matrix expressions have no vec (only explicit reshapes)
+
+
+@pytest.mark.parametrize("op", [op for op in call_ops() if not op.internal], ids=lambda op: op.name)
+def test_every_structural_function_of_the_registry_has_a_sympy_matrix_form(op):
+    """The entry's ``sympy_matrix`` form, made explicit, equals its NumPy evaluation; where it is
+    one SymPy class (``Trace``), SymPy's class is read back as the entry."""
+    if op.name in NO_SYMPY_FORM:
+        assert op.sympy_matrix is None
+        return
+    assert op.sympy_matrix is not None, f"{op.name} has no SymPy matrix-expression form"
+    rng = np.random.default_rng(3)
+    shapes = {"square": (3, 3), "vector": (3, 1), "any": (3, 2)}
+    args = [rng.normal(size=shapes[need]) for need in op.needs[: op.arity]]
+    if op.domain.draw == "spd":
+        args[0] = args[0] @ args[0].T + 3 * np.eye(3)
+    symbols = [sp.MatrixSymbol(f"P{i}", *a.shape) for i, a in enumerate(args)]
+    written = op.sympy_matrix(sp, *symbols)
+    explicit = sp.Matrix(written.as_explicit() if isinstance(written, sp.MatrixExpr) else [[written]])
+    explicit = explicit.subs({s: sp.ImmutableMatrix(a) for s, a in zip(symbols, args)}).doit()
+    want = np.broadcast_to(op.numeric(*args), explicit.shape)
+    assert np.allclose(np.array(explicit.evalf(), dtype=float), want, rtol=1e-10, atol=1e-12)
+    if type(written) in tables().calls:
+        if isinstance(written, sp.MatrixExpr):  # summed to a scalar: from_sympy reads scalars
+            r, k = written.shape
+            written = sp.Trace(sp.OneMatrix(1, r) * written * sp.OneMatrix(k, 1))
+        assert f"{op.name}(" in sympy_model_text(written)
+
+
+def test_a_new_registry_entry_reaches_sympy_both_ways_without_touching_the_interop():
+    """sympy_interop holds no table of its own: an entry registered now is read and written."""
+    from fractions import Fraction
+
+    from matcalc import build as b
+    from matcalc.ops.registry import ALIASES, OPS, Op, register
+
+    before = (dict(OPS), dict(ALIASES))
+    register(Op(
+        "sinh", "entrywise", sympy=lambda sp, u: sp.sinh(u), numeric=np.sinh,
+        derivative=lambda x, y: b.scale(Fraction(1, 2), b.add(b.apply("exp", x), b.apply("exp", b.neg(x)))),
+        latex=r"\sinh{prime}\left({x}\right)", code={"numpy": "{np}.sinh({x})"},
+    ))
+    try:
+        expr = sp.Trace(A * X.applyfunc(sp.sinh))
+        assert sympy_model_text(expr) == "A: matrix(3, 3)\nX: matrix(3, 3)\ntr((A*sinh(X)))\n"
+        assert agrees(matcalc.diff(expr, X), expr, X)
+        g = matcalc.grad("X: matrix(3, 3); f = sum(sinh(X))", wrt="X")
+        assert g.to_sympy()["X"].has(sp.exp)
+    finally:
+        OPS.clear(), OPS.update(before[0]), ALIASES.clear(), ALIASES.update(before[1])
+        from matcalc.ops.registry import _NAMES
+
+        _NAMES.clear()
+    assert "sinh" not in tables().out
+
+
+def test_a_function_defined_by_formula_goes_out_as_its_formula():
+    g = matcalc.grad("gelu(u) = u * sigmoid(1.702*u); x: vector(3); f = sum(gelu(x))", wrt="x")
+    out = g.to_sympy()["x"]
+    assert not out.atoms(sp.Derivative) and not any(f.func.__name__ == "gelu" for f in out.atoms(sp.Function))
+    xs = sp.MatrixSymbol("x", 3, 1)
+    v = np.array([[-1.5], [0.2], [2.0]])
+    got = np.array(out.xreplace({xs: sp.ImmutableMatrix(v)}).doit().evalf(), dtype=float)
+
+    def gelu(u):
+        return u / (1 + np.exp(-1.702 * u))
+
+    assert np.allclose(got, (gelu(v + 1e-6) - gelu(v - 1e-6)) / 2e-6, rtol=1e-6)

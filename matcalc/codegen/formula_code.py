@@ -36,7 +36,6 @@ def _printer_class(target: str) -> type:
     import sympy as sp
     from sympy.printing.numpy import JaxPrinter, NumPyPrinter
     from sympy.printing.pycode import PythonCodePrinter
-    from sympy.printing.pytorch import TorchPrinter
 
     class Registry:
         """Spells a function by the target's registry entry (``{np}`` the module alias)."""
@@ -93,6 +92,8 @@ def _printer_class(target: str) -> type:
         return Jax
 
     if target == "torch":
+        # imported here only: sympy.printing.pytorch imports torch (about 2 s and 300 MB)
+        from sympy.printing.pytorch import TorchPrinter
 
         class Torch(Registry, TorchPrinter):
             def _module_format(self, fqn: str, register: bool = True) -> str:

@@ -4,8 +4,8 @@ An entry holds everything every stage needs to know about one operation: its
 name and aliases, arity, what its arguments must be and the shape of its
 result, the domain of its argument (for checks and random draws), its
 differential per argument (the JVP), its Frobenius pull per argument where it
-is linear (the transpose of the JVP), its SymPy form (entry-wise functions), and
-its spellings: text, LaTeX, and one per code target.
+is linear (the transpose of the JVP), its SymPy forms (of explicit matrices, and as a
+SymPy matrix expression), and its spellings: text, LaTeX, and one per code target.
 
 The entries themselves live in :mod:`matcalc.ops.entrywise` (functions applied
 entry by entry) and :mod:`matcalc.ops.structural` (``sum tr … kron``); they
@@ -79,7 +79,10 @@ class Op:
     the result's shape is stored on the node, as for ``unvec``), ``jvp`` (per
     argument: ``(args, y, dx) ->`` the differential's term in that argument) and
     ``pull`` (per argument, ``None`` where not linear: ``(g, args) -> (rule,
-    g')`` with ``g : op(…, dX, …) = g' : dX``).
+    g')`` with ``g : op(…, dX, …) = g' : dX``), ``sympy(sp, *args)`` (the result for
+    explicit ``sp.Matrix`` arguments) and ``sympy_matrix(sp, *args)`` (the result as a
+    SymPy matrix expression of matrix expressions, ``Trace(X)``; ``None`` where SymPy has
+    none): :mod:`matcalc.sympy_interop` reads both ways through it.
     """
 
     name: str
@@ -97,6 +100,7 @@ class Op:
     simplify: Callable | None = None
     symmetric: Callable[..., bool] | None = None  # args -> whether the result is symmetric
     sympy: Callable | None = None
+    sympy_matrix: Callable | None = None  # calls: (sp, *args) -> a SymPy matrix expression
     numeric: Callable | None = None
     latex: str | Callable[[list[str]], str] | None = None
     latex_transposed: Callable[[list[str]], str] | None = None

@@ -134,6 +134,27 @@ def _blocks(g: np.ndarray, outer: tuple[int, int], inner: tuple[int, int]) -> np
     return g.reshape(outer[0], inner[0], outer[1], inner[1])
 
 
+# ---------------------------------------------------------------- SymPy matrix expressions
+
+
+def _sp_entry(sp, m):
+    """A 1×1 matrix expression as the scalar it holds (``(𝟏ᵀ X 𝟏)[0, 0]``)."""
+    return m[0, 0] if isinstance(m, sp.MatrixExpr) and m.shape == (1, 1) else m
+
+
+def _sp_sum(sp, x):
+    """``sum(X)`` as SymPy's ``𝟏ᵀ X 𝟏`` (no all-ones factor of size 1)."""
+    r, c = x.shape
+    left = x if r == 1 else sp.OneMatrix(1, r) * x
+    return _sp_entry(sp, left if c == 1 else left * sp.OneMatrix(c, 1))
+
+
+def _sp_diagonal(sp, name: str):
+    import sympy.matrices.expressions.diagonal as diagonal
+
+    return getattr(diagonal, name)
+
+
 def call(name: str, **fields) -> Op:
     """Register a structural function."""
     fields.setdefault("latex", _operator(name))
@@ -147,12 +168,14 @@ def _x(rule: Rule, make: Callable[[Expr, Expr], Expr]) -> Callable:
 
 call("sum", result=lambda s: SCALAR, factors_out=True, simplify=_simplify_sum,
      sympy=lambda sp, x: sp.Matrix([[sum(x)]]),
+     sympy_matrix=lambda sp, x: _sp_sum(sp, x),
      jvp=(lambda a, y, dx: b.call("sum", dx),),
      pull=(_x(SUM_ALL, lambda g, x: b.mul(g, b.ones(x.shape))),),
      numeric=lambda x: _scalar(x.sum()), code=spelt("{np}.sum({x})"),
      example="X: matrix(m, n); f = sum(sin(X))")
 call("tr", needs=("square",), result=lambda s: SCALAR, factors_out=True, simplify=_simplify_tr,
      sympy=lambda sp, x: sp.Matrix([[x.trace()]]),
+     sympy_matrix=lambda sp, x: sp.Trace(x),
      jvp=(lambda a, y, dx: b.call("tr", dx),),
      pull=(_x(TRACE, lambda g, x: b.mul(g, b.eye(x.shape[0]))),),
      numeric=lambda x: _scalar(np.trace(x)), code=spelt(
@@ -162,6 +185,7 @@ call("tr", needs=("square",), result=lambda s: SCALAR, factors_out=True, simplif
      example="X, A: matrix(n, n); f = tr(A*X*X)")
 call("diag", needs=("square",), result=lambda s: (s[0], 1), factors_out=True, simplify=_simplify_diag,
      sympy=lambda sp, x: sp.Matrix([x[i, i] for i in range(x.rows)]),
+     sympy_matrix=lambda sp, x: _sp_diagonal(sp, "DiagonalOf")(x),
      jvp=(lambda a, y, dx: b.call("diag", dx),),
      pull=(_x(DIAG, lambda g, x: b.call("Diag", g)),),
      numeric=lambda x: np.diag(x).reshape(-1, 1).copy(),
@@ -175,6 +199,7 @@ call("diag", needs=("square",), result=lambda s: (s[0], 1), factors_out=True, si
 call("Diag", needs=("vector",), result=lambda s: (s[0], s[0]), factors_out=True, simplify=_simplify_Diag,
      symmetric=lambda a: True,
      sympy=lambda sp, x: sp.diag(*x),
+     sympy_matrix=lambda sp, x: _sp_diagonal(sp, "DiagMatrix")(x),
      jvp=(lambda a, y, dx: b.call("Diag", dx),),
      pull=(_x(DIAG_MAT, lambda g, x: b.call("diag", g)),),
      numeric=lambda x: np.diag(x[:, 0]), code=spelt(
@@ -210,24 +235,28 @@ call("unvec", internal=True,
 call("inv", needs=("square",), result=lambda s: s,
      symmetric=lambda a: b.is_symmetric(a[0]),
      sympy=lambda sp, x: x.inv(),
+     sympy_matrix=lambda sp, x: sp.Inverse(x),
      jvp=(lambda a, y, dx: b.neg(b.mul(y, dx, y)),),
      numeric=np.linalg.inv, latex=_inv_latex, latex_transposed=_inv_transposed_latex,
      code=spelt("{np}.linalg.inv({x})"), domain=SPD,
      example="X: matrix(n, n); a, c: vector(n); f = a'*inv(X)*c")
 call("det", needs=("square",), result=lambda s: SCALAR,
      sympy=lambda sp, x: sp.Matrix([[x.det()]]),
+     sympy_matrix=lambda sp, x: sp.Determinant(x),
      jvp=(lambda a, y, dx: b.mul(y, b.call("tr", b.mul(b.call("inv", a[0]), dx))),),
      numeric=lambda x: _scalar(np.linalg.det(x)), latex=r"\det\left({x}\right)",
      code=spelt("{np}.linalg.det({x})"), domain=SPD,
      example="X: matrix(n, n); f = det(X)")
 call("logdet", needs=("square",), result=lambda s: SCALAR,
      sympy=lambda sp, x: sp.Matrix([[sp.log(x.det())]]),
+     sympy_matrix=lambda sp, x: sp.log(sp.Determinant(x)),
      jvp=(lambda a, y, dx: b.call("tr", b.mul(b.call("inv", a[0]), dx)),),
      numeric=lambda x: _scalar(np.linalg.slogdet(x)[1]), latex=r"\mathit{{logdet}}\left({x}\right)",
      code=spelt("{np}.linalg.slogdet({x})[1]"), domain=Domain("spd"),
      example="X: matrix(n, n); f = logdet(X)")
 call("norm1", result=lambda s: SCALAR,
      sympy=lambda sp, x: sp.Matrix([[sum(sp.Abs(v) for v in x)]]),
+     sympy_matrix=lambda sp, x: _sp_sum(sp, x.applyfunc(sp.Abs)),
      jvp=(lambda a, y, dx: b.frob(b.apply("sign", a[0]), dx),),
      numeric=lambda x: _scalar(np.abs(x).sum()), latex=_norm("1"),
      code=spelt("{np}.sum({np}.abs({x}))"), domain=Domain("any", lambda x: float(np.abs(x).min())),
@@ -235,6 +264,7 @@ call("norm1", result=lambda s: SCALAR,
 for _name, _k in (("norm2", "2"), ("normF", "F")):
     call(_name, result=lambda s: SCALAR,
          sympy=lambda sp, x: sp.Matrix([[sp.sqrt(sum(v**2 for v in x))]]),
+         sympy_matrix=lambda sp, x: sp.sqrt(_sp_sum(sp, sp.HadamardPower(x, 2))),
          jvp=(lambda a, y, dx: b.mul(b.frob(a[0], dx), b.power(y, -1)),),
          numeric=lambda x: _scalar(np.sqrt((x * x).sum())), latex=_norm(_k),
          code=spelt(
@@ -245,6 +275,7 @@ for _name, _k in (("norm2", "2"), ("normF", "F")):
          example=f"X: matrix(m, n); f = {_name}(X)")
 call("softmax", needs=("vector",), result=lambda s: s,
      sympy=lambda sp, x: x.applyfunc(sp.exp) / sum(x.applyfunc(sp.exp)),
+     sympy_matrix=lambda sp, x: x.applyfunc(sp.exp) / _sp_sum(sp, x.applyfunc(sp.exp)),
      jvp=(lambda a, y, dx: b.sub(b.eprod(y, dx), b.mul(y, b.transpose(y), dx)),),
      numeric=_softmax, code=spelt(
          "{softmax}({x})",
@@ -254,6 +285,7 @@ call("softmax", needs=("vector",), result=lambda s: s,
      example="x, a: vector(n); f = a'*softmax(x)")
 call("logsumexp", needs=("vector",), result=lambda s: SCALAR,
      sympy=lambda sp, x: sp.Matrix([[sp.log(sum(x.applyfunc(sp.exp)))]]),
+     sympy_matrix=lambda sp, x: sp.log(_sp_sum(sp, x.applyfunc(sp.exp))),
      jvp=(lambda a, y, dx: b.frob(b.call("softmax", a[0]), dx),),
      numeric=_logsumexp, code=spelt(
          "{logsumexp}({x})",
@@ -286,6 +318,7 @@ def _simplify_kron(a: Expr, x: Expr) -> Expr | None:
 call("kron", arity=2, needs=("any", "any"), result=_kron_shape, simplify=_simplify_kron,
      latex=lambda a: _grouped(a[0]) + r" \otimes " + _grouped(a[1]),
      sympy=lambda sp, a, c: sp.kronecker_product(a, c),
+     sympy_matrix=lambda sp, a, c: sp.KroneckerProduct(a, c),
      jvp=(lambda a, y, dx: b.call("kron", dx, a[1]), lambda a, y, dx: b.call("kron", a[0], dx)),
      pull=(lambda g, a: (KRON_LEFT, b.call("blockfrob", g, a[1], shape=a[0].shape)),
            lambda g, a: (KRON_RIGHT, b.call("blocksum", g, a[0], shape=a[1].shape))),

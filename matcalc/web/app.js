@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { examples: [], code: "", timer: null, lastVariables: "" };
+const state = { examples: [], code: "", timer: null, lastVariables: "", ticket: 0 };
 
 function convention() {
   return document.querySelector('input[name="convention"]:checked').value;
@@ -143,11 +143,13 @@ async function refreshVariables() {
   if (key === state.lastVariables) return;
   state.lastVariables = key;
   const { ok, data } = await post("variables", { model: $("model").value, convention: convention() });
+  if (key !== state.lastVariables) return; // the model changed while the server answered
   if (ok) {
     clearError();
     renderVariables(data);
   } else {
     showError(data.error, false);
+    $("variables").textContent = ""; // the names of a model that no longer parses would mislead
   }
 }
 
@@ -172,40 +174,65 @@ function busy(on, what) {
   $("status").textContent = on ? what : "";
 }
 
+function showResult(data) {
+  $("placeholder").hidden = true;
+  typeset(data.latex, $("result"));
+  $("result-text").textContent = data.text;
+  typeset(data.steps_latex, $("steps"));
+  $("steps-box").hidden = false;
+  $("code-box").hidden = false;
+  $("code").textContent = data.code;
+  $("code").hidden = !data.code;
+  $("code-error").textContent = data.code_error ? "No " + $("target").selectedOptions[0].textContent +
+    " code for this model: " + data.code_error : "";
+  $("code-error").hidden = !data.code_error;
+  state.code = data.code;
+  state.of = data.of;
+  state.target = data.target;
+  $("copy").disabled = $("download").disabled = !data.code;
+}
+
+function clearResult(why) {
+  $("placeholder").hidden = false;
+  if (why) $("placeholder").textContent = why;
+  for (const id of ["result", "result-text", "steps", "code", "checked", "code-error"]) $(id).textContent = "";
+  $("steps-box").hidden = true;
+  $("code-box").hidden = true;
+  state.code = "";
+  $("copy").disabled = $("download").disabled = true;
+}
+
 async function derive() {
+  const ticket = ++state.ticket;
   busy(true, "deriving…");
   $("checked").textContent = "";
+  delete $("checked").dataset.ok;
   try {
     const { ok, data } = await post("derive", request());
+    if (ticket !== state.ticket) return; // a newer request was made meanwhile: its answer counts
     if (!ok) {
       showError(data.error, true);
-      $("result").textContent = "";
-      $("result-text").textContent = "";
-      $("steps").textContent = "";
-      $("code").textContent = "";
-      state.code = "";
+      const at = data.error.line == null ? "" : " (line " + data.error.line + ", column " + data.error.column + ")";
+      clearResult("No result: see the message under the editor" + at + ".");
       document.body.dataset.state = "error";
       return;
     }
     clearError();
-    typeset(data.latex, $("result"));
-    $("result-text").textContent = data.text;
-    typeset(data.steps_latex, $("steps"));
-    $("code").textContent = data.code;
-    state.code = data.code;
-    state.of = data.of;
+    showResult(data);
     document.body.dataset.state = "derived";
   } catch (e) {
     showError({ message: "cannot reach the matcalc server: " + e, line: null, column: null }, false);
   } finally {
-    busy(false);
+    if (ticket === state.ticket) busy(false);
   }
 }
 
 async function checkNumerically() {
+  const ticket = ++state.ticket;
   busy(true, "checking against central differences…");
   try {
     const { ok, data } = await post("check", request());
+    if (ticket !== state.ticket) return;
     const box = $("checked");
     box.textContent = "";
     if (!ok) {
@@ -230,8 +257,10 @@ async function checkNumerically() {
     });
     box.appendChild(table);
     box.dataset.ok = String(data.ok);
+  } catch (e) {
+    showError({ message: "cannot reach the matcalc server: " + e, line: null, column: null }, false);
   } finally {
-    busy(false);
+    if (ticket === state.ticket) busy(false);
   }
 }
 
@@ -253,7 +282,8 @@ function downloadCode() {
   const blob = new Blob([state.code], { type: "text/x-python" });
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
-  link.download = "grad_" + (state.of || "f") + ".py";
+  const suffix = !state.target || state.target === "numpy" ? "" : "_" + state.target.replace("-", "_");
+  link.download = "grad_" + (state.of || "f") + suffix + ".py";
   document.body.appendChild(link);
   link.click();
   link.remove();
@@ -283,7 +313,7 @@ async function start() {
     option.textContent = e.title;
     select.appendChild(option);
   }
-  select.addEventListener("change", () => loadExample(select.value));
+  select.addEventListener("change", async () => { await loadExample(select.value); await derive(); });
   $("model").addEventListener("input", () => { renderGutter(null); variablesSoon(); });
   $("model").addEventListener("scroll", () => { $("gutter").scrollTop = $("model").scrollTop; });
   $("wrt").addEventListener("input", () => {
@@ -294,6 +324,10 @@ async function start() {
   $("model").addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) derive(); });
   for (const radio of document.querySelectorAll('input[name="convention"]')) radio.addEventListener("change", variablesSoon);
   $("derive").addEventListener("click", derive);
+  for (const id of ["target", "layout", "of"]) {
+    // a shown result follows its settings
+    $(id).addEventListener("change", () => { if (document.body.dataset.state === "derived") derive(); });
+  }
   $("check").addEventListener("click", checkNumerically);
   $("copy").addEventListener("click", copyCode);
   $("download").addEventListener("click", downloadCode);
@@ -310,11 +344,12 @@ async function start() {
     await refreshVariables();
   }
   if (params.has("wrt")) $("wrt").value = params.get("wrt");
-  document.body.dataset.ready = "true";
-  if (params.has("derive")) {
+  // the first question answered at once: the example (or the model given) derived on opening
+  if (!params.has("model") || params.has("derive")) {
     await refreshVariables();
     await derive();
   }
+  document.body.dataset.ready = "true";
 }
 
 document.addEventListener("DOMContentLoaded", start);
