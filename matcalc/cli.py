@@ -179,7 +179,14 @@ TARGET_NAMES = ("numpy", "torch", "jax", "array-api")
 
 
 def cmd_code(args: argparse.Namespace) -> int:
-    """Write a self-contained module for one target computing the value and the gradients."""
+    """Write a self-contained module for one target computing the value and the gradients
+    (``--jacobian``: ``value_and_jacobian``; ``--hessian``: ``value_grad_and_hessian``, ``hvp``)."""
+    if args.jacobian or args.hessian:
+        if args.jacobian and args.hessian:
+            raise MatcalcError("--jacobian and --hessian: give one of them")
+        args.command = "jacobian" if args.jacobian else "hessian"
+        _write(_kind(args).source(args.target), args.output)
+        return 0
     g = _gradient(args)
     _write(g.source(args.target, _function_name(args.name)), args.output)
     return 0
@@ -188,6 +195,10 @@ def cmd_code(args: argparse.Namespace) -> int:
 def _setup_code(parser: argparse.ArgumentParser) -> None:
     _add_derivative_arguments(parser)
     parser.add_argument("--target", choices=TARGET_NAMES, default="numpy", help="the array library")
+    parser.add_argument("--jacobian", action="store_true", help="write value_and_jacobian instead")
+    parser.add_argument("--hessian", action="store_true", help="write value_grad_and_hessian and hvp too")
+    parser.add_argument("--layout", choices=("numerator", "denominator"), default="numerator",
+                        help="with --jacobian: size(F)×size(X) (default) or the transpose")
     parser.add_argument("--name", default="value_and_grad", help="the function's name")
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
 
@@ -326,10 +337,10 @@ def cmd_kind(args: argparse.Namespace) -> int:
         out = d.steps_text() if args.steps else d.text()
     elif args.format == "latex":
         out = d.steps_latex() if args.steps else d.latex()
-    elif args.format == "numpy":
-        out = d.numpy_source()
-    else:
+    elif args.format == "json":
         out = json.dumps(d.to_json(), ensure_ascii=False, indent=2)
+    else:  # a code target
+        out = d.source(args.format)
     _write(out, args.output)
     return 0
 
@@ -337,7 +348,8 @@ def cmd_kind(args: argparse.Namespace) -> int:
 def _setup_kind(layout: bool) -> Callable[[argparse.ArgumentParser], None]:
     def setup(parser: argparse.ArgumentParser) -> None:
         _add_derivative_arguments(parser)
-        parser.add_argument("--format", choices=("text", "latex", "numpy", "json"), default="text")
+        parser.add_argument("--format", choices=("text", "latex", "json", *TARGET_NAMES), default="text",
+                            help="text, LaTeX, JSON, or a code target's module")
         parser.add_argument("--steps", action="store_true", help="show the derivation step by step")
         if layout:
             parser.add_argument("--layout", choices=("numerator", "denominator"), default="numerator",

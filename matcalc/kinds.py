@@ -81,6 +81,12 @@ class HessianDerivation:
         """The gradient's named adjoints ``δV`` (the maps and blocks may use them too)."""
         return self.gradient.adjoints
 
+    @property
+    def values(self) -> tuple[tuple[Var, Expr], ...]:
+        """The nested values the gradient named (``u1 = tanh(W1 x)``), definitions of
+        :attr:`model` that the model's text does not name."""
+        return self.gradient.forward
+
     def block(self, x: str, y: str) -> Expr:
         """``∂²f/∂vec(X)∂vec(Y)ᵀ`` (a lower block is the transpose of the upper one)."""
         if (x, y) in self.blocks:

@@ -291,17 +291,23 @@ class _Derivative:
         """The derivation as a LaTeX ``aligned`` block, each line with its rule."""
         return render(self.steps, latex=True)
 
-    def to_function(self, name: str | None = None) -> Callable:
-        """The generated NumPy function, compiled (only validated identifiers reach its code)."""
+    def to_function(self, name: str | None = None, target: str = "numpy") -> Callable:
+        """The generated function for ``target``, compiled (only validated identifiers reach
+        its code); the target's library is imported when it is called for."""
         name = name or self.function_names[0]
         namespace: dict = {}
-        exec(compile(self.numpy_source(), f"<matcalc {name}>", "exec"), namespace)
+        exec(compile(self.source(target), f"<matcalc {name}>", "exec"), namespace)
         return namespace[name]
 
     function_names: tuple[str, ...] = ()
 
-    def numpy_source(self) -> str:
+    def source(self, target: str = "numpy") -> str:
+        """The module for ``target`` (``numpy``, ``torch``, ``jax``, ``array-api``)."""
         raise NotImplementedError
+
+    def numpy_source(self) -> str:
+        """The NumPy module (``source("numpy")``)."""
+        return self.source("numpy")
 
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"
@@ -368,11 +374,11 @@ class Jacobian(_Derivative):
         return eqs
 
     @_printing
-    def numpy_source(self) -> str:
-        """A NumPy module defining ``value_and_jacobian(inputs…) -> (F, J_X, …)``."""
+    def source(self, target: str = "numpy") -> str:
+        """A module for ``target`` defining ``value_and_jacobian(inputs…) -> (F, J_X, …)``."""
         from .printing.numpy_kinds import jacobian_source
 
-        return jacobian_source(self.derivation)
+        return jacobian_source(self.derivation, target)
 
     @_printing
     def to_json(self) -> dict:
@@ -430,25 +436,30 @@ class Hessian(_Derivative):
                 rows.append((hessian_label(d.of, v, w, latex), p(d.blocks[(v.name, w.name)])))
         return rows
 
-    def _adjoints(self) -> tuple:
-        """The gradient's named adjoints the maps and blocks use (each written once, after them)."""
-        from .printing.numpy_kinds import used_adjoints
+    def _named(self) -> tuple[tuple, tuple]:
+        """The gradient's named adjoints and named nested values that the maps and blocks use
+        (each written once, after them)."""
+        from .printing.numpy_kinds import used_adjoints, used_values
 
         d = self.derivation
-        return used_adjoints(d.adjoints, [*d.maps, *d.blocks.values()])
+        adjoints = used_adjoints(d.adjoints, [*d.maps, *d.blocks.values()])
+        values = used_values(d.values, [*d.maps, *d.blocks.values(), *(g for _, g in adjoints)])
+        return adjoints, values
 
     @_printing
     def text(self) -> str:
         """The maps ``H[dX] = …`` and the upper blocks ``∂²f/∂vec(X)∂vec(Y)ᵀ = …`` (then
-        ``where δV = …`` for the named adjoints they use)."""
+        ``where δV = …`` for the named adjoints and values they use)."""
         lines = [f"{lhs} = {rhs}" for lhs, rhs in self._lines(False)]
-        return "\n".join(lines + where_lines(self._adjoints(), KronTextPrinter()))
+        adjoints, values = self._named()
+        return "\n".join(lines + where_lines(adjoints, KronTextPrinter(), values))
 
     @_printing
     def latex(self) -> str:
         """The maps and the blocks as a LaTeX ``aligned`` block."""
         rows = [f"{lhs} &= {rhs}" for lhs, rhs in self._lines(True)]
-        rows += latex_where_lines(self._adjoints(), KronLatexPrinter())
+        adjoints, values = self._named()
+        rows += latex_where_lines(adjoints, KronLatexPrinter(), values)
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
     @property
@@ -484,11 +495,11 @@ class Hessian(_Derivative):
         return eqs
 
     @_printing
-    def numpy_source(self) -> str:
-        """A NumPy module: ``value_and_grad``, ``value_grad_and_hessian`` and ``hvp``."""
+    def source(self, target: str = "numpy") -> str:
+        """A module for ``target``: ``value_and_grad``, ``value_grad_and_hessian`` and ``hvp``."""
         from .printing.numpy_kinds import hessian_source
 
-        return hessian_source(self.derivation)
+        return hessian_source(self.derivation, target)
 
     @_printing
     def to_json(self) -> dict:

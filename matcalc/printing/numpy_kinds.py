@@ -1,9 +1,12 @@
-"""NumPy modules for Jacobians and Hessians: ``value_and_jacobian``, ``value_grad_and_hessian``
-and ``hvp``, as the contract (``LANGUAGE.md``) fixes them.
+"""Modules for Jacobians and Hessians in every code target: ``value_and_jacobian``,
+``value_grad_and_hessian`` and ``hvp``, as the contract (``LANGUAGE.md``) fixes them.
 
-Ordinary sub-expressions are computed by the gradient module's machinery
-(:class:`~matcalc.printing.numpy.NumpyModule`: cheapest chain order, shared
-sub-expressions, ``Diag(h) X`` as a row scaling). The explicit-matrix notation
+Ordinary sub-expressions are computed by the target's gradient module over the
+shared lowering (:class:`~matcalc.codegen.lower.Lowering`: cheapest chain order,
+shared sub-expressions, ``Diag(h) X`` as a row scaling, the target's spellings);
+:class:`KindMixin` adds what a derivative kind needs to any target's module
+class, and :data:`KIND_SPELL` holds, per target, the few spellings of its own
+(taking rows or columns by an index, and the helpers that apply ⊗ and K). The explicit-matrix notation
 is never materialised on the way: a Kronecker product with an identity is
 filled block by block or applied through a reshape, ``K(m,n)`` is an index
 permutation, ``Diag(v)`` a broadcast product; only the final matrix is
@@ -17,7 +20,6 @@ from fractions import Fraction
 
 from .. import build as b
 from ..expr import Add, Adjoint, Call, Diff, EProd, Expr, Eye, MatPow, Mul, Transpose, Var
-from ..formulas import numpy_helper
 from ..gradient import Derivation
 from ..kinds import HessianDerivation, JacobianDerivation
 from ..kron import Commutation, Kron, has_structure, is_kron
@@ -49,8 +51,28 @@ def _kind(v: Expr) -> str:
     return "vector" if v.shape[1] == 1 else "matrix"
 
 
-class KindModule(NumpyModule):
-    """One generated function over a model: validation, forward pass, outputs."""
+#: Per target: the helpers that apply ⊗ and K without building them (``kron``: the
+#: source lines, ``{np}`` the module alias, the helpers' names by key), and how rows and
+#: columns are taken by an index list (``{x}``/``{a}`` the array, ``{i}`` the index).
+#: NumPy fills the result in place; the other targets' arrays may be immutable (JAX) or lazy
+#: (Dask), so their helpers take the array namespace and only reshape and multiply.
+KIND_SPELL: dict[str, dict[str, str]] = {
+    "numpy": {"rows": "{a}[{i}]", "cols": "{a}[:, {i}]"},
+    "torch": {
+        "rows": "{np}.index_select({x}, 0, {np}.as_tensor({i}, device={device}))",
+        "cols": "{np}.index_select({x}, 1, {np}.as_tensor({i}, device={device}))",
+    },
+    "jax": {"rows": "{a}[{np}.asarray({i})]", "cols": "{a}[:, {np}.asarray({i})]"},
+    "array-api": {
+        "rows": "{np}.take({x}, {np}.asarray({i}, device={device}), axis=0)",
+        "cols": "{np}.take({x}, {np}.asarray({i}, device={device}), axis=1)",
+    },
+}
+
+
+class KindMixin:
+    """One generated function over a model: validation, forward pass, outputs; mixed into a
+    target's module class (:func:`kind_class`)."""
 
     def __init__(
         self,
@@ -67,14 +89,12 @@ class KindModule(NumpyModule):
         self.directions = directions
         extended = replace(model, inputs=model.inputs + directions) if directions else model
         outputs = _Outputs(extended, of, gradients=tuple(roots), adjoints=tuple(adjoints))
-        super().__init__(outputs, name)  # type: ignore[arg-type]
+        super().__init__(outputs, name)  # type: ignore[call-arg]
         self.base_inputs = model.inputs
         if second:
             for g in model.elementwise:
                 self.funcs[(g, 2)] = self.names.take(python_name("dd" + g))
-        self.kron_helpers = {
-            h: self.names.take("_" + h) for h in ("kron", "kron_left", "kron_right", "perm", "commutation")
-        }
+        self.kron_helpers = {h: self.names.take("_" + h) for h in ("kron", "kron_left", "kron_right", "perm")}
         self.pieces: dict[Expr, str] = {}
         self.bound_count = 0
 
@@ -144,8 +164,9 @@ class KindModule(NumpyModule):
             return self._scaled(e, cur)
         if is_kron(e):
             return self._kron_call("kron", e, [])
-        if isinstance(e, Commutation):
-            return f"{self.kron_helpers['commutation']}({self.dim(e.m)}, {self.dim(e.n)})"
+        if isinstance(e, Commutation):  # the result itself: the identity's rows permuted
+            eye = self.spell("eye", r=f"{self.dim(e.m)} * {self.dim(e.n)}")
+            return self._take("rows", eye, f"{self.kron_helpers['perm']}({self.dim(e.m)}, {self.dim(e.n)})")
         if isinstance(e, Transpose):
             return f"{_paren(self.value(e.arg))}.T"
         if isinstance(e, MatPow):  # a power of a structured matrix the rules left (rare): dense
@@ -163,9 +184,12 @@ class KindModule(NumpyModule):
         if g in self.pieces:
             return self.pieces[g]
         if _is_diag(g):
-            return f"{self.np}.diagflat({self._piece(g.args[0])})"
+            piece, n = self._piece(g.args[0]), self.dim(g.shape[0])
+            return self.STRUCTURAL["Diag"].format(  # type: ignore[attr-defined]
+                np=self.np, x=piece, a=piece, r=n, c=n, n=n, **self._spell_locals()
+            )
         if isinstance(g, Eye):  # a term of the result itself
-            return f"{self.np}.eye({self.dim(g.shape[0])})"
+            return self.spell("eye", r=self.dim(g.shape[0]))
         return self.value(g)
 
     def _scale(self, e: Mul) -> str:
@@ -193,13 +217,29 @@ class KindModule(NumpyModule):
         (p, q), (r, s) = left.shape, right.shape
         a = "None" if isinstance(left, Eye) else self.value(left)
         c = "None" if isinstance(right, Eye) else self.value(right)
+        if helper == "kron" and not self._in_place:  # the factor itself (p×p), not I ⊗ B
+            a = self.spell("eye", r=self.dim(p)) if a == "None" else a
+            c = self.spell("eye", r=self.dim(r)) if c == "None" else c
         dims = ", ".join(self.dim(d) for d in (p, q, r, s))
         args = [a, c, dims]
         if helper == "kron_right":
             args = [extra[0], a, c, dims]
         elif helper == "kron_left":
             args = [a, c, dims, extra[0]]
+        if not self._in_place:
+            args = [self.np, *args]
         return f"{self.kron_helpers[helper]}({', '.join(args)})"
+
+    @property
+    def _in_place(self) -> bool:
+        """Whether the target's arrays are written in place (NumPy's helpers)."""
+        return self.TARGET_NAME == "numpy"  # type: ignore[attr-defined]
+
+    def _take(self, how: str, x: str, index: str) -> str:
+        """Rows or columns of ``x`` by the index list ``index``, in the target's spelling."""
+        return KIND_SPELL[self.TARGET_NAME][how].format(  # type: ignore[attr-defined]
+            np=self.np, x=x, a=_paren(x), i=index, **self._spell_locals()
+        )
 
     def left(self, f, cur: str) -> str:
         """Code for ``f @ cur``."""
@@ -213,7 +253,7 @@ class KindModule(NumpyModule):
         if is_kron(f):
             return self._kron_call("kron_left", f, [cur])
         if isinstance(f, Commutation):
-            return f"{_paren(cur)}[{self.kron_helpers['perm']}({self.dim(f.m)}, {self.dim(f.n)})]"
+            return self._take("rows", cur, f"{self.kron_helpers['perm']}({self.dim(f.m)}, {self.dim(f.n)})")
         if isinstance(f, Add):
             cur, again = self._bind(cur)
             terms = [self.left(_as_factor(t), again if i else cur) for i, t in enumerate(f.terms)]
@@ -236,8 +276,7 @@ class KindModule(NumpyModule):
         if is_kron(f):
             return self._kron_call("kron_right", f, [cur])
         if isinstance(f, Commutation):
-            perm = f"{self.kron_helpers['perm']}({self.dim(f.n)}, {self.dim(f.m)})"
-            return f"{_paren(cur)}[:, {perm}]"
+            return self._take("cols", cur, f"{self.kron_helpers['perm']}({self.dim(f.n)}, {self.dim(f.m)})")
         if isinstance(f, Add):
             cur, again = self._bind(cur)
             terms = [self.right(again if i else cur, _as_factor(t)) for i, t in enumerate(f.terms)]
@@ -281,7 +320,7 @@ class KindModule(NumpyModule):
         params = [self.var[v.name] for v in self.base_inputs]
         params += [self.funcs[k] for k in sorted(self.funcs)]
         params += [self.var[v.name] for v in self.directions]
-        body = self._validation()
+        body = self._preamble() + self._validation()
         outputs = [(_push_scale(_distribute_diag(e)), kind) for e, kind in outputs]
         if thin:
             outputs = [(_distribute_thin(e), kind) for e, kind in outputs]
@@ -317,7 +356,7 @@ class KindModule(NumpyModule):
                 r, c = piece.shape
                 # 2-D even when 1×1: a piece may stand in a matrix product
                 shape = f"({self.dim(r)}, {self.dim(c)})"
-                body.append(f"{name} = {out}({self.code(low)}, {shape}, 'matrix', True)")
+                body.append(f"{name} = {out}({self.code(low)}, {shape}, 'matrix', True{self._extra()})")
                 self.pieces[piece] = name
         results = []
         returned: set[str] = set()
@@ -326,7 +365,7 @@ class KindModule(NumpyModule):
             r, c = e.shape
             shape = f"({self.dim(r)}, {self.dim(c)})"
             if has_structure(e):  # a matrix assembled here (or a gradient holding a model's kron)
-                body.append(f"{name} = {out}({self.value(e)}, {shape}, '{kind}', True)")
+                body.append(f"{name} = {out}({self.value(e)}, {shape}, '{kind}', True{self._extra()})")
             else:
                 low = lowered[e]
                 body.extend(self._temps_for(low, shared, shared_ids))
@@ -335,7 +374,7 @@ class KindModule(NumpyModule):
                 fresh = alias is None or (alias in self.temps.values() and alias not in returned)
                 if alias is not None:
                     returned.add(alias)
-                body.append(f"{name} = {out}({self.code(low)}, {shape}, '{kind}', {fresh})")
+                body.append(f"{name} = {out}({self.code(low)}, {shape}, '{kind}', {fresh}{self._extra()})")
             results.append(name)
         body.append(f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
         return [
@@ -350,6 +389,8 @@ class KindModule(NumpyModule):
 
     def kron_helper_source(self) -> list[str]:
         """The module-level helpers that apply ⊗ and K without building them."""
+        if not self._in_place:
+            return self._neutral_kron_helpers()
         np_, h = self.np, self.kron_helpers
         return [
             f"def {h['kron']}(A, B, p, q, r, s):",
@@ -393,11 +434,41 @@ class KindModule(NumpyModule):
             f"    return {np_}.arange(m * n).reshape((m, n), order='F').T.reshape(-1, order='F')",
             "",
             "",
-            f"def {h['commutation']}(m, n):",
-            '    """K(m,n) as a matrix (only when it is the result itself)."""',
-            f"    out = {np_}.zeros((m * n, m * n))",
-            f"    out[{np_}.arange(m * n), {h['perm']}(m, n)] = 1.0",
-            "    return out",
+        ]
+
+    def _neutral_kron_helpers(self) -> list[str]:
+        """The helpers written with the namespace ``ns`` the call passes, reshapes and matrix
+        products only (no in-place writes: JAX's arrays are immutable, Dask's lazy)."""
+        h = self.kron_helpers
+        return [
+            f"def {h['kron']}(ns, A, B, p, q, r, s):",
+            '    """A ⊗ B, assembled by one broadcast product of its factors."""',
+            "    return ns.reshape(A[:, None, :, None] * B[None, :, None, :], (p * r, q * s))",
+            "",
+            "",
+            f"def {h['kron_left']}(ns, A, B, p, q, r, s, M):",
+            '    """(A ⊗ B) @ M without forming A ⊗ B (None: an identity)."""',
+            "    Z = ns.reshape(M, (q, s, -1))",
+            "    if B is not None:",
+            "        Z = ns.matmul(B, Z)",
+            "    if A is not None:",
+            "        Z = ns.reshape(ns.matmul(A, ns.reshape(Z, (q, -1))), (p, r, -1))",
+            "    return ns.reshape(Z, (p * r, -1))",
+            "",
+            "",
+            f"def {h['kron_right']}(ns, M, A, B, p, q, r, s):",
+            '    """M @ (A ⊗ B) without forming A ⊗ B (None: an identity)."""',
+            "    Y = ns.reshape(M, (-1, p, r))",
+            "    if B is not None:",
+            "        Y = ns.matmul(Y, B)",
+            "    if A is not None:",
+            "        Y = ns.matmul(A.T, Y)",
+            "    return ns.reshape(Y, (-1, q * s))",
+            "",
+            "",
+            f"def {h['perm']}(m, n):",
+            '    """The rows K(m,n) picks: (K(m,n) M)[i] = M[perm[i]]; K(m,n) vec(A) = vec(Aᵀ)."""',
+            "    return [k // n + m * (k % n) for k in range(m * n)]",
             "",
             "",
         ]
@@ -507,36 +578,69 @@ def _module(
 ) -> str:
     """The gradient module's text with more functions (and helpers) appended; ``others``' helpers
     for derivatives of functions defined by formula that ``first`` has not written."""
+    from ..codegen.formula_code import helper as formula_helper
+
     text = first.source()
     written = set(first.formulas)
     for mod in others:
-        for (fname, k), helper in mod.formulas.items():
+        for (fname, k), name in mod.formulas.items():
             if (fname, k) not in written:
                 written.add((fname, k))
-                extra_helpers = extra_helpers + numpy_helper(mod.model.formula(fname), k, helper, mod.np)
+                form = mod.model.formula(fname)
+                extra_helpers = extra_helpers + formula_helper(form, k, name, mod.TARGET_NAME, mod.np)
     return (
         text.rstrip("\n") + "\n\n\n" + "\n".join(extra_helpers) + "\n\n".join("\n".join(f) for f in functions)
     )
 
 
-def _check_helpers(base: NumpyModule, other: KindModule) -> None:
+class KindModule(KindMixin, NumpyModule):
+    """The NumPy module of a derivative kind."""
+
+
+_CLASSES: dict[str, type] = {"numpy": KindModule}
+
+
+def kind_class(target: str) -> type:
+    """The module class of a derivative kind for ``target`` (``numpy torch jax array-api``):
+    :class:`KindMixin` over that target's module class."""
+    from ..codegen.targets import TARGETS
+
+    cls = _CLASSES.get(target)
+    if cls is None:
+        if target not in TARGETS:
+            raise CodegenError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
+        base = TARGETS[target]
+        cls = type(base.__name__ + "Kind", (KindMixin, base), {"__doc__": KindModule.__doc__})
+        _CLASSES[target] = cls
+    return cls
+
+
+def _base(d, target: str) -> NumpyModule:
+    from ..codegen.targets import TARGETS
+
+    kind_class(target)  # an unknown target is a clear error
+    return TARGETS[target](d, "value_and_grad")
+
+
+def _check_helpers(base: NumpyModule, other: KindMixin) -> None:
     if (
         base.helpers != other.helpers or base.np != other.np
     ):  # pragma: no cover - names are taken in one order
         raise CodegenError("internal: helper names differ between the generated functions")
 
 
-def hessian_source(d: HessianDerivation) -> str:
-    """``value_and_grad``, ``value_grad_and_hessian`` and ``hvp`` in one NumPy module."""
+def hessian_source(d: HessianDerivation, target: str = "numpy") -> str:
+    """``value_and_grad``, ``value_grad_and_hessian`` and ``hvp`` in one module for ``target``."""
     grad: Derivation = d.gradient
-    base = NumpyModule(grad, "value_and_grad")
+    base = _base(grad, target)
+    Module = kind_class(target)  # noqa: N806 - a class
     text = TextPrinter()
     outs: list[Output] = [(Var(d.of.name, (1, 1), "def"), "scalar")]
     outs += [(g, _kind(v)) for v, g in zip(d.wrt, grad.gradients)]
     for i, v in enumerate(d.wrt):
         for w in d.wrt[i:]:
             outs.append((d.blocks[(v.name, w.name)], "matrix"))
-    full = KindModule(
+    full = Module(
         d.model, d.of, "value_grad_and_hessian", second=True, adjoints=d.adjoints, roots=[o for o, _ in outs]
     )
     _check_helpers(base, full)
@@ -551,7 +655,7 @@ def hessian_source(d: HessianDerivation) -> str:
     )
     directions = _direction_vars(d.model, d.wrt)
     maps = [(_with_directions(m, d.wrt, directions), _kind(v)) for v, m in zip(d.wrt, d.maps)]
-    hv = KindModule(
+    hv = Module(
         d.model, d.of, "hvp", directions, second=True, adjoints=d.adjoints, roots=[m for m, _ in maps]
     )
     _check_helpers(base, hv)
@@ -561,7 +665,11 @@ def hessian_source(d: HessianDerivation) -> str:
             f"Hessian-vector product of {d.of.name} w.r.t. {names}: H[d] = d(∂{d.of.name}/∂X)[d].",
             "",
             *[f"H[d{v.name}] = {text(m)}" for v, m in zip(d.wrt, d.maps)],
-            *where_lines(used_adjoints(d.adjoints, d.maps), text),
+            *where_lines(
+                used_adjoints(d.adjoints, d.maps),
+                text,
+                used_values(d.values, [*d.maps, *(g for _, g in used_adjoints(d.adjoints, d.maps))]),
+            ),
             "",
         ],
         "Returns (" + ", ".join(f"Hv_{v.name}" for v in d.wrt) + "), each in its variable's shape.",
@@ -588,10 +696,29 @@ def used_adjoints(adjoints: tuple[tuple[Var, Expr], ...], roots) -> tuple[tuple[
     return tuple((v, g) for v, g in adjoints if v.name in used)
 
 
-def jacobian_source(d: JacobianDerivation) -> str:
-    """``value_and_jacobian`` in a NumPy module."""
+def used_values(values: tuple[tuple[Var, Expr], ...], roots) -> tuple[tuple[Var, Expr], ...]:
+    """The named nested values (:mod:`matcalc.forward`) that ``roots`` use, directly or through
+    one another, in order."""
+    by_name = {v.name: g for v, g in values}
+    used: set[str] = set()
+    stack = list(roots)
+    seen: set[Expr] = set()
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if isinstance(e, Var) and e.name in by_name and e.name not in used:
+            used.add(e.name)
+            stack.append(by_name[e.name])
+        stack.extend(e.children())
+    return tuple((v, g) for v, g in values if v.name in used)
+
+
+def jacobian_source(d: JacobianDerivation, target: str = "numpy") -> str:
+    """``value_and_jacobian`` in a module for ``target``."""
     outs: list[Output] = [(d.of, _kind(d.of))] + [(m, "matrix") for m in d.blocks]
-    mod = KindModule(d.model, d.of, "value_and_jacobian", roots=[o for o, _ in outs])
+    mod = kind_class(target)(d.model, d.of, "value_and_jacobian", roots=[o for o, _ in outs])
     names = ", ".join(v.name for v in d.wrt)
     layout = "size(F) × size(X)" if d.layout == "numerator" else "size(X) × size(F)"
     fn = mod.function(
@@ -604,11 +731,11 @@ def jacobian_source(d: JacobianDerivation) -> str:
     header = [
         f'"""Generated by matcalc: value_and_jacobian of {d.of.name} w.r.t. {names}."""',
         "",
-        f"import numpy as {mod.np}",
+        *mod._imports(),
         "",
         "",
     ]
     return "\n".join(header + mod._helpers() + mod._formula_helpers() + mod.kron_helper_source() + fn)
 
 
-__all__ = ["hessian_source", "jacobian_source"]
+__all__ = ["KIND_SPELL", "KindMixin", "KindModule", "hessian_source", "jacobian_source", "kind_class"]
