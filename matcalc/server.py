@@ -129,10 +129,8 @@ def derive(request: dict) -> dict:
     """The answer to ``POST /api/derive`` (raises MatcalcError or BadRequest): the JSON of
     ``matcalc grad`` (``jacobian``, ``hessian``) ``--format json``, and the rendered pieces.
 
-    The code is the ``target``'s module; where the target cannot write this model (a
-    function defined by formula, for targets other than numpy; a Jacobian or a Hessian,
-    whose code is NumPy's) the result is still answered, with ``code`` empty and
-    ``code_error`` saying why."""
+    The code is the ``target``'s module; where the target cannot write this model the
+    result is still answered, with ``code`` empty and ``code_error`` saying why."""
     from .codegen.lower import CodegenError
 
     kind = request.get("kind", "gradient")
@@ -145,18 +143,12 @@ def derive(request: dict) -> dict:
     out["layout"] = out.get("layout", request.get("layout", "denominator"))
     out["kind"] = kind
     out["target"] = request.get("target", "numpy")
-    if kind == "gradient":
-        try:
-            out["code"] = d.source(out["target"])
-        except CodegenError as err:
-            out["code"], out["code_error"] = "", err.message
-        if out["layout"] == "numerator":
-            _numerator(d, out)
-    elif out["target"] == "numpy":
-        out["code"] = d.numpy_source()
-    else:
-        why = f"the {out['target']} target writes gradients only; a {kind}'s code is NumPy's"
-        out["code"], out["code_error"] = "", why
+    try:
+        out["code"] = d.source(out["target"])
+    except CodegenError as err:
+        out["code"], out["code_error"] = "", err.message
+    if kind == "gradient" and out["layout"] == "numerator":
+        _numerator(d, out)
     return out
 
 
