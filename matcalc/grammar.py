@@ -66,5 +66,6 @@ def parser() -> Lark:
 def fast_parser():
     """The fast reader over :func:`parser`'s table; lark's own parser reads texts with errors."""
     from .lalr import FastParser
+    from .syntax import FAST_BUILDERS
 
-    return FastParser(parser())
+    return FastParser(parser(), FAST_BUILDERS)

@@ -18,7 +18,7 @@ from matcalc.errors import MatcalcError
 from matcalc.grammar import fast_parser, parser
 from matcalc.lalr import FastParser, NotFast
 from matcalc.selftest import fuzz_input, generate
-from matcalc.syntax import Span
+from matcalc.syntax import FAST_BUILDERS, Span
 
 MODELS = Path(__file__).parent / "models"
 
@@ -80,7 +80,7 @@ def outcome(read, text: str):
 
 
 #: The reader that matches ignored text as tokens of its own (Python 3.10's way).
-TOKEN_BY_TOKEN = FastParser(parser(), skip_ahead=False)
+TOKEN_BY_TOKEN = FastParser(parser(), FAST_BUILDERS, skip_ahead=False)
 
 
 def check(text: str) -> None:
