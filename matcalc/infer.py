@@ -468,8 +468,11 @@ class _Inference:
                 spine.append(node)
                 node = node.left
             ty = self.infer(node, depth + 1)
+            visit_binary, visit_name = self.visit_binary, self.visit_name
             for node in reversed(spine):
-                ty = self.visit_binary(node, ty, self.infer(node.right, depth + 1))
+                right = node.right
+                rt = visit_name(right) if type(right) is Name else self.infer(right, depth + 1)
+                ty = visit_binary(node, ty, rt)
             return ty
         if kind is Call:
             self.check_call(root)
@@ -480,6 +483,8 @@ class _Inference:
         return ty
 
     def is_scalar(self, ty: Ty) -> bool:
+        if ty is self.scalar:
+            return True
         one = self.dims.is_one
         return one(ty[0]) and one(ty[1])
 
@@ -549,7 +554,9 @@ class _Inference:
 
     def visit_binary(self, node: Binary, lt: Ty, rt: Ty) -> Ty:
         op, dims = node.op, self.dims
-        ls, rs = self.is_scalar(lt), self.is_scalar(rt)
+        one, scalar = dims.is_one, self.scalar
+        ls = lt is scalar or (one(lt[0]) and one(lt[1]))
+        rs = rt is scalar or (one(rt[0]) and one(rt[1]))
         if op in ADDITIVE:
             if ls and not rs:
                 return self.note(node, rt, "broadcast_left")

@@ -29,6 +29,7 @@ from lark.parsers.lalr_analysis import Shift
 from .syntax import Span
 
 _tuple_new = tuple.__new__
+_END = sys.intern("$END")
 
 
 class NotFast(Exception):
@@ -124,6 +125,60 @@ class FastParser:
             return self.run(text)
         except NotFast:
             return self.lark.parse(text)
+
+    def tokens(self, text: str) -> tuple[list[str], list[Span]]:
+        """The kinds and spans of the tokens of ``text`` (new lines in parentheses dropped),
+        ending with ``$END``; :class:`NotFast` at a character no terminal matches."""
+        if not self.usable:
+            raise NotFast("the grammar needs lark's general machinery")
+        kinds = self.kind_list
+        dropped, opening, closing = self.drop_in_parens, self.open_paren, self.close_paren
+        find, count, rfind = text.find, text.count, text.rfind
+        span_new, span_type = _tuple_new, Span
+        size = len(text)
+        line, line_start, counted = 1, 0, 0
+        newline = find("\n")
+        if newline < 0:
+            newline = size
+        pos = depth = 0
+        out_kinds: list[str] = []
+        out_spans: list[Span] = []
+        add_kind, add_span = out_kinds.append, out_spans.append
+        for m in self.master.finditer(text):
+            if m.start() != pos:
+                raise NotFast("unexpected character")
+            pos = m.end()
+            group = m.lastindex
+            kind = kinds[group or 0]
+            if kind is None:  # the end, or ignored text
+                continue
+            if kind is opening:
+                depth += 1
+            elif kind is closing:
+                if depth:
+                    depth -= 1
+            elif kind is dropped and depth:
+                continue
+            start = m.start(group)
+            if start > newline:
+                line += count("\n", counted, start)
+                line_start = rfind("\n", 0, start) + 1
+                counted = start
+                newline = find("\n", start)
+                if newline < 0:
+                    newline = size
+            add_kind(kind)
+            if pos > newline:  # the token spans lines
+                add_span(span_new(span_type, (line, start - line_start + 1, line + count("\n", start, pos),
+                                              pos - rfind("\n", start, pos), start, pos)))
+            else:
+                column = start - line_start
+                add_span(span_new(span_type, (line, column + 1, line, column + 1 + pos - start, start, pos)))
+        if pos != size:
+            raise NotFast("unexpected character")
+        add_kind(_END)
+        add_span(span_new(span_type, (line, 1, line, 1, size, size)))
+        return out_kinds, out_spans
 
     def run(self, text: str):
         """The parse of ``text``, or :class:`NotFast` at its first error.
