@@ -82,9 +82,13 @@ class FastParser:
             group += 1 + re.compile(regexp).groups
         ending = r"|\Z" if skip_ahead else ""
         self.master = re.compile(prefix + "(?:" + "|".join(pieces) + ending + ")")
+        #: ``master`` that also matches any one character where no terminal does (its last
+        #: group), so that its matches follow each other without gaps
+        self.scanner = re.compile(prefix + "(?:" + "|".join(pieces) + ending + r"|([\s\S]))")
+        self.stray = self.scanner.groups
+        self.kind_list: list[str | None] = [None] * (self.scanner.groups + 1)
         #: the terminal each group of ``master`` matches (``None``: ignored text or the end);
         #: the names are interned, so the loop compares them by identity
-        self.kind_list: list[str | None] = [None] * (self.master.groups + 1)
         for index, name in kinds.items():
             self.kind_list[index] = None if name in ignore else sys.intern(name)
         self.drop_in_parens, self.open_paren, self.close_paren = (
@@ -144,13 +148,13 @@ class FastParser:
         out_kinds: list[str] = []
         out_spans: list[Span] = []
         add_kind, add_span = out_kinds.append, out_spans.append
-        for m in self.master.finditer(text):
-            if m.start() != pos:
-                raise NotFast("unexpected character")
-            pos = m.end()
+        stray = self.stray
+        for m in self.scanner.finditer(text):
             group = m.lastindex
             kind = kinds[group or 0]
-            if kind is None:  # the end, or ignored text
+            if kind is None:  # the end, ignored text, or a character no terminal matches
+                if group == stray:
+                    raise NotFast("unexpected character")
                 continue
             if kind is opening:
                 depth += 1
@@ -159,7 +163,7 @@ class FastParser:
                     depth -= 1
             elif kind is dropped and depth:
                 continue
-            start = m.start(group)
+            start, pos = m.span(group)
             if start > newline:
                 line += count("\n", counted, start)
                 line_start = rfind("\n", 0, start) + 1
@@ -174,8 +178,6 @@ class FastParser:
             else:
                 column = start - line_start
                 add_span(span_new(span_type, (line, column + 1, line, column + 1 + pos - start, start, pos)))
-        if pos != size:
-            raise NotFast("unexpected character")
         add_kind(_END)
         add_span(span_new(span_type, (line, 1, line, 1, size, size)))
         return out_kinds, out_spans
