@@ -229,6 +229,8 @@ class _Inference:
         self.current: Statement | None = None
         # per node: (type, how it is built, extra data)
         self.info: dict[Node, tuple[Ty, str, object]] = {}
+        #: pairs of types a sum has unified (a chain x + y + x + … unifies each pair once)
+        self.added: set[tuple[Ty, Ty]] = set()
         self.deferred: list[tuple[int, str, Ty, int, Node]] = []
         self.inputs: dict[str, Var] = {}
         self.def_vars: dict[str, Var] = {}
@@ -554,10 +556,12 @@ class _Inference:
 
     def visit_binary(self, node: Binary, lt: Ty, rt: Ty) -> Ty:
         op, dims = node.op, self.dims
-        one, scalar = dims.is_one, self.scalar
-        ls = lt is scalar or (one(lt[0]) and one(lt[1]))
-        rs = rt is scalar or (one(rt[0]) and one(rt[1]))
+        one, scalar, unit = dims.is_one, self.scalar, self.one
+        ls = lt is scalar or ((lt[0] == unit or one(lt[0])) and (lt[1] == unit or one(lt[1])))
+        rs = rt is scalar or ((rt[0] == unit or one(rt[0])) and (rt[1] == unit or one(rt[1])))
         if op in ADDITIVE:
+            if (lt, rt) in self.added:  # unified before: both sides stay one shape
+                return self.note(node, lt, "same")
             if ls and not rs:
                 return self.note(node, rt, "broadcast_left")
             if rs and not ls:
@@ -565,6 +569,7 @@ class _Inference:
             if not self.unify_shapes(lt, rt):
                 what = f"'{op}' needs equal shapes (or a scalar on one side)"
                 raise self.mismatch(node, lt, rt, what)
+            self.added.add((lt, rt))
             return self.note(node, lt, "same")
         if op in PRODUCT:
             if ls or rs:
@@ -578,7 +583,7 @@ class _Inference:
                 if dims.is_one(lt[1]) and dims.is_one(rt[1]):
                     msg += f" (for the inner product of two vectors write {self.src(node.left)}'*...)"
                 raise self.error(DimensionError, msg, node)
-            return self.note(node, (lt[0], rt[1]), "matmul")
+            return self.note(node, lt if lt[1] == rt[1] else (lt[0], rt[1]), "matmul")
         if op in HADAMARD:
             if ls or rs:
                 return self.note(node, rt if ls else lt, "scale")
@@ -870,8 +875,25 @@ class _Inference:
                 spine.append(node)
                 node = node.left
             out = self.built(node, depth + 1)
+            info, inputs, def_vars = self.info, self.inputs, self.def_vars
             for node in reversed(spine):
-                out = self.build_node(node, [out, self.built(node.right, depth + 1)])
+                right = node.right
+                right_info = info.get(right) if type(right) is Name else None
+                if right_info is not None and right_info[1] == "input":
+                    value = inputs[right_info[2]]
+                elif right_info is not None and right_info[1] == "def":
+                    value = def_vars[right_info[2]]
+                else:
+                    out = self.build_node(node, [out, self.built(right, depth + 1)])
+                    continue
+                # a name joins a chain being collected as build_node would join it
+                how = info[node][1]
+                if type(out) is _Factors and how == "matmul" or (
+                    type(out) is _Terms and how == "same" and node.op == "+"
+                ):
+                    out.append(value)
+                else:
+                    out = self.build_node(node, [out, value])
             return out
         return self.build_node(root, [self.built(k, depth + 1) for k in syntax_children(root)])
 

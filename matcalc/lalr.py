@@ -86,9 +86,9 @@ class FastParser:
         #: group), so that its matches follow each other without gaps
         self.scanner = re.compile(prefix + "(?:" + "|".join(pieces) + ending + r"|([\s\S]))")
         self.stray = self.scanner.groups
+        #: the terminal each group of ``scanner`` matches (``None``: ignored text, the end, a
+        #: stray character); the names are interned, so the loops compare them by identity
         self.kind_list: list[str | None] = [None] * (self.scanner.groups + 1)
-        #: the terminal each group of ``master`` matches (``None``: ignored text or the end);
-        #: the names are interned, so the loop compares them by identity
         for index, name in kinds.items():
             self.kind_list[index] = None if name in ignore else sys.intern(name)
         self.drop_in_parens, self.open_paren, self.close_paren = (
