@@ -320,7 +320,9 @@ def add(*terms: Expr) -> Expr:
         else:
             coefs[k] = other + count if count else other
     groups = coefs
-    out = [mul(Num(c), first[k]) for k, c in groups.items() if c != 0]
+    # (a term once, not a product or a number: 1 * term is the term itself)
+    out = [first[k] if c is _UNIT and not isinstance(first[k], (Mul, Num, Zero)) else mul(Num(c), first[k])
+           for k, c in groups.items() if c != 0]
     nums = [t for t in out if isinstance(t, Num)]
     if len(nums) > 1:
         total = numbers.checked(sum(n.value for n in nums))
