@@ -49,6 +49,11 @@ PLUS, MINUS, MULOP, POWOP, COLON, TRANSPOSE = map(
     _intern, ("PLUS", "MINUS", "MULOP", "POWOP", "COLON", "TRANSPOSE")
 )
 NEWLINE, SEMICOLON, END = map(_intern, ("_NL", "SEMICOLON", "$END"))
+#: After a name, the tokens that make it more than a factor of a product on its own
+#: (a call, a transpose, a power) …
+_NAME_GOES_ON = frozenset((LPAR, TRANSPOSE, POWOP))
+#: … and more than a term of a sum on its own (also a product)
+_TERM_GOES_ON = _NAME_GOES_ON | {MULOP}
 
 
 class PrecedenceReader:
@@ -177,7 +182,15 @@ class PrecedenceReader:
             while kinds[i] is MULOP:
                 tok = spans[i]
                 i += 1
-                left = binop(left, tok, unary(None))
+                if kinds[i] is NAME and kinds[i + 1] not in _NAME_GOES_ON:  # a plain name
+                    name = spans[i]
+                    i += 1
+                    right = _new(Name)
+                    _set_span(right, name)
+                    _set_name(right, text[name[4]:name[5]])
+                    left = binop(left, tok, right)
+                else:
+                    left = binop(left, tok, unary(None))
             return left
 
         def total(first: Node | None) -> Node:
@@ -187,7 +200,15 @@ class PrecedenceReader:
             while kind is PLUS or kind is MINUS:
                 tok = spans[i]
                 i += 1
-                left = binop(left, tok, product(None))
+                if kinds[i] is NAME and kinds[i + 1] not in _TERM_GOES_ON:  # a plain name
+                    name = spans[i]
+                    i += 1
+                    right = _new(Name)
+                    _set_span(right, name)
+                    _set_name(right, text[name[4]:name[5]])
+                    left = binop(left, tok, right)
+                else:
+                    left = binop(left, tok, product(None))
                 kind = kinds[i]
             return left
 
