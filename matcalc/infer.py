@@ -471,9 +471,17 @@ class _Inference:
                 node = node.left
             ty = self.infer(node, depth + 1)
             visit_binary, visit_name = self.visit_binary, self.visit_name
+            undeclared, info = self.undeclared, self.info
             for node in reversed(spine):
                 right = node.right
-                rt = visit_name(right) if type(right) is Name else self.infer(right, depth + 1)
+                if type(right) is Name:
+                    rt = undeclared.get(right.name)
+                    if rt is None:
+                        rt = visit_name(right)
+                    else:  # an input met before, as visit_name notes it
+                        info[right] = (rt, "input", right.name)
+                else:
+                    rt = self.infer(right, depth + 1)
                 ty = visit_binary(node, ty, rt)
             return ty
         if kind is Call:
@@ -583,7 +591,9 @@ class _Inference:
                 if dims.is_one(lt[1]) and dims.is_one(rt[1]):
                     msg += f" (for the inner product of two vectors write {self.src(node.left)}'*...)"
                 raise self.error(DimensionError, msg, node)
-            return self.note(node, lt if lt[1] == rt[1] else (lt[0], rt[1]), "matmul")
+            ty = lt if lt[1] == rt[1] else (lt[0], rt[1])
+            self.info[node] = (ty, "matmul", None)
+            return ty
         if op in HADAMARD:
             if ls or rs:
                 return self.note(node, rt if ls else lt, "scale")
