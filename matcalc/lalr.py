@@ -1,11 +1,14 @@
-"""The fast reader: lark's own LALR table, terminals and callbacks, run by a tight loop.
+"""The LALR reader: lark's own LALR table and terminals, run by a tight loop.
 
 lark's parser spends most of its time per token in general machinery (lexer
 states, token objects, parser-state objects). :class:`FastParser` takes what
 lark derived from ``grammar/matcalc.lark`` — the terminals' regular expressions
-in lark's order, the LALR table and the callbacks that build
-:mod:`matcalc.syntax` nodes — and runs them with one compiled regular expression
-and one loop, so the grammar file stays the single definition of the syntax.
+in lark's order and the LALR table — and runs them with one compiled regular
+expression and one loop, so the grammar file stays the single definition of the
+syntax. A token is pushed as its :class:`~matcalc.syntax.Span` (no token objects)
+and each rule's node is made by a builder of :data:`matcalc.syntax.FAST_BUILDERS`
+(the nodes lark's callbacks make, without lark's calling conventions).
+:meth:`FastParser.tokens` gives the tokens alone, for :mod:`matcalc.precedence`.
 
 It reads valid models only: at the first token it cannot take (a character no
 terminal matches, a token the table has no action for) it hands the whole text
@@ -40,10 +43,13 @@ class NotFast(Exception):
 class FastParser:
     """Parses like ``lark_parser.parse(text)`` for texts without syntax errors.
 
-    ``drop_in_parens`` names the terminal dropped inside parentheses (the post-lexer of
-    :mod:`matcalc.grammar`), ``open_paren`` and ``close_paren`` the terminals that open
-    and close them. ``skip_ahead`` (by default on Python 3.11 and later, whose regular
-    expressions have possessive repeats) skips ignored text in the match of the next token.
+    ``builders`` maps each rule — its alias or name, and the names of its symbols — to a
+    function of its children and the text that makes its node; a rule without one
+    leaves the reading to lark. ``drop_in_parens`` names the terminal dropped inside
+    parentheses (the post-lexer of :mod:`matcalc.grammar`), ``open_paren`` and
+    ``close_paren`` the terminals that open and close them. ``skip_ahead`` (by default on
+    Python 3.11 and later, whose regular expressions have possessive repeats) skips
+    ignored text in the match of the next token.
     """
 
     def __init__(self, lark_parser: Lark, builders: Mapping[tuple[str, tuple[str, ...]], Callable],
