@@ -150,6 +150,10 @@ SIMPLIFICATIONS = [
         "aᵀb + bᵀa = 2 aᵀb",
         b.add(b.mul(s1, b.transpose(x), Xs, y), b.mul(b.num(-3), s1, b.transpose(y), b.transpose(Xs), x), s2),
     ),
+    ("inv(inv(A)) = A", b.call("inv", b.call("inv", Xs))),
+    ("A⁻¹A = I", b.mul(A, b.call("inv", Xs), Xs, B)),
+    ("A⁻¹A = I", b.mul(b.num(-1), b.transpose(b.call("inv", Xs)), b.transpose(Xs), X)),
+    ("A⁻¹A = I", b.mul(s1, Xs, b.call("inv", Xs))),
 ]
 
 
