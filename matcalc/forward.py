@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from . import build as b
-from .expr import Apply, Call, Expr, MatPow, Var
+from .expr import Apply, Call, Expr, MatPow, Transpose, Var
 from .model import Model
 from .ops.registry import lookup
 
@@ -28,9 +28,9 @@ from .ops.registry import lookup
 #: (``tanh(W3*tanh(W2*tanh(W1*x)))``); shallower ones read as a textbook writes them.
 MIN_NESTING = 3
 
-#: A definition is also lifted apart when calls of any kind (entry-wise, structural, matrix
-#: powers) nest this deep inside its outermost operation
-#: (``logsumexp(W4*softmax(W3*softmax(W2*softmax(W1*x))))``).
+#: A definition is also lifted apart when layers of calls of any kind (entry-wise,
+#: structural, matrix powers; :func:`_layers`) nest this deep inside its outermost
+#: operation (``logsumexp(W4*softmax(W3*softmax(W2*softmax(W1*x))))``).
 MIN_CALL_NESTING = 3
 
 #: Letters for the introduced names, the first that no name of the model uses with a number.
@@ -88,14 +88,45 @@ def _call_nesting(rhs: Expr) -> dict[Expr, int]:
     return depth
 
 
+def _composed(n: Expr) -> bool:
+    """A call applied directly to calls (``sqrt(det(A))``, ``log1p(exp(tr(Σ)))``): one
+    function of a textbook's, written nested, not a layer of its own."""
+    args = n.children()
+    while args and all(isinstance(a, Transpose) for a in args):
+        args = tuple(a.arg for a in args)
+    return bool(args) and all(_is_call(a) for a in args)
+
+
+def _layers(rhs: Expr) -> dict[Expr, int]:
+    """For each node of ``rhs``, the most layers nested in it (itself counted): calls of any
+    kind, a call applied directly to calls counted with them (``logsumexp(W3*softmax(W2*
+    softmax(W1*x)))`` has three, ``sum(sqrt(det(A)))`` one)."""
+    depth: dict[Expr, int] = {}
+    stack = [(rhs, False)]
+    while stack:
+        n, ready = stack.pop()
+        if n in depth:
+            continue
+        kids = () if isinstance(n, Var) else n.children()
+        if ready or not kids:
+            own = int(_is_call(n) and not _composed(n))
+            depth[n] = own + max((depth[c] for c in kids), default=0)
+        else:
+            stack.append((n, True))
+            stack.extend((c, False) for c in kids if c not in depth)
+    return depth
+
+
 def _lifted(rhs: Expr) -> Callable[[Expr], bool] | None:
     """Which nodes of ``rhs`` become definitions of their own (``None``: none, the
     definition reads as written): every entry-wise call when entry-wise functions nest
-    :data:`MIN_NESTING` deep; every call that holds another or keeps its value when calls
-    nest :data:`MIN_CALL_NESTING` deep inside the outermost one."""
-    calls = _call_nesting(rhs)
-    inner = max((calls[c] for c in rhs.children()), default=0) if not isinstance(rhs, Var) else 0
-    if inner >= MIN_CALL_NESTING:
+    :data:`MIN_NESTING` deep; every call that holds another or keeps its value when
+    :func:`_layers` nest :data:`MIN_CALL_NESTING` deep inside the outermost operation."""
+    if isinstance(rhs, Var):
+        return None
+    layers = _layers(rhs)
+    if max((layers[c] for c in rhs.children()), default=0) >= MIN_CALL_NESTING:
+        calls = _call_nesting(rhs)
         return lambda n: _is_call(n) and (calls[n] >= 2 or _keeps_value(n))
     entrywise = _nesting(rhs)
     if entrywise[rhs] >= MIN_NESTING:

@@ -45,7 +45,7 @@ NESTS = [
     "x: vector(n); A, B: matrix(n, n); "
     "f = norm2(A*diag(B*Diag(softmax(A*x))*B'))*det(eye + softmax(B*x)*softmax(A*x)')",
     "x: vector(n); A, B: matrix(n, n); f = sum(vec(A^3*Diag(softmax(B^2*softmax(A*x)))))",
-    "x: vector(n); A, B: matrix(n, n); f = logsumexp(kron(softmax(A*softmax(B*x)), softmax(B*x)))",
+    "x: vector(n); A, B: matrix(n, n); f = logsumexp(kron(softmax(A*softmax(B*softmax(A*x))), softmax(B*x)))",
 ]
 
 
@@ -105,9 +105,14 @@ def test_softmax_chain_of_four_reads_like_a_textbook():
 
 
 def test_shallow_structural_calls_read_as_written():
-    """Two calls inside the outermost one: nothing is named."""
+    """Two layers inside the outermost operation, or calls applied directly to calls (one
+    function written nested: ``sqrt(det(A))``): nothing is named."""
     for text, wrt in (("X: matrix(n, n); a: vector(n); f = sum(exp(diag(X)) .* a)", "X"),
                       ("A, B: matrix(n, n); f = logdet(inv(eye + A*A')*B*B' + eye)", "A"),
+                      ("A: symmetric(n); x: vector(n); f = sum(x) + sum(sqrt(det(A')))", "A"),
+                      ("S: symmetric(n); c: scalar; f = c*log1p(exp(tr(S)))", "S"),
+                      ("X: symmetric(n); s: scalar; f = s*logdet(X^-2)", "X"),
+                      ("c: vector(n); f = logsumexp(sqrt(softmax(c)))", "c"),
                       softmax_chain(3)):
         assert matcalc.grad(text, wrt).derivation.forward == (), text
 
