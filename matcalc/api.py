@@ -209,7 +209,8 @@ class Gradient:
         inputs as ``MatrixSymbol``\\ s or the objects of ``symbols`` with their names."""
         from .sympy_interop import to_sympy
 
-        return {name: to_sympy(g, self.model, symbols) for name, g in self.gradients.items()}
+        adjoints = self.derivation.adjoints
+        return {name: to_sympy(g, self.model, symbols, adjoints) for name, g in self.gradients.items()}
 
     def shapes(self) -> dict[str, str]:
         """Each gradient's shape as text (``m×n``)."""

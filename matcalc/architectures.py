@@ -58,5 +58,42 @@ def gated(steps: int) -> tuple[str, str]:
     return "\n".join(lines) + "\n", "W,U,Wz,Uz"
 
 
+def softmax_chain(depth: int) -> tuple[str, str]:
+    """``f = logsumexp(W_L*softmax(W_{L−1}*…softmax(W1*x)))``: structural calls nested in one
+    expression, each derivative holding the value it differentiates."""
+    lines = ["x: vector(n)"] + [f"W{i}: matrix(n, n)" for i in range(1, depth + 1)]
+    value = "x"
+    for i in range(1, depth):
+        value = f"softmax(W{i}*{value})"
+    lines.append(f"f = logsumexp(W{depth}*{value})")
+    return "\n".join(lines) + "\n", ",".join(f"W{i}" for i in range(1, depth + 1))
+
+
+#: The levels of :func:`structural`, in turn: a vector ``h`` to the next (``{W}`` the level's
+#: weight, ``{h}`` the level below, written once, so that the model's text is linear in depth).
+STRUCTURAL_LEVELS = (
+    "softmax({W}*{h})",
+    "inv(eye + Diag(exp({W}*{h})))*x",
+    "tanh({W}^2*{h})",
+    "diag({W}*Diag({h})*{W}')",
+    "sigmoid({W}*x)*normF({h})",
+    "sigmoid(kron(eye(1), {W})*{h})*logdet(eye + {W}'*{W})",
+    "vec(tanh({W}*{h}))*norm1(x)",
+    "tanh({W}*Diag({h})*x)*tr({W}*{W}')",
+)
+
+
+def structural(depth: int) -> tuple[str, str]:
+    """One expression nesting ``depth`` levels that cycle through the structural calls
+    (:data:`STRUCTURAL_LEVELS`: ``softmax inv diag Diag tr vec logdet kron``, the norms, a
+    matrix power); ``f = logsumexp(…)``."""
+    lines = ["x: vector(n)"] + [f"W{i}: matrix(n, n)" for i in range(1, depth + 1)]
+    value = "x"
+    for i in range(1, depth + 1):
+        value = STRUCTURAL_LEVELS[(i - 1) % len(STRUCTURAL_LEVELS)].format(W=f"W{i}", h=value)
+    lines.append(f"f = logsumexp({value})")
+    return "\n".join(lines) + "\n", ",".join(f"W{i}" for i in range(1, depth + 1))
+
+
 #: Every architecture by name.
 ARCHITECTURES = {"chain": chain, "residual": residual, "rnn": rnn, "gated": gated}

@@ -3,24 +3,35 @@ given a name once (``where u1 = tanh(W1 x)``, ``u2 = tanh(W2 u1)``).
 
 A model written without definitions, ``f = sum(tanh(W4*tanh(W3*tanh(W2*tanh(W1*x)))))``,
 would repeat ``tanh(W3 tanh(W2 tanh(W1 x)))`` in every factor of every gradient: the
-text grows with the square of the depth. Before the derivation such values are *lifted*
-into definitions of their own (:func:`lift`), so the adjoints, the index fold and the
-generated code treat them as any definition; the result says ``where u1 = …`` for them,
-as they are not the user's names.
+text grows with the square of the depth. Structural calls nest the same way
+(``logsumexp(W3*softmax(W2*softmax(W1*x)))``, ``tr(inv(B2*inv(B1*A + I) + I))``): the
+derivative of ``softmax``, ``inv``, ``det`` … holds their value, and without a name
+the adjoint of each level is written out again at every level below it (for
+``softmax``, twice: the text doubles with each level). Before the derivation such
+values are *lifted* into definitions of their own (:func:`lift`), so the adjoints, the
+index fold and the generated code treat them as any definition; the result says
+``where u1 = …`` for them, as they are not the user's names.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from . import build as b
-from .expr import Apply, Expr, Var
+from .expr import Apply, Call, Expr, MatPow, Transpose, Var
 from .model import Model
+from .ops.registry import lookup
 
 #: A definition is lifted apart when entry-wise functions nest at least this deep in it
 #: (``tanh(W3*tanh(W2*tanh(W1*x)))``); shallower ones read as a textbook writes them.
 MIN_NESTING = 3
+
+#: A definition is also lifted apart when layers of calls of any kind (entry-wise,
+#: structural, matrix powers; :func:`_layers`) nest this deep inside its outermost
+#: operation (``logsumexp(W4*softmax(W3*softmax(W2*softmax(W1*x))))``).
+MIN_CALL_NESTING = 3
 
 #: Letters for the introduced names, the first that no name of the model uses with a number.
 _LETTERS = ("u", "v", "a", "q", "z")
@@ -43,6 +54,86 @@ def _nesting(rhs: Expr) -> dict[Expr, int]:
     return depth
 
 
+def _is_call(n: Expr) -> bool:
+    """An entry-wise function, a structural function or a matrix power."""
+    return isinstance(n, (Apply, Call, MatPow))
+
+
+def _keeps_value(n: Expr) -> bool:
+    """A call whose derivative holds its own value or its argument's (``tanh``, ``softmax``,
+    ``inv``, ``det``, a norm): not a linear one (``sum tr diag Diag vec kron``, a power of a
+    name, whose derivative holds only the other operands)."""
+    if isinstance(n, Apply):
+        return True
+    if isinstance(n, Call):
+        op = lookup(n.fn)
+        return op is None or len(op.pull) < op.arity or any(p is None for p in op.pull)
+    return False
+
+
+def _call_nesting(rhs: Expr) -> dict[Expr, int]:
+    """For each node of ``rhs``, the most calls of any kind nested in it (itself counted)."""
+    depth: dict[Expr, int] = {}
+    stack = [(rhs, False)]
+    while stack:
+        n, ready = stack.pop()
+        if n in depth:
+            continue
+        kids = () if isinstance(n, Var) else n.children()
+        if ready or not kids:
+            depth[n] = int(_is_call(n)) + max((depth[c] for c in kids), default=0)
+        else:
+            stack.append((n, True))
+            stack.extend((c, False) for c in kids if c not in depth)
+    return depth
+
+
+def _composed(n: Expr) -> bool:
+    """A call applied directly to calls (``sqrt(det(A))``, ``log1p(exp(tr(Σ)))``): one
+    function of a textbook's, written nested, not a layer of its own."""
+    args = n.children()
+    while args and all(isinstance(a, Transpose) for a in args):
+        args = tuple(a.arg for a in args)
+    return bool(args) and all(_is_call(a) for a in args)
+
+
+def _layers(rhs: Expr) -> dict[Expr, int]:
+    """For each node of ``rhs``, the most layers nested in it (itself counted): calls of any
+    kind, a call applied directly to calls counted with them (``logsumexp(W3*softmax(W2*
+    softmax(W1*x)))`` has three, ``sum(sqrt(det(A)))`` one)."""
+    depth: dict[Expr, int] = {}
+    stack = [(rhs, False)]
+    while stack:
+        n, ready = stack.pop()
+        if n in depth:
+            continue
+        kids = () if isinstance(n, Var) else n.children()
+        if ready or not kids:
+            own = int(_is_call(n) and not _composed(n))
+            depth[n] = own + max((depth[c] for c in kids), default=0)
+        else:
+            stack.append((n, True))
+            stack.extend((c, False) for c in kids if c not in depth)
+    return depth
+
+
+def _lifted(rhs: Expr) -> Callable[[Expr], bool] | None:
+    """Which nodes of ``rhs`` become definitions of their own (``None``: none, the
+    definition reads as written): every entry-wise call when entry-wise functions nest
+    :data:`MIN_NESTING` deep; every call that holds another or keeps its value when
+    :func:`_layers` nest :data:`MIN_CALL_NESTING` deep inside the outermost operation."""
+    if isinstance(rhs, Var):
+        return None
+    layers = _layers(rhs)
+    if max((layers[c] for c in rhs.children()), default=0) >= MIN_CALL_NESTING:
+        calls = _call_nesting(rhs)
+        return lambda n: _is_call(n) and (calls[n] >= 2 or _keeps_value(n))
+    entrywise = _nesting(rhs)
+    if entrywise[rhs] >= MIN_NESTING:
+        return lambda n: isinstance(n, Apply) and entrywise[n] > 0
+    return None
+
+
 def _letter(model: Model) -> str:
     """The letter of the introduced names: one no name of the model spells with a number."""
     names = [v.name for v in model.inputs] + [v.name for v, _ in model.definitions]
@@ -55,11 +146,11 @@ def _letter(model: Model) -> str:
 
 
 def lift(model: Model) -> tuple[Model, tuple[tuple[Var, Expr], ...]]:
-    """``model`` with the entry-wise values nested in deep definitions made definitions of
+    """``model`` with the values nested in deep definitions (:func:`_lifted`) made definitions of
     their own (innermost first, each before the definition using it), and those introduced
     definitions; the model itself when there is none."""
-    depths = {var: _nesting(rhs) for var, rhs in model.definitions}
-    if all(d[rhs] < MIN_NESTING for (var, rhs), d in zip(model.definitions, depths.values())):
+    chosen = {var: _lifted(rhs) for var, rhs in model.definitions}
+    if all(c is None for c in chosen.values()):
         return model, ()
     letter = _letter(model)
     mapping: dict[Expr, Expr] = {}
@@ -69,10 +160,10 @@ def lift(model: Model) -> tuple[Model, tuple[tuple[Var, Expr], ...]]:
     places: list[tuple[int, int, int]] = []
     for k, (var, rhs) in enumerate(model.definitions):
         where = model.places[k] if k < len(model.places) else None
-        depth = depths[var]
-        if depth[rhs] >= MIN_NESTING:
+        chosen_here = chosen[var]
+        if chosen_here is not None:
             for node in _post_order(rhs):
-                if node is rhs or node in mapping or not isinstance(node, Apply) or not depth[node]:
+                if node is rhs or node in mapping or not chosen_here(node):
                     continue
                 value = b.substitute(node, mapping, memo)
                 r, c = node.shape

@@ -234,15 +234,23 @@ def _used(raw: Expr, steps) -> set[str]:
 
 
 def _identification_equations(lhs: tuple[str, str], lin: Expr, trace) -> list[Equation]:
+    """The states of the identification of ``lin``, one equation per rule applied; a rule whose
+    result prints as the line before it (``vec(AX) = (I ⊗ A) vec(X)`` with a 1×1 ``I``, for a
+    vector) is no line of its own."""
     out = []
     state: list[Piece] = [(b.eye(_size(lin)), lin)]
+    p, memo = KronTextPrinter(), {}
+    printed = _pieces(tuple(state), p, False, memo)
     for rule, before, pieces in trace:
         # the piece the rule rewrote: the same objects (found without comparing trees)
         i = next((j for j, s in enumerate(state) if s[0] is before[0] and s[1] is before[1]), None)
         if i is None:
             i = state.index(before)
         state[i : i + 1] = list(pieces)
-        out.append(Equation(lhs, tuple(state), rule.text, rule.latex))
+        now = _pieces(tuple(state), p, False, memo)
+        if now != printed:
+            out.append(Equation(lhs, tuple(state), rule.text, rule.latex))
+        printed = now
     return out
 
 
@@ -335,6 +343,14 @@ class Jacobian(_Derivative):
     def __getitem__(self, name: str) -> Expr:
         return self.jacobians[name]
 
+    def to_sympy(self, symbols: Iterable = ()) -> dict:
+        """Each block ``∂vec(F)/∂vec(X)ᵀ`` as a SymPy matrix expression, by ``X``'s name (see
+        :meth:`matcalc.api.Gradient.to_sympy`; ``vec`` and ``K`` as
+        :class:`matcalc.sympy_interop.Vec` and :class:`~matcalc.sympy_interop.Commutation`)."""
+        from .sympy_interop import to_sympy
+
+        return {name: to_sympy(m, self.model, symbols) for name, m in self.jacobians.items()}
+
     def _lines(self, latex: bool) -> list[tuple[str, str]]:
         d = self.derivation
         p = KronLatexPrinter() if latex else KronTextPrinter()
@@ -414,6 +430,15 @@ class Hessian(_Derivative):
 
     def __getitem__(self, pair: tuple[str, str]) -> Expr:
         return self.derivation.block(*pair)
+
+    def to_sympy(self, symbols: Iterable = ()) -> dict:
+        """Each upper block ``∂²f/∂vec(X)∂vec(Y)ᵀ`` as a SymPy matrix expression, keyed by the
+        pair of names ``(X, Y)`` (see :meth:`Jacobian.to_sympy`); the named adjoints and
+        values they use are written out."""
+        from .sympy_interop import to_sympy
+
+        d = self.derivation
+        return {pair: to_sympy(m, self.model, symbols, d.adjoints) for pair, m in d.blocks.items()}
 
     @property
     def maps(self) -> dict[str, Expr]:

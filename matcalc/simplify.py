@@ -304,6 +304,80 @@ def _sigmoid(e: Expr) -> Expr | None:
     return None
 
 
+def _flipped_product(e: Expr) -> Expr | None:
+    """A 1×1 matrix product ``a … b`` written the other way, ``bᵀ … aᵀ`` (the same number);
+    ``None`` for anything else, or when it reads the same both ways."""
+    if not (isinstance(e, Mul) and e.shape == (1, 1) and len(e.chain) > 1):
+        return None
+    flipped = tuple(b.transpose(f) for f in reversed(e.chain))
+    if flipped == e.chain:
+        return None
+    return b.mul(b.Num(e.coef), *e.scalars, *flipped)
+
+
+def _either_way(f: Expr) -> object:
+    """Equal for a scalar factor and the same product written the other way."""
+    flipped = _flipped_product(f)
+    return f if flipped is None else frozenset((f, flipped))
+
+
+def _like_terms_key(rest: Expr) -> object:
+    """Equal for terms whose 1×1 products differ only in the way they are written
+    (``s (xᵀ A y)`` and ``s (yᵀ Aᵀ x)``)."""
+    if not isinstance(rest, Mul):
+        return rest
+    if not rest.chain:
+        scalars = [_either_way(f) for f in rest.scalars]
+        return ("scalars", frozenset((k, scalars.count(k)) for k in scalars))
+    return ("product", _either_way(b.mul(*rest.chain)), _like_terms_key(b.mul(*rest.scalars)))
+
+
+def _oriented(f: Expr) -> Expr:
+    """A 1×1 product with a differential first (``dxᵀ A x``) written with it last, as a
+    textbook writes it (``xᵀ Aᵀ dx``): the same number."""
+    flipped = _flipped_product(f)
+    if flipped is None or isinstance(f.chain[-1], Diff):
+        return f
+    return flipped if isinstance(flipped, Mul) and isinstance(flipped.chain[-1], Diff) else f
+
+
+def _oriented_term(rest: Expr) -> Expr:
+    """The term ``rest`` with each of its 1×1 products :func:`_oriented`."""
+    if not isinstance(rest, Mul):
+        return rest
+    if rest.shape == (1, 1) and rest.chain:
+        product = b.mul(*rest.chain)
+        chain = _oriented(product)
+        scalars = [_oriented(f) for f in rest.scalars]
+        if chain is product and all(a is c for a, c in zip(scalars, rest.scalars)):
+            return rest
+        return b.mul(b.Num(rest.coef), *scalars, chain)
+    scalars = [_oriented(f) for f in rest.scalars]
+    if all(a is c for a, c in zip(scalars, rest.scalars)):
+        return rest
+    return b.mul(b.Num(rest.coef), *scalars, *rest.chain)
+
+
+def _scalar_products_alike(e: Expr) -> Expr | None:
+    """``aᵀb + bᵀa = 2 aᵀb``: a 1×1 product equals its transpose, so terms that differ only in
+    the way their 1×1 products are written (``dxᵀ x`` and ``xᵀ dx``) are like terms. Each is
+    written the way a textbook writes it: the differential last (``xᵀ Aᵀ dx``, so that
+    ``dxᵀ A x + xᵀ A dx`` reads ``xᵀ(Aᵀ + A) dx``), else as first met."""
+    if isinstance(e, Mul):
+        out = _oriented_term(e)
+        return None if out is e else out
+    if not (isinstance(e, Add) and e.shape == (1, 1)):
+        return None
+    rests = [(c, rest, _oriented_term(rest)) for c, rest in map(b.split_coef, e.terms)]
+    groups: dict[object, Expr] = {}
+    for _, _, oriented in rests:
+        groups.setdefault(_like_terms_key(oriented), oriented)
+    chosen = [groups[_like_terms_key(oriented)] for _, _, oriented in rests]
+    if all(c is rest for (_, rest, _), c in zip(rests, chosen)):
+        return None
+    return b.add(*(b.mul(b.Num(c), rest) for (c, _, _), rest in zip(rests, chosen)))
+
+
 def _inverse_of_inverse(e: Expr) -> Expr | None:
     """``inv(inv(A)) = A``."""
     if isinstance(e, Call) and e.fn == "inv" and isinstance(e.args[0], Call) and e.args[0].fn == "inv":
@@ -334,6 +408,7 @@ def _inverse_cancels(e: Expr) -> Expr | None:
 
 #: Named rewrites, tried in order at every node until none applies.
 RULES: tuple[tuple[str, Callable[[Expr], Expr | None]], ...] = (
+    ("aᵀb + bᵀa = 2 aᵀb", _scalar_products_alike),
     ("AX + BX = (A + B)X", lambda e: _factor(e, -1)),
     ("XA + XB = X(A + B)", lambda e: _factor(e, 0)),
     ("αA + αB = α(A + B)", _common_scalar),

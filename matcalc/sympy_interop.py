@@ -3,7 +3,9 @@
 :func:`from_sympy` writes the expression in matcalc's language (declaring every
 ``MatrixSymbol`` and ``Symbol`` it holds) and parses that text, so a SymPy
 expression gets exactly the checks a typed model gets; :func:`to_sympy` turns a
-gradient back into a SymPy matrix expression; :func:`diff` does both.
+gradient, a Jacobian or a Hessian back into a SymPy matrix expression (the vectorisation
+and the commutation matrix a Jacobian's blocks hold as :class:`Vec` and
+:class:`Commutation`, matrix expressions of their own); :func:`diff` does both.
 
 Which SymPy function is which matcalc function is read off the operation registry
 (:mod:`matcalc.ops`): an entry-wise function by its ``sympy`` form (``sigmoid`` is
@@ -23,8 +25,26 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixElement
 
+from . import dims
 from .errors import MatcalcError
-from .expr import Add, Call, Diff, EProd, Expr, Eye, Frob, Mul, Num, Ones, Transpose, Var, Zero
+from .expr import (
+    Add,
+    Adjoint,
+    Call,
+    Diff,
+    EProd,
+    Expr,
+    Eye,
+    Frob,
+    MatPow,
+    Mul,
+    Num,
+    Ones,
+    PowerSum,
+    Transpose,
+    Var,
+    Zero,
+)
 from .functions import KNOWN_FUNCTIONS
 from .model import Model
 from .ops.registry import OPS, call_ops, entrywise_ops
@@ -239,20 +259,66 @@ class _Writer:
 # ---------------------------------------------------------------- SymPy out
 
 
-def to_sympy(e: Expr, model: Model, symbols: Iterable[sp.Basic] = ()) -> sp.Basic:
+class Vec(sp.MatrixExpr):
+    """``vec(A)``: the columns of the m×n matrix ``A`` stacked into an ``mn``-vector (SymPy's
+    matrix expressions have none); explicit once ``A``'s sizes are numbers."""
+
+    def __new__(cls, arg: sp.Basic):
+        return super().__new__(cls, sp.sympify(arg))
+
+    @property
+    def arg(self) -> sp.Basic:
+        return self.args[0]
+
+    @property
+    def shape(self):  # type: ignore[override]
+        r, c = self.arg.shape
+        return (r * c, sp.Integer(1))
+
+    def _entry(self, i, j, **kwargs):
+        rows = self.arg.shape[0]
+        return self.arg[i % rows, i // rows]
+
+
+class Commutation(sp.MatrixExpr):
+    """``K(m, n)``: the ``nm×mn`` permutation with ``K(m, n) vec(A) = vec(Aᵀ)`` for an m×n ``A``."""
+
+    def __new__(cls, m: sp.Basic, n: sp.Basic):
+        return super().__new__(cls, sp.sympify(m), sp.sympify(n))
+
+    @property
+    def shape(self):  # type: ignore[override]
+        m, n = self.args
+        return (n * m, m * n)
+
+    def _entry(self, i, j, **kwargs):
+        m, n = self.args
+        return sp.KroneckerDelta(i, j // m + (j % m) * n)
+
+
+#: A matrix power's differential ``Σ_{i<k} Lⁱ M R^{k−1−i}`` is written out up to this ``k``.
+MAX_POWER_TERMS = 64
+
+
+def to_sympy(
+    e: Expr, model: Model, symbols: Iterable[sp.Basic] = (), adjoints: Iterable[tuple[Var, Expr]] = ()
+) -> sp.Basic:
     """The SymPy expression of the matcalc expression ``e`` (of ``model``).
 
     Inputs become ``MatrixSymbol``\\ s (scalars: ``Symbol``\\ s) named as in the model,
-    or the objects of ``symbols`` with those names; definitions are written out.
+    or the objects of ``symbols`` with those names; definitions and the named adjoints
+    ``adjoints`` (``δh``, each with its value) are written out.
     A 1×1 matrix product used as a scalar is its entry ``[0, 0]``.
     """
-    return _Reader(model, symbols).scalar_or_matrix(e)
+    return _Reader(model, symbols, adjoints).scalar_or_matrix(e)
 
 
 class _Reader:
     """matcalc IR → SymPy."""
 
-    def __init__(self, model: Model, symbols: Iterable[sp.Basic]) -> None:
+    def __init__(
+        self, model: Model, symbols: Iterable[sp.Basic], adjoints: Iterable[tuple[Var, Expr]] = ()
+    ) -> None:
         self.known = {s.name: s for s in symbols if isinstance(s, (sp.Symbol, sp.MatrixSymbol))}
         self.dims: dict[str, sp.Basic] = {}
         for s in self.known.values():
@@ -262,11 +328,14 @@ class _Reader:
                         self.dims[d.name] = d
         self.model = model
         self.defs = {v.name: rhs for v, rhs in model.definitions}
+        self.adjoints = {v.name: g for v, g in adjoints}
         self.cache: dict[Expr, sp.Basic] = {}
 
     def dim(self, d: int | str) -> sp.Basic:
         if isinstance(d, int):
             return sp.Integer(d)
+        if len(dims.factors(d)) > 1:  # a product of sizes (``m*n``, from vec and kron)
+            return sp.Mul(*(self.dim(f) for f in dims.factors(d)))
         return self.dims.setdefault(d, sp.Symbol(d, integer=True, positive=True))
 
     def scalar_or_matrix(self, e: Expr) -> sp.Basic:
@@ -326,7 +395,19 @@ class _Reader:
             return sp.Trace(sp.Transpose(self(e.left)) * self(e.right))
         if isinstance(e, Call):
             return self.call(e)
+        if isinstance(e, Adjoint):
+            if e.var.name not in self.adjoints:
+                raise MatcalcError(f"the adjoint δ{e.var.name} has no value to write out")
+            return self(self.adjoints[e.var.name])
+        if isinstance(e, MatPow):
+            return sp.MatPow(self(e.base), e.k)
+        if isinstance(e, PowerSum):
+            return self.power_sum(e)
         from .expr import Apply
+        from .kron import Commutation as KronCommutation
+
+        if isinstance(e, KronCommutation):
+            return Commutation(self.dim(e.m), self.dim(e.n))
 
         if isinstance(e, Apply):
             return self.apply(e)
@@ -358,8 +439,21 @@ class _Reader:
             return fn
         return sp.Lambda(_x, sp.diff(fn(_x), _x, order))
 
+    def power_sum(self, e: PowerSum) -> sp.Basic:
+        """``Σ_{i<k} Lⁱ M R^{k−1−i}`` written out (a matrix expression sums no index)."""
+        if e.k > MAX_POWER_TERMS:
+            raise MatcalcError(
+                f"a sum over the {e.k} terms of a matrix power's derivative has no SymPy form "
+                f"(matcalc writes it out up to k = {MAX_POWER_TERMS})"
+            )
+        left, mid, right = self(e.left), self(e.mid), self(e.right)
+        terms = [sp.MatMul(left**i, mid, right ** (e.k - 1 - i)) for i in range(e.k)]
+        return sp.MatAdd(*terms)
+
     def call(self, e: Call) -> sp.Basic:
         op = OPS[e.fn]
+        if e.fn == "vec":  # the registry's vec has no SymPy form to read back: write it out
+            return Vec(self(e.args[0]))
         if op.sympy_matrix is None:
             raise MatcalcError(f"{e.fn}(...) has no SymPy matrix-expression form")
         return op.sympy_matrix(sp, *[self(a) for a in e.args])

@@ -145,6 +145,11 @@ SIMPLIFICATIONS = [
         "exp(u) ⊘ (1 + exp(u)) = sigmoid(u)",
         b.eprod(y, b.apply("exp", b.neg(x)), (b.add(b.ones(x.shape), b.apply("exp", b.neg(x))), -1)),
     ),
+    ("aᵀb + bᵀa = 2 aᵀb", b.add(b.mul(b.transpose(x), y), b.mul(b.transpose(y), x))),
+    (
+        "aᵀb + bᵀa = 2 aᵀb",
+        b.add(b.mul(s1, b.transpose(x), Xs, y), b.mul(b.num(-3), s1, b.transpose(y), b.transpose(Xs), x), s2),
+    ),
     ("inv(inv(A)) = A", b.call("inv", b.call("inv", Xs))),
     ("A⁻¹A = I", b.mul(A, b.call("inv", Xs), Xs, B)),
     ("A⁻¹A = I", b.mul(b.num(-1), b.transpose(b.call("inv", Xs)), b.transpose(Xs), X)),

@@ -904,10 +904,69 @@ class ModelGenerator:
             h = name(out)
         return body
 
-    def model(self, seed: int = 0, deep: bool = False) -> GeneratedModel:
+    #: The levels of :meth:`deep_nest`, with weights: each takes the vector ``h`` below it.
+    NEST_LEVELS = ((4, "entrywise"), (3, "softmax"), (2, "power"), (1, "inv"), (1, "diag"),
+                   (1, "norm"), (1, "logdet"), (1, "tr"), (1, "det"), (1, "residual"), (1, "gate"))
+    #: Levels that write ``h`` twice (the model's text doubles with each): at most this many.
+    NEST_TWICE = 2
+
+    def deep_nest(self) -> Def:
+        """One definition nesting 3 to 6 levels in a single expression, entry-wise and
+        structural (``softmax``, ``inv``, ``diag``/``Diag``, norms, ``logdet``, ``det``,
+        ``tr``, a matrix power, a residual or gated level), the weights shared by every
+        level or not; its value is a scalar (``sum`` or ``logsumexp`` of the last level)."""
+        n = self.dim()
+        shared = self.new_input((n, n), "any") if chance(self.ch, 40) else None
+        h = self.new_input((n, 1), "any")
+        twice = 0
+        for _ in range(self.ch.integer(3, 6)):
+            w = shared or self.new_input((n, n), "any")
+            level = weighted(self.ch, self.NEST_LEVELS)
+            if level in ("logdet", "tr", "det", "residual", "gate") and twice >= self.NEST_TWICE:
+                level = "entrywise"
+            wh = binary("*", w, h)
+            if level == "entrywise":
+                h = call(pick(self.ch, ("tanh", "sigmoid", "sin", "arctan")), wh)
+            elif level == "softmax":
+                h = call("softmax", wh)
+            elif level == "power":
+                h = call("tanh", binary("*", binary("^", w, num(self.ch.integer(2, 3))), h))
+            elif level == "inv":  # a positive diagonal plus the identity: always invertible
+                d = call("Diag", call("exp", wh))
+                h = binary("*", call("inv", binary("+", name("eye"), d)), self.new_input((n, 1), "any"))
+            elif level == "diag":
+                h = call("diag", binary("*", binary("*", w, call("Diag", h)), transpose(w, self._tick())))
+            elif level == "norm":
+                h = binary("*", call("sigmoid", binary("*", w, self.new_input((n, 1), "any"))),
+                           call(pick(self.ch, ("norm2", "normF")), h))
+            else:
+                twice += 1
+                if level == "logdet":
+                    outer = binary("*", h, transpose(h, self._tick()))
+                    h = binary("*", call("tanh", wh), call("logdet", binary("+", name("eye"), outer)))
+                elif level == "det":
+                    outer = binary("*", h, transpose(h, self._tick()))
+                    h = binary("*", call("sigmoid", wh), call("det", binary("+", name("eye"), outer)))
+                elif level == "tr":
+                    h = binary("*", call("tanh", wh), call("tr", binary("*", w, call("Diag", h))))
+                elif level == "residual":
+                    h = binary("+", h, call("tanh", wh))
+                else:  # gated: h ∘ σ(W h)
+                    h = binary(".*", h, call("sigmoid", wh))
+        out = self._fresh(self.pool.definitions, "s")
+        value = call(pick(self.ch, ("sum", "logsumexp")), h)
+        self.defs.append(Intermediate(out, SCALAR, "any"))
+        return Def(out, value)
+
+    def model(self, seed: int = 0, deep: bool = False, nest: bool = False) -> GeneratedModel:
         """A whole model: declarations, definitions, a scalar output, ``wrt`` and ``of``;
-        ``deep`` begins it with :meth:`deep_steps`."""
+        ``deep`` begins it with :meth:`deep_steps`, ``nest`` with :meth:`deep_nest` (whose
+        value the output then always uses)."""
         body: list[Def] = self.deep_steps() if deep else []
+        nest_name = None
+        if nest:
+            body.append(self.deep_nest())
+            nest_name = body[-1].name
         for _ in range(self.ch.integer(0, self.max_definitions)):
             self.budget = 12
             shape = self.shape()
@@ -918,6 +977,8 @@ class ModelGenerator:
             self.defs.append(Intermediate(n, shape, want))
         self.budget = 16
         terms = [self.scalarize(name(d.name), d.shape, d.domain) for d in self.defs if chance(self.ch, 60)]
+        if nest_name is not None and not any(t.op == "name" and t.value == nest_name for t in terms):
+            terms.insert(0, name(nest_name))
         if not terms or chance(self.ch, 50):
             terms.append(self.expr(SCALAR, "any", self.max_depth))
         final = terms[0]
@@ -1058,13 +1119,15 @@ def round_trip(text: str, statements: Sequence[Statement]) -> str | None:
 # ---------------------------------------------------------------- the command
 
 
-def generate(seed: int | str, names: NamePool = DEFAULT_NAMES) -> GeneratedModel:
-    """Model number ``seed`` of the seeded generator (a few sizes of model, mostly small)."""
+def generate(seed: int | str, names: NamePool = DEFAULT_NAMES, nests: bool = True) -> GeneratedModel:
+    """Model number ``seed`` of the seeded generator (a few sizes of model, mostly small);
+    ``nests=False``: no deep model is one nested expression (the others are drawn alike)."""
     ch = RandomChooser(f"matcalc-selftest:{seed}")
     depth = weighted(ch, [(3, 3), (1, 2), (1, 4)])
     defs = weighted(ch, [(3, 3), (1, 5)])
     gen = ModelGenerator(ch, names, max_depth=depth, max_definitions=defs)
     deep = chance(ch, 15)
-    return gen.model(seed=ch.integer(0, 2**32 - 1), deep=deep)
+    nest = deep and nests and chance(ch, 50)  # a deep model: steps of definitions or one expression
+    return gen.model(seed=ch.integer(0, 2**32 - 1), deep=deep and not nest, nest=nest)
 
 
