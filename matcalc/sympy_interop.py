@@ -23,6 +23,8 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixElement
 
+from . import dims
+from .dims import Dim
 from .errors import MatcalcError
 from .expr import Add, Call, Diff, EProd, Expr, Eye, Frob, Mul, Num, Ones, Transpose, Var, Zero
 from .functions import KNOWN_FUNCTIONS
@@ -264,10 +266,12 @@ class _Reader:
         self.defs = {v.name: rhs for v, rhs in model.definitions}
         self.cache: dict[Expr, sp.Basic] = {}
 
-    def dim(self, d: int | str) -> sp.Basic:
-        if isinstance(d, int):
-            return sp.Integer(d)
-        return self.dims.setdefault(d, sp.Symbol(d, integer=True, positive=True))
+    def dim(self, d: Dim) -> sp.Basic:
+        """A size as SymPy writes it: an integer, a symbol, or their product (``m*n``)."""
+        return sp.sympify(dims.value(d, self.dim_symbol))
+
+    def dim_symbol(self, name: str) -> sp.Basic:
+        return self.dims.setdefault(name, sp.Symbol(name, integer=True, positive=True))
 
     def scalar_or_matrix(self, e: Expr) -> sp.Basic:
         out = self(e)

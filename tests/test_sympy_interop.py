@@ -17,6 +17,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 import matcalc
+from matcalc import dims
 from matcalc.ops.registry import call_ops, entrywise_ops
 from matcalc.sympy_interop import sympy_model_text, tables, to_sympy
 
@@ -237,15 +238,15 @@ def test_to_sympy_of_a_text_model_matches_the_generated_code():
     out = g.to_sympy()
     sizes = {"n": 3, "m": 4, "p": 2}
     rng = np.random.default_rng(5)
-    inputs = {v.name: rng.normal(size=tuple(sizes.get(d, d) for d in v.shape)) for v in g.model.inputs}
+    inputs = {v.name: rng.normal(size=tuple(dims.size(d, sizes) for d in v.shape)) for v in g.model.inputs}
     _, dW, db = g.to_function()(**{k: (v[:, 0] if v.shape[1] == 1 else v) for k, v in inputs.items()})
-    dims = {s: sizes[s.name] for e in out.values() for s in e.atoms(sp.Symbol) if s.name in sizes}
+    at = {s: sizes[s.name] for e in out.values() for s in e.atoms(sp.Symbol) if s.name in sizes}
     vals = {}
     for e in out.values():
-        for s in e.xreplace(dims).atoms(sp.MatrixSymbol):
+        for s in e.xreplace(at).atoms(sp.MatrixSymbol):
             vals[s] = inputs[s.name]
-    assert np.allclose(evaluate(out["W"].xreplace(dims), vals), dW)
-    assert np.allclose(evaluate(out["b"].xreplace(dims), vals).ravel(), db)
+    assert np.allclose(evaluate(out["W"].xreplace(at), vals), dW)
+    assert np.allclose(evaluate(out["b"].xreplace(at), vals).ravel(), db)
 
 
 @pytest.mark.parametrize(
