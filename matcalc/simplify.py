@@ -304,6 +304,34 @@ def _sigmoid(e: Expr) -> Expr | None:
     return None
 
 
+def _inverse_of_inverse(e: Expr) -> Expr | None:
+    """``inv(inv(A)) = A``."""
+    if isinstance(e, Call) and e.fn == "inv" and isinstance(e.args[0], Call) and e.args[0].fn == "inv":
+        return e.args[0].args[0]
+    return None
+
+
+def _inverse_parts(f: Expr) -> tuple[Expr, bool, bool]:
+    """A chain factor as (the matrix it is made of, transposed?, inverted?)."""
+    transposed = isinstance(f, Transpose)
+    core = f.arg if transposed else f
+    inverted = isinstance(core, Call) and core.fn == "inv"
+    return (core.args[0] if inverted else core), transposed, inverted
+
+
+def _inverse_cancels(e: Expr) -> Expr | None:
+    """``A⁻¹A = AA⁻¹ = I`` (and the transposed ``A⁻ᵀAᵀ``) between neighbours of a product."""
+    if not isinstance(e, Mul):
+        return None
+    chain = e.chain
+    for i in range(len(chain) - 1):
+        (p, pt, pi), (q, qt, qi) = _inverse_parts(chain[i]), _inverse_parts(chain[i + 1])
+        if pi != qi and pt == qt and p == q:
+            rest = chain[:i] + chain[i + 2 :] or (b.eye(chain[i].shape[0]),)
+            return b.mul(b.Num(e.coef), *e.scalars, *rest)
+    return None
+
+
 #: Named rewrites, tried in order at every node until none applies.
 RULES: tuple[tuple[str, Callable[[Expr], Expr | None]], ...] = (
     ("AX + BX = (A + B)X", lambda e: _factor(e, -1)),
@@ -319,6 +347,8 @@ RULES: tuple[tuple[str, Callable[[Expr], Expr | None]], ...] = (
     ("G : I = tr(G)", _frob_identity),
     ("Pᵀ : A = tr(P A)", _frob_as_trace),
     ("exp(u) ⊘ (1 + exp(u)) = sigmoid(u)", _sigmoid),
+    ("inv(inv(A)) = A", _inverse_of_inverse),
+    ("A⁻¹A = I", _inverse_cancels),
 )
 
 

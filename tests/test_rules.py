@@ -147,6 +147,10 @@ SIMPLIFICATIONS = [
         "exp(u) ⊘ (1 + exp(u)) = sigmoid(u)",
         b.eprod(y, b.apply("exp", b.neg(x)), (b.add(b.ones(x.shape), b.apply("exp", b.neg(x))), -1)),
     ),
+    ("inv(inv(A)) = A", b.call("inv", b.call("inv", Xs))),
+    ("A⁻¹A = I", b.mul(A, b.call("inv", Xs), Xs, B)),
+    ("A⁻¹A = I", b.mul(b.num(-1), b.transpose(b.call("inv", Xs)), b.transpose(Xs), X)),
+    ("A⁻¹A = I", b.mul(s1, Xs, b.call("inv", Xs))),
 ]
 
 

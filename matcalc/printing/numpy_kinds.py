@@ -680,26 +680,19 @@ def hessian_source(d: HessianDerivation, target: str = "numpy") -> str:
 
 def used_adjoints(adjoints: tuple[tuple[Var, Expr], ...], roots) -> tuple[tuple[Var, Expr], ...]:
     """The named adjoints that ``roots`` use, directly or through one another, in order."""
-    values = {v.name: g for v, g in adjoints}
-    used: set[str] = set()
-    stack = list(roots)
-    seen: set[Expr] = set()
-    while stack:
-        e = stack.pop()
-        if e in seen:
-            continue
-        seen.add(e)
-        if isinstance(e, Adjoint) and e.var.name not in used:
-            used.add(e.var.name)
-            stack.append(values[e.var.name])
-        stack.extend(e.children())
-    return tuple((v, g) for v, g in adjoints if v.name in used)
+    return _used(adjoints, roots, lambda e: e.var.name if isinstance(e, Adjoint) else None)
 
 
 def used_values(values: tuple[tuple[Var, Expr], ...], roots) -> tuple[tuple[Var, Expr], ...]:
     """The named nested values (:mod:`matcalc.forward`) that ``roots`` use, directly or through
     one another, in order."""
-    by_name = {v.name: g for v, g in values}
+    return _used(values, roots, lambda e: e.name if isinstance(e, Var) else None)
+
+
+def _used(definitions, roots, name_of) -> tuple[tuple[Var, Expr], ...]:
+    """The ``definitions`` reached from ``roots``: a node whose ``name_of`` is a defined name
+    reaches that definition's right-hand side."""
+    by_name = {v.name: g for v, g in definitions}
     used: set[str] = set()
     stack = list(roots)
     seen: set[Expr] = set()
@@ -708,11 +701,12 @@ def used_values(values: tuple[tuple[Var, Expr], ...], roots) -> tuple[tuple[Var,
         if e in seen:
             continue
         seen.add(e)
-        if isinstance(e, Var) and e.name in by_name and e.name not in used:
-            used.add(e.name)
-            stack.append(by_name[e.name])
+        name = name_of(e)
+        if name in by_name and name not in used:
+            used.add(name)
+            stack.append(by_name[name])
         stack.extend(e.children())
-    return tuple((v, g) for v, g in values if v.name in used)
+    return tuple((v, g) for v, g in definitions if v.name in used)
 
 
 def jacobian_source(d: JacobianDerivation, target: str = "numpy") -> str:
