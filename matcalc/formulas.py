@@ -6,7 +6,8 @@ entry-wise functions of the registry and functions defined before it; anything
 else is a located error saying what is allowed. SymPy derives the first and
 second derivatives exactly (from each registry entry's SymPy form) and keeps the
 shorter of the derivative and its form over one denominator (``sp.together``)
-that the language can write.
+that the language can write; when neither can be written (SymPy's ``sinh'`` is
+``cosh``, not a function of the language), the same in exponentials.
 
 In models and gradients a formula function is an ``Apply`` node like a declared
 ``elementwise`` function (``gelu'(W x)`` is ``Apply("gelu", …, order=1)``);
@@ -212,6 +213,8 @@ def _simplest(e):
             continue
         candidates.append(c)
     good = [c for c in candidates if _writable(c)]
+    if not good:  # a function the language lacks (sinh' = cosh), in exponentials the language has
+        good = [c for c in (e.rewrite(sp.exp), sp.together(e.rewrite(sp.exp))) if _writable(c)]
     if not good:
         return None
     return min(good, key=lambda c: (sp.count_ops(c), len(str(c))))
