@@ -213,8 +213,12 @@ def _simplest(e):
             continue
         candidates.append(c)
     good = [c for c in candidates if _writable(c)]
-    if not good:  # a function the language lacks (sinh' = cosh), in exponentials the language has
-        good = [c for c in (e.rewrite(sp.exp), sp.together(e.rewrite(sp.exp))) if _writable(c)]
+    if not good:  # a function the language lacks (sinh' = cosh): it alone in exponentials
+        known = _functions()
+        t = sp.Dummy()
+        e = e.replace(lambda x: isinstance(x, sp.Function) and x.func not in known and len(x.args) == 1,
+                      lambda x: x.func(t).rewrite(sp.exp).subs(t, x.args[0]))
+        good = [c for c in (e, sp.together(e)) if _writable(c)]
     if not good:
         return None
     return min(good, key=lambda c: (sp.count_ops(c), len(str(c))))

@@ -352,22 +352,22 @@ def test_a_new_registry_entry_reaches_sympy_both_ways_without_touching_the_inter
 
     before = (dict(OPS), dict(ALIASES))
     register(Op(
-        "sinh", "entrywise", sympy=lambda sp, u: sp.sinh(u), numeric=np.sinh,
-        derivative=lambda x, y: b.scale(Fraction(1, 2), b.add(b.apply("exp", x), b.apply("exp", b.neg(x)))),
-        latex=r"\sinh{prime}\left({x}\right)", code={"numpy": "{np}.sinh({x})"},
+        "cosh", "entrywise", sympy=lambda sp, u: sp.cosh(u), numeric=np.cosh,
+        derivative=lambda x, y: b.scale(Fraction(1, 2), b.sub(b.apply("exp", x), b.apply("exp", b.neg(x)))),
+        latex=r"\cosh{prime}\left({x}\right)", code={"numpy": "{np}.cosh({x})"},
     ))
     try:
-        expr = sp.Trace(A * X.applyfunc(sp.sinh))
-        assert sympy_model_text(expr) == "A: matrix(3, 3)\nX: matrix(3, 3)\ntr((A*sinh(X)))\n"
+        expr = sp.Trace(A * X.applyfunc(sp.cosh))
+        assert sympy_model_text(expr) == "A: matrix(3, 3)\nX: matrix(3, 3)\ntr((A*cosh(X)))\n"
         assert agrees(matcalc.diff(expr, X), expr, X)
-        g = matcalc.grad("X: matrix(3, 3); f = sum(sinh(X))", wrt="X")
+        g = matcalc.grad("X: matrix(3, 3); f = sum(cosh(X))", wrt="X")
         assert g.to_sympy()["X"].has(sp.exp)
     finally:
         OPS.clear(), OPS.update(before[0]), ALIASES.clear(), ALIASES.update(before[1])
         from matcalc.ops.registry import _NAMES
 
         _NAMES.clear()
-    assert "sinh" not in tables().out
+    assert "cosh" not in tables().out
 
 
 def test_a_function_defined_by_formula_goes_out_as_its_formula():
