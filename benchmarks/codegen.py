@@ -36,6 +36,11 @@ first, then the median of ``--runs`` calls with min and max. A peer that
 cannot be imported prints ``n/a``. Install the peers with
 ``pip install -e .[bench]``.
 
+Each method's column ``faults`` gives the minor page faults per call (fewest–most
+over its processes): 15.6k per call on seed 000 w.r.t. W, M, b, c is both 32 MB
+gradients faulted in afresh, which glibc does in some processes and not in
+others (it trims the freed top of its heap), and which alone doubles a call.
+
 ``--keep-heap`` sets ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_``
 so that glibc keeps freed memory: by default, NumPy's 32 MB gradients are
 handed back to the kernel when freed and page-faulted in again on the next
@@ -228,6 +233,15 @@ def samples(fn, runs: int, warmup: int = 3) -> list[float]:
     return out
 
 
+def minor_faults() -> int:
+    """Minor page faults of this process so far (0 where ``resource`` is missing)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def pin_one_core() -> None:
     """Keep this process on one core (single-thread runs).
 
@@ -262,8 +276,10 @@ def worker(method: str, case: str, threads: int, runs: int) -> dict:
             raise AssertionError(f"{method} on {case}: result differs from the closed form")
     forward = numpy_forward(model)
     ref = samples(lambda: forward(**inputs), runs)
+    before = minor_faults()
     own = samples(fn, runs)
-    return {"time": own, "forward": ref}
+    faults = (minor_faults() - before) / (runs + 3)
+    return {"time": own, "forward": ref, "faults": faults}
 
 
 def thread_env(threads: int, keep_heap: bool = False) -> dict[str, str]:
@@ -297,6 +313,7 @@ class Pooled:
         self.time: list[float] = []
         self.ratios: list[float] = []  # per process: median time / median forward pass
         self.forward: list[float] = []
+        self.faults: list[float] = []  # per process: minor page faults per call
         self.note = ""
 
     def add(self, r: dict) -> None:
@@ -305,6 +322,7 @@ class Pooled:
             return
         self.time += r["time"]
         self.forward += r["forward"]
+        self.faults.append(r.get("faults", 0.0))
         self.ratios.append(statistics.median(r["time"]) / statistics.median(r["forward"]))
 
     @property
@@ -366,7 +384,8 @@ def main() -> None:
     print("ms = median [min–max] over all calls; fwd = median hand-written NumPy forward pass")
     print("timed in the same processes; /fwd = median over processes of (method / forward);")
     print("vs closed = /fwd of the method divided by /fwd of the closed form;")
-    print("raw = median ms of the method / median ms of the closed form")
+    print("raw = median ms of the method / median ms of the closed form; faults = minor page")
+    print("faults per call, fewest–most over processes, in thousands (fresh pages of new arrays)")
     if args.keep_heap:
         print("glibc keeps freed memory (--keep-heap)")
     for case in cases:
@@ -379,14 +398,14 @@ def main() -> None:
         header = f"{case:<18}"
         for t in threads:
             label = f"{t} thread{'s' if t > 1 else ' '}  ms"
-            header += f"| {label:<27}{'fwd':>7}{'/fwd':>6}{'vs closed':>10}{'raw':>7} "
+            header += f"| {label:<27}{'fwd':>7}{'/fwd':>6}{'vs closed':>10}{'raw':>7}{'faults':>12} "
         print(header)
         for m in methods:
             line = f"  {m:<16}"
             for t in threads:
                 r, c = results[t][m], results[t].get("closed form", Pooled())
                 if not r.ok:
-                    line += f"| {'n/a':<57} "
+                    line += f"| {'n/a':<69} "
                     continue
                 times = f"{r.median:7.2f} [{min(r.time):.2f}–{max(r.time):.2f}]"
                 fwd = statistics.median(r.forward)
@@ -394,7 +413,8 @@ def main() -> None:
                     vs, raw = f"{r.ratio / c.ratio:9.2f}x", f"{r.median / c.median:6.2f}x"
                 else:
                     vs, raw = f"{'n/a':>10}", f"{'n/a':>7}"
-                line += f"| {times:<27}{fwd:7.2f}{r.ratio:6.2f}{vs}{raw} "
+                faults = f"{min(r.faults) / 1e3:.1f}–{max(r.faults) / 1e3:.1f}k"
+                line += f"| {times:<27}{fwd:7.2f}{r.ratio:6.2f}{vs}{raw}{faults:>12} "
             print(line)
         for t in threads:
             for m in methods:

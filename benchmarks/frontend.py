@@ -7,12 +7,15 @@ one long product chain ``A*A*…*x``, long comments, blank lines) the script pri
 per stage, the median wall time of ``--runs`` runs (and the CPU time of the
 process, steadier on a shared machine) as seconds per MB and MB/s:
 
-* ``read``: matcalc's reader (:mod:`matcalc.lalr`: lark's table and callbacks in one loop);
+* ``lex``: the tokens alone (kinds and spans, :meth:`matcalc.lalr.FastParser.tokens`);
+* ``read``: matcalc's reader (:mod:`matcalc.precedence`: precedence climbing over those
+  tokens, building the syntax nodes; lark's table reads what it gives up on);
 * ``read+type``: ``matcalc.parse`` — reading, shapes and the typed model;
-* peers, measured in the same run on the same text: ``lark+callbacks``, lark's own
-  LALR parser with the same callbacks (the reader matcalc used before), and
-  ``lark tree``, lark's plain parse tree of the same grammar (no callbacks) — what a
-  project that keeps its grammar in lark pays at least.
+* peers, measured in the same run on the same text: ``lalr table``, lark's LALR table
+  run by matcalc's loop with the same node builders (:mod:`matcalc.lalr`, the reader
+  before precedence climbing); ``lark+callbacks``, lark's own LALR parser with matcalc's
+  callbacks (the reader before that); and ``lark tree``, lark's plain parse tree of the
+  same grammar (no callbacks) — what a project that keeps its grammar in lark pays at least.
 
 Then ``read+type`` of the chain ``x'*A*…*A*x`` at 2k, 4k, 8k and 16k factors: for
 linear time each doubling takes ~2× (the column ``×``). Cyclic garbage collection is
@@ -32,7 +35,7 @@ from lark import Lark
 import matcalc
 from matcalc.architectures import residual
 from matcalc.depth import deep_recursion
-from matcalc.grammar import NewlinesInParens, fast_parser, grammar_text, parser
+from matcalc.grammar import NewlinesInParens, fast_parser, grammar_text, parser, table_parser
 
 MB = 1_000_000
 
@@ -111,7 +114,8 @@ def main() -> None:
     cli.add_argument("--no-peers", action="store_true", help="skip lark's parsers")
     opts = cli.parse_args()
     size = int(opts.mb * MB)
-    fast, lark_callbacks, lark_tree = fast_parser(), parser(), plain_tree_parser()
+    fast, table = fast_parser(), table_parser()
+    lark_callbacks, lark_tree = parser(), plain_tree_parser()
     matcalc.parse("f = sum(x)")  # warm up: imports, tables
 
     print(f"{'input':<12} {'stage':<15} {'s/MB':>7} {'MB/s':>7} {'cpu s/MB':>9} {'÷ read+type':>12}")
@@ -119,18 +123,20 @@ def main() -> None:
         text = KINDS[kind](size)
         mb = len(text.encode("utf-8")) / MB
         stages: list[tuple[str, Callable[[], object]]] = [
+            ("lex", lambda text=text: table.tokens(text)),
             ("read", lambda text=text: fast.run(text)),
             ("read+type", lambda text=text: matcalc.parse(text)),
         ]
         if not opts.no_peers:
-            stages += [("lark+callbacks", lambda text=text: lark_callbacks.parse(text)),
+            stages += [("lalr table", lambda text=text: table.run(text)),
+                       ("lark+callbacks", lambda text=text: lark_callbacks.parse(text)),
                        ("lark tree", lambda text=text: lark_tree.parse(text))]
         base = None
         for name, work in stages:
             wall, cpu = timed(work, opts.runs)
             base = wall if name == "read+type" else base
             ratio = f"{wall / base:.2f}×" if base else ""
-            print(f"{kind if name == 'read' else '':<12} {name:<15} {wall / mb:7.3f} {mb / wall:7.2f}"
+            print(f"{kind if name == 'lex' else '':<12} {name:<15} {wall / mb:7.3f} {mb / wall:7.2f}"
                   f" {cpu / mb:9.3f} {ratio:>12}", flush=True)
 
     print("\nread+type of f = x'*A*…*A*x (linear: × ≈ 2 per doubling)")

@@ -183,7 +183,15 @@ def mul(*factors: Expr) -> Expr:
     coef = _UNIT
     scalars: list[Expr] = []
     chain = _Chain()
+    repeated: Expr | None = None  # a square matrix met several times in a row …
+    times = 0  # … and how many times: appended at once, as one power (A A A = A³)
     for f in factors:
+        if f is repeated:
+            times += 1
+            continue
+        if times:
+            chain.append((repeated,) if times == 1 else (matpow(repeated, times),))
+            repeated, times = None, 0
         if isinstance(f, Num):
             coef = f.value if coef is _UNIT else coef * f.value
         elif isinstance(f, Mul):
@@ -197,8 +205,12 @@ def mul(*factors: Expr) -> Expr:
                     chain.append(f.chain)
         elif f.shape == SCALAR:
             scalars.append(f)
+        elif f.shape[0] == f.shape[1] and not isinstance(f, (Eye, Zero)):
+            repeated, times = f, 1
         else:
             chain.append((f,))
+    if times:
+        chain.append((repeated,) if times == 1 else (matpow(repeated, times),))
     shape = chain.shape()
     if chain.has_zero or coef == 0:
         return zero(shape)
@@ -308,7 +320,9 @@ def add(*terms: Expr) -> Expr:
         else:
             coefs[k] = other + count if count else other
     groups = coefs
-    out = [mul(Num(c), first[k]) for k, c in groups.items() if c != 0]
+    # (a term once, not a product or a number: 1 * term is the term itself)
+    out = [first[k] if c is _UNIT and not isinstance(first[k], (Mul, Num, Zero)) else mul(Num(c), first[k])
+           for k, c in groups.items() if c != 0]
     nums = [t for t in out if isinstance(t, Num)]
     if len(nums) > 1:
         total = numbers.checked(sum(n.value for n in nums))

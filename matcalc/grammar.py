@@ -63,8 +63,17 @@ def parser() -> Lark:
 
 
 @lru_cache(maxsize=1)
-def fast_parser():
+def table_parser():
     """The fast reader over :func:`parser`'s table; lark's own parser reads texts with errors."""
     from .lalr import FastParser
+    from .syntax import FAST_BUILDERS
 
-    return FastParser(parser())
+    return FastParser(parser(), FAST_BUILDERS)
+
+
+@lru_cache(maxsize=1)
+def fast_parser():
+    """The fastest reader: precedence climbing, :func:`table_parser` where it gives up."""
+    from .precedence import PrecedenceReader
+
+    return PrecedenceReader(table_parser())

@@ -226,6 +226,8 @@ class _Inference:
         self.current: Statement | None = None
         # per node: (type, how it is built, extra data)
         self.info: dict[Node, tuple[Ty, str, object]] = {}
+        #: pairs of types a sum has unified (a chain x + y + x + … unifies each pair once)
+        self.added: set[tuple[Ty, Ty]] = set()
         self.deferred: list[tuple[int, str, Ty, int, Node]] = []
         self.inputs: dict[str, Var] = {}
         self.def_vars: dict[str, Var] = {}
@@ -465,8 +467,19 @@ class _Inference:
                 spine.append(node)
                 node = node.left
             ty = self.infer(node, depth + 1)
+            visit_binary, visit_name = self.visit_binary, self.visit_name
+            undeclared, info = self.undeclared, self.info
             for node in reversed(spine):
-                ty = self.visit_binary(node, ty, self.infer(node.right, depth + 1))
+                right = node.right
+                if type(right) is Name:
+                    rt = undeclared.get(right.name)
+                    if rt is None:
+                        rt = visit_name(right)
+                    else:  # an input met before, as visit_name notes it
+                        info[right] = (rt, "input", right.name)
+                else:
+                    rt = self.infer(right, depth + 1)
+                ty = visit_binary(node, ty, rt)
             return ty
         if kind is Call:
             self.check_call(root)
@@ -477,6 +490,8 @@ class _Inference:
         return ty
 
     def is_scalar(self, ty: Ty) -> bool:
+        if ty is self.scalar:
+            return True
         one = self.dims.is_one
         return one(ty[0]) and one(ty[1])
 
@@ -546,8 +561,12 @@ class _Inference:
 
     def visit_binary(self, node: Binary, lt: Ty, rt: Ty) -> Ty:
         op, dims = node.op, self.dims
-        ls, rs = self.is_scalar(lt), self.is_scalar(rt)
+        one, scalar, unit = dims.is_one, self.scalar, self.one
+        ls = lt is scalar or ((lt[0] == unit or one(lt[0])) and (lt[1] == unit or one(lt[1])))
+        rs = rt is scalar or ((rt[0] == unit or one(rt[0])) and (rt[1] == unit or one(rt[1])))
         if op in ADDITIVE:
+            if (lt, rt) in self.added:  # unified before: both sides stay one shape
+                return self.note(node, lt, "same")
             if ls and not rs:
                 return self.note(node, rt, "broadcast_left")
             if rs and not ls:
@@ -555,6 +574,7 @@ class _Inference:
             if not self.unify_shapes(lt, rt):
                 what = f"'{op}' needs equal shapes (or a scalar on one side)"
                 raise self.mismatch(node, lt, rt, what)
+            self.added.add((lt, rt))
             return self.note(node, lt, "same")
         if op in PRODUCT:
             if ls or rs:
@@ -568,7 +588,9 @@ class _Inference:
                 if dims.is_one(lt[1]) and dims.is_one(rt[1]):
                     msg += f" (for the inner product of two vectors write {self.src(node.left)}'*...)"
                 raise self.error(DimensionError, msg, node)
-            return self.note(node, (lt[0], rt[1]), "matmul")
+            ty = lt if lt[1] == rt[1] else (lt[0], rt[1])
+            self.info[node] = (ty, "matmul", None)
+            return ty
         if op in HADAMARD:
             if ls or rs:
                 return self.note(node, rt if ls else lt, "scale")
@@ -861,8 +883,25 @@ class _Inference:
                 spine.append(node)
                 node = node.left
             out = self.built(node, depth + 1)
+            info, inputs, def_vars = self.info, self.inputs, self.def_vars
             for node in reversed(spine):
-                out = self.build_node(node, [out, self.built(node.right, depth + 1)])
+                right = node.right
+                right_info = info.get(right) if type(right) is Name else None
+                if right_info is not None and right_info[1] == "input":
+                    value = inputs[right_info[2]]
+                elif right_info is not None and right_info[1] == "def":
+                    value = def_vars[right_info[2]]
+                else:
+                    out = self.build_node(node, [out, self.built(right, depth + 1)])
+                    continue
+                # a name joins a chain being collected as build_node would join it
+                how = info[node][1]
+                if type(out) is _Factors and how == "matmul" or (
+                    type(out) is _Terms and how == "same" and node.op == "+"
+                ):
+                    out.append(value)
+                else:
+                    out = self.build_node(node, [out, value])
             return out
         return self.build_node(root, [self.built(k, depth + 1) for k in syntax_children(root)])
 

@@ -1,11 +1,14 @@
-"""The fast reader: lark's own LALR table, terminals and callbacks, run by a tight loop.
+"""The LALR reader: lark's own LALR table and terminals, run by a tight loop.
 
 lark's parser spends most of its time per token in general machinery (lexer
 states, token objects, parser-state objects). :class:`FastParser` takes what
 lark derived from ``grammar/matcalc.lark`` — the terminals' regular expressions
-in lark's order, the LALR table and the callbacks that build
-:mod:`matcalc.syntax` nodes — and runs them with one compiled regular expression
-and one loop, so the grammar file stays the single definition of the syntax.
+in lark's order and the LALR table — and runs them with one compiled regular
+expression and one loop, so the grammar file stays the single definition of the
+syntax. A token is pushed as its :class:`~matcalc.syntax.Span` (no token objects)
+and each rule's node is made by a builder of :data:`matcalc.syntax.FAST_BUILDERS`
+(the nodes lark's callbacks make, without lark's calling conventions).
+:meth:`FastParser.tokens` gives the tokens alone, for :mod:`matcalc.precedence`.
 
 It reads valid models only: at the first token it cannot take (a character no
 terminal matches, a token the table has no action for) it hands the whole text
@@ -20,13 +23,16 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from lark import Lark, Token
+from lark import Lark
 from lark.parse_tree_builder import ExpandSingleChild
 from lark.parsers.lalr_analysis import Shift
 
-_new_str = str.__new__
+from .syntax import Span
+
+_tuple_new = tuple.__new__
+_END = sys.intern("$END")
 
 
 class NotFast(Exception):
@@ -37,14 +43,17 @@ class NotFast(Exception):
 class FastParser:
     """Parses like ``lark_parser.parse(text)`` for texts without syntax errors.
 
-    ``drop_in_parens`` names the terminal dropped inside parentheses (the post-lexer of
-    :mod:`matcalc.grammar`), ``open_paren`` and ``close_paren`` the terminals that open
-    and close them. ``skip_ahead`` (by default on Python 3.11 and later, whose regular
-    expressions have possessive repeats) skips ignored text in the match of the next token.
+    ``builders`` maps each rule — its alias or name, and the names of its symbols — to a
+    function of its children and the text that makes its node; a rule without one
+    leaves the reading to lark. ``drop_in_parens`` names the terminal dropped inside
+    parentheses (the post-lexer of :mod:`matcalc.grammar`), ``open_paren`` and
+    ``close_paren`` the terminals that open and close them. ``skip_ahead`` (by default on
+    Python 3.11 and later, whose regular expressions have possessive repeats) skips
+    ignored text in the match of the next token.
     """
 
-    def __init__(self, lark_parser: Lark, drop_in_parens: str = "_NL",
-                 open_paren: str = "LPAR", close_paren: str = "RPAR",
+    def __init__(self, lark_parser: Lark, builders: Mapping[tuple[str, tuple[str, ...]], Callable],
+                 drop_in_parens: str = "_NL", open_paren: str = "LPAR", close_paren: str = "RPAR",
                  skip_ahead: bool | None = None) -> None:
         self.lark = lark_parser
         frontend = lark_parser.parser
@@ -79,21 +88,33 @@ class FastParser:
             group += 1 + re.compile(regexp).groups
         ending = r"|\Z" if skip_ahead else ""
         self.master = re.compile(prefix + "(?:" + "|".join(pieces) + ending + ")")
-        self.kinds = kinds
-        self.ignore = ignore
-        self.drop_in_parens, self.open_paren, self.close_paren = drop_in_parens, open_paren, close_paren
+        #: ``master`` that also matches any one character where no terminal does (its last
+        #: group), so that its matches follow each other without gaps
+        self.scanner = re.compile(prefix + "(?:" + "|".join(pieces) + ending + r"|([\s\S]))")
+        self.stray = self.scanner.groups
+        #: the terminal each group of ``scanner`` matches (``None``: ignored text, the end, a
+        #: stray character); the names are interned, so the loops compare them by identity
+        self.kind_list: list[str | None] = [None] * (self.scanner.groups + 1)
+        for index, name in kinds.items():
+            self.kind_list[index] = None if name in ignore else sys.intern(name)
+        self.drop_in_parens, self.open_paren, self.close_paren = (
+            sys.intern(drop_in_parens), sys.intern(open_paren), sys.intern(close_paren))
 
         parser = frontend.parser.parser  # lark's _Parser: parse table and callbacks
         table = parser.parse_table
         rule_index: dict = {}
-        #: per rule: (length, callback, origin name), callback None for a rule that passes
+        #: per rule: (length, builder, origin name), builder None for a rule that passes
         #: its one child through (``?rule`` with one child)
         self.rules: list[tuple[int, Callable | None, str]] = []
         for rule, callback in parser.callbacks.items():
             rule_index[rule] = len(self.rules)
             size = len(rule.expansion)
             unit = size == 1 and isinstance(callback, ExpandSingleChild)
-            self.rules.append((size, None if unit else callback, str(rule.origin.name)))
+            key = (str(rule.alias or rule.origin.name), tuple(str(s.name) for s in rule.expansion))
+            build = None if unit else builders.get(key)
+            if build is None and not unit:
+                self.usable = False  # a rule without a builder: lark reads every text
+            self.rules.append((size, build, str(rule.origin.name)))
         #: per state: terminal or rule name -> next state (>= 0) or ~rule index (reduce)
         self.actions: dict[int, dict[str, int]] = {
             state: {
@@ -115,18 +136,73 @@ class FastParser:
         except NotFast:
             return self.lark.parse(text)
 
+    def tokens(self, text: str) -> tuple[list[str], list[Span]]:
+        """The kinds and spans of the tokens of ``text`` (new lines in parentheses dropped),
+        ending with ``$END``; :class:`NotFast` at a character no terminal matches."""
+        if not self.usable:
+            raise NotFast("the grammar needs lark's general machinery")
+        kinds = self.kind_list
+        dropped, opening, closing = self.drop_in_parens, self.open_paren, self.close_paren
+        find, count, rfind = text.find, text.count, text.rfind
+        span_new, span_type = _tuple_new, Span
+        size = len(text)
+        line, line_start, counted = 1, 0, 0
+        newline = find("\n")
+        if newline < 0:
+            newline = size
+        pos = depth = 0
+        out_kinds: list[str] = []
+        out_spans: list[Span] = []
+        add_kind, add_span = out_kinds.append, out_spans.append
+        stray = self.stray
+        for m in self.scanner.finditer(text):
+            group = m.lastindex
+            kind = kinds[group or 0]
+            if kind is None:  # the end, ignored text, or a character no terminal matches
+                if group == stray:
+                    raise NotFast("unexpected character")
+                continue
+            if kind is opening:
+                depth += 1
+            elif kind is closing:
+                if depth:
+                    depth -= 1
+            elif kind is dropped and depth:
+                continue
+            start, pos = m.span(group)
+            if start > newline:
+                line += count("\n", counted, start)
+                line_start = rfind("\n", 0, start) + 1
+                counted = start
+                newline = find("\n", start)
+                if newline < 0:
+                    newline = size
+            add_kind(kind)
+            if pos > newline:  # the token spans lines
+                add_span(span_new(span_type, (line, start - line_start + 1, line + count("\n", start, pos),
+                                              pos - rfind("\n", start, pos), start, pos)))
+            else:
+                column = start - line_start
+                add_span(span_new(span_type, (line, column + 1, line, column + 1 + pos - start, start, pos)))
+        add_kind(_END)
+        add_span(span_new(span_type, (line, 1, line, 1, size, size)))
+        return out_kinds, out_spans
+
     def run(self, text: str):
         """The parse of ``text``, or :class:`NotFast` at its first error.
 
         One loop reads a token (the tokens lark's lexer and post-lexer give) and feeds it
-        to the LALR automaton; the state on top of the stack is kept in ``state``.
+        to the LALR automaton; the state on top of the stack is kept in ``state``. A token
+        is pushed as its :class:`~matcalc.syntax.Span`; the builders read its text from
+        ``text`` by the span's offsets.
         """
         if not self.usable:
-            raise NotFast("the grammar needs lark's lexer")  # pragma: no cover - not matcalc's
-        kinds, ignore = self.kinds, self.ignore
+            raise NotFast("the grammar needs lark's general machinery")
+        kinds = self.kind_list
         dropped, opening, closing = self.drop_in_parens, self.open_paren, self.close_paren
         actions, rules = self.actions, self.rules
         find, count, rfind = text.find, text.count, text.rfind
+        span_new, span_type = _tuple_new, Span
         size = len(text)
         # Lines are counted lazily: only when a token starts or ends past the next new line.
         line, line_start, counted = 1, 0, 0
@@ -137,22 +213,23 @@ class FastParser:
         state = self.start
         states: list[int] = []  # the states below ``state``
         values: list = []
+        push_state, push_value = states.append, values.append
         for m in self.master.finditer(text):
             if m.start() != pos:
                 raise NotFast("unexpected character")
             pos = m.end()
             group = m.lastindex
-            kind = kinds.get(group)
-            if kind is None or kind in ignore:  # the end, or ignored text
+            kind = kinds[group or 0]
+            if kind is None:  # the end, or ignored text
                 continue
-            start = m.start(group)
-            if kind == opening:
+            if kind is opening:
                 depth += 1
-            elif kind == closing:
+            elif kind is closing:
                 if depth:
                     depth -= 1
-            elif kind == dropped and depth:
+            elif kind is dropped and depth:
                 continue
+            start = m.start(group)
             if start > newline:
                 line += count("\n", counted, start)
                 line_start = rfind("\n", 0, start) + 1
@@ -160,37 +237,35 @@ class FastParser:
                 newline = find("\n", start)
                 if newline < 0:
                     newline = size
-            value = m.group(group)
-            tok = _new_str(Token, value)
-            tok.type, tok.value, tok.start_pos, tok.end_pos = kind, value, start, pos
-            tok.line, tok.column = line, start - line_start + 1
             if pos > newline:  # the token spans lines
-                tok.end_line = line + count("\n", start, pos)
-                tok.end_column = pos - rfind("\n", start, pos)
+                tok = span_new(span_type, (line, start - line_start + 1, line + count("\n", start, pos),
+                                           pos - rfind("\n", start, pos), start, pos))
             else:
-                tok.end_line, tok.end_column = line, pos - line_start + 1
+                column = start - line_start
+                tok = span_new(span_type, (line, column + 1, line, column + 1 + pos - start, start, pos))
             while True:
                 act = actions[state].get(kind)
                 if act is None:
                     raise NotFast("unexpected token")
                 if act >= 0:  # shift
-                    states.append(state)
-                    values.append(tok)
+                    push_state(state)
+                    push_value(tok)
                     state = act
                     break
-                length, callback, origin = rules[~act]
-                if callback is None:  # one child passed through: only the state changes
+                length, build, origin = rules[~act]
+                if build is None:  # one child passed through: only the state changes
                     state = actions[states[-1]][origin]
                     continue
-                if length:
+                if length == 1:
+                    values[-1] = build(values[-1:], text)
+                elif length:
                     children = values[-length:]
                     del values[-length:]
-                    if length > 1:
-                        del states[1 - length:]
-                    values.append(callback(children))
+                    del states[1 - length:]
+                    push_value(build(children, text))
                 else:
-                    states.append(state)
-                    values.append(callback([]))
+                    push_state(state)
+                    push_value(build([], text))
                 state = actions[states[-1]][origin]
         if pos != size:
             raise NotFast("unexpected character")
@@ -199,17 +274,17 @@ class FastParser:
             act = actions[state].get("$END")
             if act is None or act >= 0:
                 raise NotFast("unexpected end")
-            length, callback, origin = rules[~act]
-            if callback is not None:
+            length, build, origin = rules[~act]
+            if build is not None:
                 if length:
                     children = values[-length:]
                     del values[-length:]
                     if length > 1:
                         del states[1 - length:]
-                    values.append(callback(children))
+                    push_value(build(children, text))
                 else:
-                    states.append(state)
-                    values.append(callback([]))
+                    push_state(state)
+                    push_value(build([], text))
             state = actions[states[-1]][origin]
             if state == end:
                 return values[-1]

@@ -6,6 +6,7 @@ shapes are given to them later, by :mod:`matcalc.infer`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import NamedTuple
@@ -193,39 +194,12 @@ class ToSyntax(Transformer):
     def fundef(self, children: list) -> FunctionDef:
         tok, lpar, args, rpar, body = children
         name = Name(Span.of(tok), str(tok))
-        params = tuple(args or ())
-        if len(params) != 1 or not isinstance(params[0], Name):
-            where = params[0].span if len(params) == 1 else Span.of(lpar).to(Span.of(rpar))
-            raise error_at(
-                DefinitionError,
-                f"a function is defined with one parameter name, as in {name.name}(u) = u / (1 + abs(u))",
-                where,
-            )
-        return FunctionDef(name, params[0], body, name.span.to(body.span))
+        return _function_of(name, Span.of(lpar), args, Span.of(rpar), body)
 
     def exprs(self, children: list) -> Declaration | ExprStatement:
         items = [c for c in children if not isinstance(c, Token)]
-        commas = [c for c in children if isinstance(c, Token)]
-        last = items[-1]
-        span = items[0].span.to(last.span)
-        if _looks_like_declaration(last):
-            for item in (*items[:-1], last.left):
-                if not isinstance(item, Name):
-                    raise error_at(
-                        MatcalcSyntaxError,
-                        "only names can be declared (NAME, NAME, ...: KIND)",
-                        item.span,
-                    )
-            names = (*items[:-1], last.left)
-            return Declaration(names, _kind(last.right), span)
-        if commas:
-            raise error_at(
-                MatcalcSyntaxError,
-                f"a list separated by ',' is only allowed in a declaration "
-                f"'NAME, NAME: KIND' where KIND is {KIND_HELP}",
-                Span.of(commas[0]),
-            )
-        return ExprStatement(last, span)
+        commas = [Span.of(c) for c in children if isinstance(c, Token)]
+        return _statement_of(items, commas)
 
     # expressions -----------------------------------------------------------
 
@@ -273,6 +247,43 @@ class ToSyntax(Transformer):
     def transpose(self, children: list) -> Transpose:
         operand, tick = children
         return Transpose(operand.span.to(Span.of(tick)), operand)
+
+
+def _function_of(name: Name, lpar: Span, args: list | None, rpar: Span, body: Node) -> FunctionDef:
+    """``name(args) = body``: a function definition, if ``args`` is one parameter name."""
+    params = tuple(args or ())
+    if len(params) != 1 or not isinstance(params[0], Name):
+        where = params[0].span if len(params) == 1 else lpar.to(rpar)
+        raise error_at(
+            DefinitionError,
+            f"a function is defined with one parameter name, as in {name.name}(u) = u / (1 + abs(u))",
+            where,
+        )
+    return FunctionDef(name, params[0], body, name.span.to(body.span))
+
+
+def _statement_of(items: list[Node], commas: list[Span]) -> Declaration | ExprStatement:
+    """``items`` separated by ``commas``: a declaration, or a bare expression."""
+    last = items[-1]
+    span = items[0].span.to(last.span)
+    if _looks_like_declaration(last):
+        for item in (*items[:-1], last.left):
+            if not isinstance(item, Name):
+                raise error_at(
+                    MatcalcSyntaxError,
+                    "only names can be declared (NAME, NAME, ...: KIND)",
+                    item.span,
+                )
+        names = (*items[:-1], last.left)
+        return Declaration(names, _kind(last.right), span)
+    if commas:
+        raise error_at(
+            MatcalcSyntaxError,
+            f"a list separated by ',' is only allowed in a declaration "
+            f"'NAME, NAME: KIND' where KIND is {KIND_HELP}",
+            commas[0],
+        )
+    return ExprStatement(last, span)
 
 
 def _width(node: Node) -> int:
@@ -323,3 +334,198 @@ def _dim(e: Node) -> dims.Dim:
         "a size must be a dimension symbol, a positive integer or a product of them (m*n)",
         e.span,
     )
+
+
+# ---------------------------------------------------------------- the fast reader's builders
+#
+# The fast reader (matcalc.lalr) runs lark's LALR table itself and builds nodes with
+# these functions instead of lark's callbacks: a token is its Span (its text is
+# ``text[span.start:span.end]``), and nodes are made without the frozen dataclasses'
+# __init__ (which sets each field through object.__setattr__). Each function makes
+# exactly what the ToSyntax method of its rule makes (tests/test_lalr.py compares them).
+
+_new = object.__new__
+_set_span = Node.span.__set__
+_set_name = Name.name.__set__
+_set_op, _set_left, _set_right, _set_op_span = (
+    Binary.op.__set__, Binary.left.__set__, Binary.right.__set__, Binary.op_span.__set__
+)
+_set_operand = Transpose.operand.__set__
+_set_neg_operand = Neg.operand.__set__
+
+
+def _fast_name(c: list, text: str) -> Name:
+    span = c[0]
+    node = _new(Name)
+    _set_span(node, span)
+    _set_name(node, text[span[4]:span[5]])
+    return node
+
+
+def _fast_binop(c: list, text: str) -> Node:
+    left, tok, right = c
+    ls, rs = left.span, right.span
+    span = _tuple_new(Span, (ls[0], ls[1], rs[2], rs[3], ls[4], rs[5]))
+    op = text[tok[4]:tok[5]]
+    if op == "^" and type(right) is Name and right.name == "T" and rs[5] - rs[4] == 1:
+        node = _new(Transpose)
+        _set_span(node, span)
+        _set_operand(node, left)
+        return node
+    node = _new(Binary)
+    _set_span(node, span)
+    _set_op(node, op)
+    _set_left(node, left)
+    _set_right(node, right)
+    _set_op_span(node, tok)
+    return node
+
+
+def _fast_transpose(c: list, text: str) -> Transpose:
+    operand, tick = c
+    s = operand.span
+    node = _new(Transpose)
+    _set_span(node, _tuple_new(Span, (s[0], s[1], tick[2], tick[3], s[4], tick[5])))
+    _set_operand(node, operand)
+    return node
+
+
+def _fast_neg(c: list, text: str) -> Neg:
+    minus, operand = c
+    node = _new(Neg)
+    _set_span(node, minus.to(operand.span))
+    _set_neg_operand(node, operand)
+    return node
+
+
+def _fast_pos(c: list, text: str) -> Node:
+    plus, operand = c
+    return replace(operand, span=plus.to(operand.span))
+
+
+def _fast_number(c: list, text: str) -> Number:
+    span = c[0]
+    try:
+        value = literal(text[span[4]:span[5]])
+    except NumberRangeError as err:
+        raise error_at(NumberError, err.message, span) from None
+    return Number(span, value)
+
+
+def _fast_call(c: list, text: str) -> Call:
+    name, _lpar, args, rpar = c if len(c) == 4 else (c[0], c[1], None, c[2])
+    return Call(name.to(rpar), text[name[4]:name[5]], name, tuple(args or ()))
+
+
+def _fast_paren(c: list, text: str) -> Node:
+    lpar, inner, rpar = c
+    return replace(inner, span=lpar.to(rpar))
+
+
+class _Items(list):
+    """``expr (COMMA expr)*`` being read: the expressions, and the spans of the commas."""
+
+    __slots__ = ("commas",)
+
+
+def _fast_more(c: list, text: str) -> _Items:
+    if len(c) == 2:  # COMMA expr
+        items = _Items()
+        items.commas = []
+        comma, expr = c
+    else:  # more COMMA expr
+        items, comma, expr = c
+    items.commas.append(comma)
+    items.append(expr)
+    return items
+
+
+def _fast_exprs(c: list, text: str) -> Declaration | ExprStatement:
+    items = [c[0], *c[1]] if len(c) == 2 else [c[0]]
+    commas = c[1].commas if len(c) == 2 else []
+    return _statement_of(items, commas)
+
+
+def _fast_args(c: list, text: str) -> list[Node]:
+    return [c[0], *c[1]] if len(c) == 2 else [c[0]]
+
+
+def _fast_assign(c: list, text: str) -> Assign:
+    tok, _equal, expr = c
+    target = _fast_name([tok], text)
+    return Assign(target, expr, tok.to(expr.span))
+
+
+def _fast_fundef(c: list, text: str) -> FunctionDef:
+    if len(c) == 6:
+        tok, lpar, args, rpar, _equal, body = c
+    else:
+        (tok, lpar, rpar, _equal, body), args = c, None
+    return _function_of(_fast_name([tok], text), lpar, args, rpar, body)
+
+
+def _fast_start_more(c: list, text: str) -> list:
+    if len(c) == 1:  # _sep
+        return []
+    if len(c) == 2:  # _statement _sep   or   more _sep
+        return [c[0]] if type(c[0]) is not list else c[0]
+    statements = c[0]  # more _statement _sep
+    statements.append(c[1])
+    return statements
+
+
+def _fast_start(c: list, text: str) -> tuple[Statement, ...]:
+    if len(c) == 2:
+        return (*c[0], c[1])
+    if len(c) == 1:
+        return tuple(c[0]) if type(c[0]) is list else (c[0],)
+    return ()
+
+
+def _fast_drop(c: list, text: str) -> None:
+    return None
+
+
+def _fast_one(c: list, text: str):
+    return c[0]
+
+
+#: The builder of each rule, by the rule's name (its alias, if it has one) and the
+#: symbols of its expansion. A grammar rule missing here makes lark read every text.
+FAST_BUILDERS: dict[tuple[str, tuple[str, ...]], Callable[[list, str], object]] = {
+    ("start", ("__start_star_0", "_statement")): _fast_start,
+    ("start", ("__start_star_0",)): _fast_start,
+    ("start", ("_statement",)): _fast_start,
+    ("start", ()): _fast_start,
+    ("__start_star_0", ("_statement", "_sep")): _fast_start_more,
+    ("__start_star_0", ("_sep",)): _fast_start_more,
+    ("__start_star_0", ("__start_star_0", "_statement", "_sep")): _fast_start_more,
+    ("__start_star_0", ("__start_star_0", "_sep")): _fast_start_more,
+    ("_sep", ("_NL",)): _fast_drop,
+    ("_sep", ("SEMICOLON",)): _fast_drop,
+    ("_statement", ("assign",)): _fast_one,
+    ("_statement", ("fundef",)): _fast_one,
+    ("_statement", ("exprs",)): _fast_one,
+    ("assign", ("NAME", "EQUAL", "expr")): _fast_assign,
+    ("fundef", ("NAME", "LPAR", "args", "RPAR", "EQUAL", "expr")): _fast_fundef,
+    ("fundef", ("NAME", "LPAR", "RPAR", "EQUAL", "expr")): _fast_fundef,
+    ("exprs", ("expr", "__exprs_star_1")): _fast_exprs,
+    ("exprs", ("expr",)): _fast_exprs,
+    ("binop", ("expr", "COLON", "sum")): _fast_binop,
+    ("binop", ("sum", "PLUS", "product")): _fast_binop,
+    ("binop", ("sum", "MINUS", "product")): _fast_binop,
+    ("binop", ("product", "MULOP", "unary")): _fast_binop,
+    ("binop", ("atom", "POWOP", "unary")): _fast_binop,
+    ("neg", ("MINUS", "unary")): _fast_neg,
+    ("pos", ("PLUS", "unary")): _fast_pos,
+    ("number", ("NUMBER",)): _fast_number,
+    ("name", ("NAME",)): _fast_name,
+    ("call", ("NAME", "LPAR", "args", "RPAR")): _fast_call,
+    ("call", ("NAME", "LPAR", "RPAR")): _fast_call,
+    ("paren", ("LPAR", "expr", "RPAR")): _fast_paren,
+    ("transpose", ("atom", "TRANSPOSE")): _fast_transpose,
+    ("args", ("expr", "__exprs_star_1")): _fast_args,
+    ("args", ("expr",)): _fast_args,
+    ("__exprs_star_1", ("COMMA", "expr")): _fast_more,
+    ("__exprs_star_1", ("__exprs_star_1", "COMMA", "expr")): _fast_more,
+}

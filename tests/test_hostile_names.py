@@ -227,6 +227,7 @@ def _module_names(g: matcalc.Gradient) -> set[str]:
     names |= {"grad_" + python_name(n).rstrip("_") for n in names} | {python_name(n) for n in names}
     names |= {"np", "value_and_grad", "_input", "_mismatch", "_out", "_softmax", "_logsumexp"}
     names |= {"value", "name", "kind", "array", "shape", "fresh", "label", "want", "got", "x", "z", "m"}
+    names |= {"_symmetric_sum", "tile", "n", "out", "i", "j", "range"}  # X + Xᵀ in tiles (its helper)
     names |= {"ValueError"}
     return {_base(n) for n in names}
 

@@ -1,24 +1,28 @@
-"""The fast reader (:mod:`matcalc.lalr`) reads exactly what lark's parser reads.
+"""The fast readers (:mod:`matcalc.precedence`, :mod:`matcalc.lalr`) read exactly what
+lark's parser reads.
 
 For every text — the test models, deep architectures, fuzzed and random text —
-the fast reader either gives the same statements as lark's parser (same nodes,
+each fast reader either gives the same statements as lark's parser (same nodes,
 same spans), raises the same :class:`~matcalc.errors.MatcalcError` as lark's
 callbacks, or gives up (:class:`~matcalc.lalr.NotFast`) on a text lark rejects too.
+The precedence reader alone (before it hands a text to the table reader) gives
+either lark's statements or up.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import random
 from pathlib import Path
 
 import pytest
 
 from matcalc.architectures import ARCHITECTURES
 from matcalc.errors import MatcalcError
-from matcalc.grammar import fast_parser, parser
+from matcalc.grammar import fast_parser, parser, table_parser
 from matcalc.lalr import FastParser, NotFast
 from matcalc.selftest import fuzz_input, generate
-from matcalc.syntax import Span
+from matcalc.syntax import FAST_BUILDERS, Span
 
 MODELS = Path(__file__).parent / "models"
 
@@ -52,6 +56,33 @@ TRICKY = [
     "f = 1e400",
     "f = x $ y",
     "f = x\n\r\r\ny",
+    # where precedence climbing decides what the LALR table decides by lookahead
+    "f(x)' = 1",
+    'f(x)^2 = 1',
+    'f(x) + 1',
+    "sum(x)' * x",
+    'f() = 1',
+    'g = f()',
+    'x = y = z',
+    '(x) = 1',
+    'x, y',
+    'x, y: vector(n), z',
+    'sum(x), y: scalar',
+    "-x^2 + +y'^-2^x",
+    'f = x^T + x^Tx + x^ T + x^(T)',
+    "f = ((x)' * (-(y)))",
+    'f = a:b:c + d',
+    "f = x''",
+    'f = (x,y)',
+    'f = sum(x,)',
+    'f = sum(,x)',
+    'f = x - - - y',
+    "x: vector(n); f = x'x",
+    'f = 1e999 $',
+    'f = 1e999 x',
+    'f(2) = 1',
+    "f(u) = u; g = f(x)'",
+    'a: matrix(2, 3); f = a',
 ]
 
 
@@ -80,12 +111,23 @@ def outcome(read, text: str):
 
 
 #: The reader that matches ignored text as tokens of its own (Python 3.10's way).
-TOKEN_BY_TOKEN = FastParser(parser(), skip_ahead=False)
+TOKEN_BY_TOKEN = FastParser(parser(), FAST_BUILDERS, skip_ahead=False)
 
 
 def check(text: str) -> None:
-    for reader in (fast_parser(), TOKEN_BY_TOKEN):
+    for reader in (fast_parser(), table_parser(), TOKEN_BY_TOKEN):
         check_with(reader, text)
+    check_climbing(text)
+
+
+def check_climbing(text: str) -> None:
+    """Precedence climbing alone: lark's statements, or it gives up (an error of its
+    own, raised or not by lark, sends the text to the table reader)."""
+    try:
+        climbed = fast_parser().climb(text)
+    except (NotFast, MatcalcError, RecursionError):
+        return
+    assert outcome(parser().parse, text) == ("ok", dump(climbed)), text
 
 
 def check_with(reader: FastParser, text: str) -> None:
@@ -122,10 +164,33 @@ def test_fuzzed_texts_read_alike(chunk):
 
 def test_valid_texts_take_the_fast_path():
     for text in texts():
-        fast_parser().run(text)  # raises NotFast otherwise
+        fast_parser().climb(text)  # raises NotFast otherwise
+        table_parser().run(text)
+
+
+def test_deep_nesting_falls_back_to_the_table():
+    """Nesting deeper than Python's stack allows is read by the table reader (no recursion)."""
+    text = "f = " + "(" * 3000 + "x" + ")" * 3000
+    with pytest.raises(RecursionError):
+        fast_parser().climb(text)
+    assert dump(fast_parser().run(text)) == dump(table_parser().run(text))
 
 
 def test_errors_are_lark_s():
     """A text with a syntax error is read by lark, so its message is lark's."""
     with pytest.raises(NotFast):
         fast_parser().run("f = (x +\n")
+
+
+#: Pieces random texts are made of: every kind of token, and the names of kinds.
+PIECES = ["x", "A", "f", "T", "sum", "vector", "scalar", "n", "2", ".5", "1e999", "(", ")", "'",
+          "ᵀ", ".T", "^", ".^", "-", "+", "*", "./", ":", ",", "=", "\n", ";", " ", "#c\n"]
+
+
+@pytest.mark.parametrize("chunk", range(2))
+def test_random_token_strings_read_alike(chunk):
+    """Strings of a few random tokens: mostly near misses of valid models."""
+    rng = random.Random(chunk)
+    for _ in range(3000):
+        text = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 12)))
+        check(text)

@@ -44,6 +44,7 @@ class ArrayApiModule(NumpyModule):
     ENTRYWISE = ENTRYWISE
     STRUCTURAL = STRUCTURAL
     SPELL = ARRAY_API_SPELL
+    TILED_SYMMETRIC_SUM = False  # a NumPy helper (in-place writes)
 
     def _spell_locals(self) -> dict[str, str]:
         h = self.helpers

@@ -42,6 +42,7 @@ class JaxModule(NumpyModule):
     ENTRYWISE = ENTRYWISE
     STRUCTURAL = JAX_STRUCTURAL
     SPELL = JAX_SPELL
+    TILED_SYMMETRIC_SUM = False  # a NumPy helper (in-place writes)
 
     def _imports(self) -> list[str]:
         return [f"import jax.numpy as {self.np}"]

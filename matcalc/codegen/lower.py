@@ -23,6 +23,7 @@ from .. import dims as dimensions
 from ..errors import MatcalcError
 from ..expr import (
     Add,
+    Adjoint,
     Apply,
     Call,
     Diff,
@@ -300,7 +301,7 @@ class Lowering:
         order: list[Expr] = []
 
         def visit(e: Expr) -> None:
-            if isinstance(e, (Var, Num, Ones, Eye, Zero, Diff)):
+            if isinstance(e, (Var, Adjoint, Num, Ones, Eye, Zero, Diff)):  # names: no copy
                 return
             if isinstance(e, _Neg):  # printed by its sum as "- arg": never a temporary
                 visit(e.arg)

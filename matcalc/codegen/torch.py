@@ -42,6 +42,7 @@ class TorchModule(NumpyModule):
     ENTRYWISE = ENTRYWISE
     STRUCTURAL = STRUCTURAL
     SPELL = TORCH_SPELL
+    TILED_SYMMETRIC_SUM = False  # a NumPy helper (in-place writes)
 
     def _code__Prod(self, e: _Prod) -> str:
         left, right = e.left, e.right

@@ -581,6 +581,9 @@ def _module(
     from ..codegen.formula_code import helper as formula_helper
 
     text = first.source()
+    if any(mod.symmetric_sum_used for mod in others) and not first.symmetric_sum_used:
+        first.symmetric_sum_used = True  # written once: after the gradient module's helpers
+        extra_helpers = first.symmetric_sum_helper() + extra_helpers
     written = set(first.formulas)
     for mod in others:
         for (fname, k), name in mod.formulas.items():
