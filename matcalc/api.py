@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from . import dims
 from .convention import DEFAULT, add_scalar_hint, convention_name
 from .depth import at_definition, guard_depth
 from .errors import MatcalcError, NumberError
@@ -224,15 +225,15 @@ class Gradient:
             "of": self.of,
             "wrt": list(self.wrt),
             "gradients": {
-                name: {"text": text(g), "latex": latex(g), "shape": list(v.shape)}
+                name: {"text": text(g), "latex": latex(g), "shape": dims.shape_json(v.shape)}
                 for (name, g), v in zip(self.gradients.items(), self.derivation.wrt)
             },
             "values": {
-                v.name: {"text": text(g), "latex": latex(g), "shape": list(v.shape)}
+                v.name: {"text": text(g), "latex": latex(g), "shape": dims.shape_json(v.shape)}
                 for v, g in self.derivation.forward
             },
             "adjoints": {
-                v.name: {"text": text(g), "latex": latex(g), "shape": list(v.shape)}
+                v.name: {"text": text(g), "latex": latex(g), "shape": dims.shape_json(v.shape)}
                 for v, g in self.derivation.adjoints
             },
             "steps": [

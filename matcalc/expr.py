@@ -2,7 +2,7 @@
 and gradients are written in.
 
 Every value is a matrix with a shape ``(rows, cols)``; a dimension is an ``int``
-or a symbol (``str``). Column vectors are ``(n, 1)``, row vectors ``(1, n)`` and
+or a symbolic size (:mod:`matcalc.dims`). Column vectors are ``(n, 1)``, row vectors ``(1, n)`` and
 scalars ``(1, 1)``. Nodes are built through the smart constructors of
 :mod:`matcalc.build`, which keep them in a canonical form; the classes here
 only hold data.
@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
-Dim = int | str
+from .dims import Dim, Symbolic
+
 Shape = tuple[Dim, Dim]
 SCALAR: Shape = (1, 1)
 
@@ -65,7 +66,7 @@ class Expr:
                 elif isinstance(f, tuple):
                     parts.append("(" + ",".join(_key_of(x) for x in f) + ")")
                 else:
-                    parts.append(repr(f))
+                    parts.append(_key_of(f))
             k = type(self).__name__ + "[" + ";".join(parts) + "]"
             object.__setattr__(self, "_key", k)
             return k
@@ -100,6 +101,8 @@ def _key_of(x: object) -> str:
         return x.key
     if isinstance(x, tuple):
         return "(" + ",".join(_key_of(y) for y in x) + ")"
+    if isinstance(x, Symbolic):  # quoted text, as when sizes were strings: operand order stays
+        return repr(str(x))
     return repr(x)
 
 

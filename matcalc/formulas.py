@@ -6,7 +6,8 @@ entry-wise functions of the registry and functions defined before it; anything
 else is a located error saying what is allowed. SymPy derives the first and
 second derivatives exactly (from each registry entry's SymPy form) and keeps the
 shorter of the derivative and its form over one denominator (``sp.together``)
-that the language can write.
+that the language can write; when neither can be written (SymPy's ``sinh'`` is
+``cosh``, not a function of the language), the same in exponentials.
 
 In models and gradients a formula function is an ``Apply`` node like a declared
 ``elementwise`` function (``gelu'(W x)`` is ``Apply("gelu", …, order=1)``);
@@ -212,6 +213,12 @@ def _simplest(e):
             continue
         candidates.append(c)
     good = [c for c in candidates if _writable(c)]
+    if not good:  # a function the language lacks (sinh' = cosh): it alone in exponentials
+        known = _functions()
+        t = sp.Dummy()
+        e = e.replace(lambda x: isinstance(x, sp.Function) and x.func not in known and len(x.args) == 1,
+                      lambda x: x.func(t).rewrite(sp.exp).subs(t, x.args[0]))
+        good = [c for c in (e, sp.together(e)) if _writable(c)]
     if not good:
         return None
     return min(good, key=lambda c: (sp.count_ops(c), len(str(c))))

@@ -188,16 +188,13 @@ class _Factors(list):
     is built once, not copied and hashed at every ``*``)."""
 
 
-class _Ref:
+class _Ref(dimensions.Unknown):
     """A dimension variable standing in for a size in the function table's shape rules."""
 
     __slots__ = ("var",)
 
     def __init__(self, var: int) -> None:
         self.var = var
-
-    def __str__(self) -> str:  # in a product of sizes: "?7" (no dimension symbol has a "?")
-        return f"?{self.var}"
 
 
 @dataclass(frozen=True)
@@ -373,7 +370,7 @@ class _Inference:
         return (d[0], d[1])
 
     def size_var(self, size: Size, user: bool = False) -> int:
-        if isinstance(size, str) and user:
+        if user:
             for symbol in dimensions.symbols(size):
                 self.dims.symbol(symbol)
         return self.dims.const(size)
@@ -790,7 +787,7 @@ class _Inference:
         for i, d in enumerate(op.result(*((known(ty[0]), known(ty[1])) for ty in args))):
             if isinstance(d, _Ref):
                 out.append(d.var)
-            elif isinstance(d, int) or (isinstance(d, str) and "?" not in d):
+            elif not isinstance(d, dimensions.Unknown):
                 out.append(self.size_var(d))
             else:  # a size computed from unknown sizes of the arguments: known only at the end
                 v = self.dims.new()
@@ -842,8 +839,9 @@ class _Inference:
         seen: dict[str, None] = {}
         for v in range(self.dims.count):
             d = self.dims.value(v)
-            if isinstance(d, str) and dimensions.is_symbol(d):
-                seen.setdefault(d, None)
+            name = None if d is None else dimensions.symbol_name(d)
+            if name is not None:
+                seen.setdefault(name, None)
         return tuple(seen)
 
     # ------------------------------------------------------------ pass 2: IR

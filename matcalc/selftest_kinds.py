@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from . import dims as dimensions
 from .selftest.check import Case, Outcome, _last_definition, _where, instance, relative_error
 from .selftest.generate import (
     DEFAULT_NAMES,
@@ -80,7 +81,7 @@ def generate_valued(seed: int) -> _Generated:
     wrt = tuple(c for c in candidates if ch.integer(0, 9) < 7) or (candidates[0],)
     statements = [*gen._declarations(), *body]
     text = Printer(ch.integer(0, 2**31)).model(statements)
-    dims = tuple(d for d in gen.dims if isinstance(d, str))
+    dims = tuple(n for n in map(dimensions.symbol_name, gen.dims) if n is not None)
     return _Generated(tuple(statements), text, tuple(gen.inputs), tuple(gen.functions), dims, wrt, None, seed)
 
 

@@ -156,13 +156,14 @@ def _numerator(g, out: dict) -> None:
     """``out``'s gradients in the numerator layout: each transposed (shaped like ``Xᵀ``), the
     ``where`` lines (adjoints, derivatives of functions defined by formula) kept as they are."""
     from . import build as b
+    from . import dims
     from .printing.latex import LatexPrinter, latex_name
     from .printing.text import TextPrinter, greek
 
     text, latex = TextPrinter(g.names), LatexPrinter(g.names)
     for name, expr in g.gradients.items():
         t = b.transpose(expr)
-        out["gradients"][name] = {"text": text(t), "latex": latex(t), "shape": list(t.shape)}
+        out["gradients"][name] = {"text": text(t), "latex": latex(t), "shape": dims.shape_json(t.shape)}
     f, f_latex = greek(g.of), latex_name(g.of)
     lines = [f"∂{f}/∂{greek(n)} = {out['gradients'][n]['text']}" for n in g.wrt]
     out["text"] = "\n".join(lines + _where(g.text().split("\n"), "where "))

@@ -26,6 +26,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from . import dims
+from .dims import Dim
 from .errors import MatcalcError
 from .expr import (
     Add,
@@ -331,12 +332,12 @@ class _Reader:
         self.adjoints = {v.name: g for v, g in adjoints}
         self.cache: dict[Expr, sp.Basic] = {}
 
-    def dim(self, d: int | str) -> sp.Basic:
-        if isinstance(d, int):
-            return sp.Integer(d)
-        if len(dims.factors(d)) > 1:  # a product of sizes (``m*n``, from vec and kron)
-            return sp.Mul(*(self.dim(f) for f in dims.factors(d)))
-        return self.dims.setdefault(d, sp.Symbol(d, integer=True, positive=True))
+    def dim(self, d: Dim) -> sp.Basic:
+        """A size as SymPy writes it: an integer, a symbol, or their product (``m*n``)."""
+        return sp.sympify(dims.value(d, self.dim_symbol))
+
+    def dim_symbol(self, name: str) -> sp.Basic:
+        return self.dims.setdefault(name, sp.Symbol(name, integer=True, positive=True))
 
     def scalar_or_matrix(self, e: Expr) -> sp.Basic:
         out = self(e)

@@ -110,7 +110,7 @@ class Kind:
     ``elementwise``, with its sizes (symbols or positive integers)."""
 
     name: str
-    dims: tuple[int | str, ...]
+    dims: tuple[dims.Dim, ...]
     span: Span
 
     def __str__(self) -> str:
@@ -320,11 +320,11 @@ def _kind(e: Name | Call) -> Kind:
     return Kind(e.name, tuple(_dim(a) for a in args), e.span)
 
 
-def _dim(e: Node) -> int | str:
+def _dim(e: Node) -> dims.Dim:
     """A size in a declaration: a dimension symbol, a positive integer, or a product of
     them (``m*n``, as ``vec`` and ``kron`` make)."""
     if isinstance(e, Name):
-        return e.name
+        return dims.symbol(e.name)
     if isinstance(e, Number) and e.value.denominator == 1 and e.value > 0:
         return int(e.value)
     if isinstance(e, Binary) and e.op == "*":

@@ -1,7 +1,8 @@
 """Dimension variables and their unification (union-find).
 
 Every row or column count met while inferring shapes is a variable; a
-variable may be bound to a size (a positive ``int`` or a symbol ``str``).
+variable may be bound to a size (a positive ``int`` or a symbolic size, see
+:mod:`matcalc.dims`).
 Unifying two variables makes them one; two different sizes cannot be unified.
 """
 
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-Size = int | str
+from . import dims
+from .dims import Dim as Size
 
 
 class Dims:
@@ -45,7 +47,7 @@ class Dims:
     def symbol(self, name: str) -> int:
         """The variable of a dimension symbol the user wrote."""
         self.user_symbols.setdefault(name, None)
-        return self.const(name)
+        return self.const(dims.symbol(name))
 
     # ------------------------------------------------------------ reading
 
@@ -130,7 +132,7 @@ class Dims:
         """Bind every unbound class (except ``skip``) to a fresh symbol, in creation order."""
         roots = self.unbound_roots(skip)
         for r, name in zip(roots, self.fresh_names(len(roots))):
-            self._value[r] = name
+            self._value[r] = dims.symbol(name)
 
     def namer(self) -> Callable[[int], str]:
         """A function printing a variable: its size, or the fresh name it would get."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 import matcalc
+from matcalc import dims
 from matcalc.check import check
 from matcalc.selftest import case_from_text, check_case
 
@@ -42,12 +43,14 @@ def test_a_scalar_factor_scales():
 
 
 def test_product_sizes_in_declarations():
-    m = matcalc.parse(
+    model = matcalc.parse(
         "x: vector(m*n); B: matrix(q*n, p*m); A: matrix(m, m); C: matrix(n, n); f = x'*kron(A, C)*x + sum(B)"
     )
-    assert m.lookup("x").shape == ("m*n", 1)
-    assert m.lookup("B").shape == ("n*q", "m*p")  # factors in a canonical order
-    assert m.dims == ("m", "n", "q", "p")
+    m, n, p, q = map(dims.symbol, "mnpq")
+    assert model.lookup("x").shape == (dims.mul(m, n), 1)
+    assert model.lookup("B").shape == (dims.mul(n, q), dims.mul(p, m))
+    assert [str(d) for d in model.lookup("B").shape] == ["n*q", "m*p"]  # factors in a canonical order
+    assert model.dims == ("m", "n", "q", "p")
 
 
 @pytest.mark.parametrize("model,where", [
@@ -64,5 +67,6 @@ def test_kron_mistakes_are_located(model, where):
 
 def test_a_product_of_sizes_is_one_size_in_any_order():
     g = matcalc.grad("A: matrix(m, m); B: matrix(n, n); x: vector(n*m); f = x'*kron(A, B)*x", wrt=["x"])
-    assert g.derivation.wrt[0].shape == ("m*n", 1)
+    assert g.derivation.wrt[0].shape == (dims.mul(dims.symbol("n"), dims.symbol("m")), 1)
+    assert str(g.derivation.wrt[0].shape[0]) == "m*n"
     assert check(g.derivation).ok

@@ -35,6 +35,7 @@ from test_textbook import FORMS
 
 import matcalc
 from matcalc.architectures import ARCHITECTURES
+from matcalc.dims import symbol
 from matcalc.expr import EProd, Num, Var
 from matcalc.printing.latex import latex_name, to_latex
 
@@ -275,12 +276,13 @@ def test_operators_in_latex():
 def test_scalar_entrywise_products_and_small_numbers():
     """Scalar ``EProd`` nodes use ``\\cdot`` and ``\\frac``; ``1e-06`` is ``10^{-6}``."""
     alpha, beta = Var("alpha", (1, 1)), Var("beta", (1, 1))
-    X = Var("X", ("m", "n"))
+    m, n = symbol("m"), symbol("n")
+    X = Var("X", (m, n))
     one = Fraction(1)
     square = EProd(((alpha, one), (beta, Fraction(2))), (1, 1))
     assert to_latex(square) == r"\alpha \cdot {\beta}^{2}"
     assert to_latex(EProd(((alpha, one), (beta, -one)), (1, 1))) == r"\frac{\alpha}{\beta}"
-    assert to_latex(EProd(((X, one), (X, Fraction(-1, 2))), ("m", "n"))) == (
+    assert to_latex(EProd(((X, one), (X, Fraction(-1, 2))), (m, n))) == (
         r"X \oslash {X}^{\circ 1/2}"
     )
     assert to_latex(Num(Fraction(1, 10**6))) == "10^{-6}"

@@ -12,10 +12,12 @@ import pytest
 
 from matcalc import build as b
 from matcalc import rules, simplify
+from matcalc.dims import mul, symbol
 from matcalc.evaluate import Evaluator
 from matcalc.expr import Call, Diff, Expr, Var
 
 DIMS = ("m", "n", "p")
+m, n, p = map(symbol, DIMS)
 
 
 def _sizes(rng):
@@ -38,48 +40,48 @@ def _env(rng, exprs, sizes, positive=()):
     return env
 
 
-A = Var("A", ("m", "n"))
-B = Var("B", ("n", "p"))
-C = Var("C", ("p", "m"))
-X = Var("X", ("n", "p"))
-Xs = Var("Xs", ("n", "n"))
-x = Var("x", ("n", 1))
-H = Var("H", ("n", "p"))
+A = Var("A", (m, n))
+B = Var("B", (n, p))
+C = Var("C", (p, m))
+X = Var("X", (n, p))
+Xs = Var("Xs", (n, n))
+x = Var("x", (n, 1))
+H = Var("H", (n, p))
 alpha = Var("alpha", (1, 1))
 dX, dXs, dx, dalpha = Diff(X), Diff(Xs), Diff(x), Diff(alpha)
 
 #: (rule expected, G, L): one linear expression per rule of rules.py.
 PULLS = [
-    (rules.SUM, Var("G", ("n", "p")), b.add(dX, b.mul(Xs, dX))),
-    (rules.SCALAR_OUT, Var("G", ("n", "p")), b.mul(alpha, dX)),
-    (rules.SCALAR_IN, Var("G", ("n", "p")), b.mul(dalpha, X)),
-    (rules.LEFT, Var("G", ("m", "p")), b.mul(A, dX)),
-    (rules.RIGHT, Var("G", ("n", "m")), b.mul(dX, C)),
-    (rules.BOTH, Var("G", ("m", "m")), b.mul(A, dX, C)),
-    (rules.HADAMARD, Var("G", ("n", "p")), b.eprod(H, dX)),
-    (rules.HADAMARD, Var("G", ("n", "p")), b.div(dX, Var("P", ("n", "p")))),
-    (rules.TRANSPOSE, Var("G", ("p", "n")), b.transpose(dX)),
+    (rules.SUM, Var("G", (n, p)), b.add(dX, b.mul(Xs, dX))),
+    (rules.SCALAR_OUT, Var("G", (n, p)), b.mul(alpha, dX)),
+    (rules.SCALAR_IN, Var("G", (n, p)), b.mul(dalpha, X)),
+    (rules.LEFT, Var("G", (m, p)), b.mul(A, dX)),
+    (rules.RIGHT, Var("G", (n, m)), b.mul(dX, C)),
+    (rules.BOTH, Var("G", (m, m)), b.mul(A, dX, C)),
+    (rules.HADAMARD, Var("G", (n, p)), b.eprod(H, dX)),
+    (rules.HADAMARD, Var("G", (n, p)), b.div(dX, Var("P", (n, p)))),
+    (rules.TRANSPOSE, Var("G", (p, n)), b.transpose(dX)),
     (rules.SUM_ALL, Var("g", (1, 1)), b.call("sum", dX)),
     (rules.TRACE, Var("g", (1, 1)), b.call("tr", dXs)),
-    (rules.DIAG, Var("G", ("n", 1)), b.call("diag", dXs)),
-    (rules.DIAG_MAT, Var("G", ("n", "n")), b.call("Diag", dx)),
-    (rules.VEC, Var("G", ("n*p", 1)), b.call("vec", dX)),
-    (rules.UNVEC, Var("G", ("n", "p")), Call("unvec", (Diff(Var("v", ("n*p", 1))),), ("n", "p"))),
+    (rules.DIAG, Var("G", (n, 1)), b.call("diag", dXs)),
+    (rules.DIAG_MAT, Var("G", (n, n)), b.call("Diag", dx)),
+    (rules.VEC, Var("G", (mul(n, p), 1)), b.call("vec", dX)),
+    (rules.UNVEC, Var("G", (n, p)), Call("unvec", (Diff(Var("v", (mul(n, p), 1))),), (n, p))),
     (rules.FROB, Var("g", (1, 1)), b.frob(H, dX)),
-    (rules.POWER_SUM, Var("G", ("n", "n")), b.power_sum(Xs, dXs, Var("R", ("n", "n")), 5)),
+    (rules.POWER_SUM, Var("G", (n, n)), b.power_sum(Xs, dXs, Var("R", (n, n)), 5)),
     # through a Kronecker product, and through the pulls it makes
-    (rules.KRON_LEFT, Var("G", ("m*n", "n*p")),
-     b.call("kron", Diff(Var("Xk", ("m", "n"))), Var("Yk", ("n", "p")))),
-    (rules.KRON_RIGHT, Var("G", ("m*n", "n*p")),
-     b.call("kron", Var("Xk", ("m", "n")), Diff(Var("Yk", ("n", "p"))))),
-    (rules.BLOCKFROB_LEFT, Var("H", ("m", "n")),
-     b.call("blockfrob", Diff(Var("Gk", ("m*n", "n*p"))), Var("Yk", ("n", "p")), shape=("m", "n"))),
-    (rules.BLOCKFROB_RIGHT, Var("H", ("m", "n")),
-     b.call("blockfrob", Var("Gk", ("m*n", "n*p")), Diff(Var("Yk", ("n", "p"))), shape=("m", "n"))),
-    (rules.BLOCKSUM_LEFT, Var("H", ("n", "p")),
-     b.call("blocksum", Diff(Var("Gk", ("m*n", "n*p"))), Var("Xk", ("m", "n")), shape=("n", "p"))),
-    (rules.BLOCKSUM_RIGHT, Var("H", ("n", "p")),
-     b.call("blocksum", Var("Gk", ("m*n", "n*p")), Diff(Var("Xk", ("m", "n"))), shape=("n", "p"))),
+    (rules.KRON_LEFT, Var("G", (mul(m, n), mul(n, p))),
+     b.call("kron", Diff(Var("Xk", (m, n))), Var("Yk", (n, p)))),
+    (rules.KRON_RIGHT, Var("G", (mul(m, n), mul(n, p))),
+     b.call("kron", Var("Xk", (m, n)), Diff(Var("Yk", (n, p))))),
+    (rules.BLOCKFROB_LEFT, Var("H", (m, n)),
+     b.call("blockfrob", Diff(Var("Gk", (mul(m, n), mul(n, p)))), Var("Yk", (n, p)), shape=(m, n))),
+    (rules.BLOCKFROB_RIGHT, Var("H", (m, n)),
+     b.call("blockfrob", Var("Gk", (mul(m, n), mul(n, p))), Diff(Var("Yk", (n, p))), shape=(m, n))),
+    (rules.BLOCKSUM_LEFT, Var("H", (n, p)),
+     b.call("blocksum", Diff(Var("Gk", (mul(m, n), mul(n, p)))), Var("Xk", (m, n)), shape=(n, p))),
+    (rules.BLOCKSUM_RIGHT, Var("H", (n, p)),
+     b.call("blocksum", Var("Gk", (mul(m, n), mul(n, p))), Diff(Var("Xk", (m, n))), shape=(n, p))),
 ]
 
 
@@ -98,7 +100,7 @@ def test_pull_is_an_identity(rule, g, lin, seed):
 
 
 def test_separate_reaches_bare_differentials():
-    g = Var("G", ("m", "m"))
+    g = Var("G", (m, m))
     lin = b.add(b.mul(A, b.add(dX, b.mul(Xs, dX)), C), b.mul(A, b.eprod(H, dX), C))
     done = rules.separate(g, lin)
     assert all(isinstance(d, Diff) for _, d in done)
@@ -111,15 +113,15 @@ def test_separate_reaches_bare_differentials():
     assert np.allclose(ev(lhs), ev(rhs))
 
 
-S = Var("S", ("n", "n"), symmetric=True)
-y = Var("y", ("n", 1))
-h = Var("h", ("n", 1))
+S = Var("S", (n, n), symmetric=True)
+y = Var("y", (n, 1))
+h = Var("h", (n, 1))
 s1, s2 = Var("s", (1, 1)), Var("u", (1, 1))
 
 #: (rule name, expression it must rewrite).
 SIMPLIFICATIONS = [
     ("AX + BX = (A + B)X", b.add(b.mul(Xs, x), b.mul(b.transpose(Xs), x))),
-    ("XA + XB = X(A + B)", b.add(b.mul(A, B), b.mul(A, Var("B2", ("n", "p"))))),
+    ("XA + XB = X(A + B)", b.add(b.mul(A, B), b.mul(A, Var("B2", (n, p))))),
     # two of three terms share the last factor and the shape of what is left
     ("AX + BX = (A + B)X", b.add(b.mul(Xs, x), b.mul(S, x), b.mul(s1, x))),
     ("αA + αB = α(A + B)", b.add(b.mul(s1, s2, Xs), b.mul(b.num(-3), s1, S))),
@@ -138,8 +140,8 @@ SIMPLIFICATIONS = [
         b.eprod(b.sub(b.div(x, h), y), h),
     ),
     ("c(cA − cB) = A − B", b.mul(b.num(Fraction(1, 2)), b.sub(b.scale(2, Xs), b.scale(4, S)))),
-    ("G : I = tr(G)", b.frob(Xs, b.eye("n"))),
-    ("G : I = tr(G)", b.call("sum", b.eprod(Xs, S, b.eye("n")))),
+    ("G : I = tr(G)", b.frob(Xs, b.eye(n))),
+    ("G : I = tr(G)", b.call("sum", b.eprod(Xs, S, b.eye(n)))),
     ("Pᵀ : A = tr(P A)", b.frob(b.transpose(b.call("inv", Xs)), S)),
     (
         "exp(u) ⊘ (1 + exp(u)) = sigmoid(u)",
@@ -190,7 +192,7 @@ CANONICAL: list[tuple[str, Expr, Expr]] = [
     ("(AB)ᵀ = BᵀAᵀ", b.transpose(b.mul(A, B)), b.mul(b.transpose(B), b.transpose(A))),
     ("Aᵀᵀ = A", b.transpose(b.transpose(A)), A),
     ("A∘A⁻¹ = 1", b.eprod(X, (X, -1)), b.ones(X.shape)),
-    ("IA = A", b.mul(b.eye("m"), A), A),
+    ("IA = A", b.mul(b.eye(m), A), A),
     ("2A - A = A", b.sub(b.scale(2, A), A), A),
     ("x∘x = x.^2", b.eprod(x, x), b.power(x, 2)),
     ("(αx).^2 = α²x.^2", b.power(b.mul(alpha, x), 2), b.mul(b.power(alpha, 2), b.power(x, 2))),

@@ -12,6 +12,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 import matcalc
+from matcalc import dims
 from matcalc.architectures import nested, rnn
 from matcalc.check import Instance, abstract_functions, relative_error
 from matcalc.check_kinds import _gradient_fn, _value_of, numeric_jacobian
@@ -24,7 +25,7 @@ def _instance(model, seed: int) -> Instance:
     rng = np.random.default_rng(seed)
     inputs = {}
     for v in model.inputs:
-        r, c = (SIZES.get(d, d) for d in v.shape)
+        r, c = (dims.size(d, SIZES) for d in v.shape)
         x = rng.normal(size=(r, c))
         inputs[v.name] = (x + x.T) / 2 if v.symmetric else x
     return Instance({d: SIZES[d] for d in model.dims}, inputs, abstract_functions(model))

@@ -8,6 +8,7 @@ import pytest
 import matcalc
 from matcalc import build as b
 from matcalc.check import check
+from matcalc.dims import symbol
 from matcalc.expr import Var
 from matcalc.printing.text import to_text
 
@@ -64,10 +65,11 @@ def test_textbook_form(what, model, wrt, expected):
 
 
 def test_symmetric_by_construction():
-    A = Var("A", ("n", "n"))
-    S = Var("S", ("n", "n"), symmetric=True)
+    n = symbol("n")
+    A = Var("A", (n, n))
+    S = Var("S", (n, n), symmetric=True)
     for e in (b.add(A, b.transpose(A)), b.mul(b.transpose(A), A), b.call("inv", S),
-              b.apply("exp", S), b.add(b.scale(3, S), b.eye("n"))):
+              b.apply("exp", S), b.add(b.scale(3, S), b.eye(n))):
         assert b.is_symmetric(e) and b.transpose(e) == e
     assert not b.is_symmetric(b.add(A, S))
 

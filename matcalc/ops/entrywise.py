@@ -105,3 +105,5 @@ entrywise("log1p", lambda x, y: b.power(b.add(b.ones(x.shape), x), -1), lambda s
           np.log1p, latex=_operator("log1p"), domain=Domain("positive", lambda x: float((1 + x).min())))
 entrywise("expm1", lambda x, y: b.apply("exp", x), lambda sp, u: sp.exp(u) - 1, np.expm1,
           latex=_operator("expm1"))
+entrywise("sinh", lambda x, y: b.power(b.add(b.ones(x.shape), b.power(y, 2)), Fraction(1, 2)),
+          lambda sp, u: sp.sinh(u), np.sinh)

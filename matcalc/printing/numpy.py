@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from fractions import Fraction
 
+from .. import dims as dimensions
 from ..codegen.helpers import HelperSpelling, power_sum_helpers, shape_helpers, softmax_helpers
 from ..codegen.lower import (  # noqa: F401 - the names printing.numpy has always offered
     _LARGE,
@@ -499,9 +500,10 @@ class NumpyModule(Lowering):
             for axis, d in ((0, r), (1, c)):
                 if kind != "matrix" and axis == 1:
                     continue
-                if isinstance(d, str) and d in self.dims and d not in bound:
-                    lines.append(f"{self.dims[d]} = {name}.shape[{axis}]")
-                    bound.add(d)
+                symbol = dimensions.symbol_name(d)
+                if symbol in self.dims and symbol not in bound:
+                    lines.append(f"{self.dims[symbol]} = {name}.shape[{axis}]")
+                    bound.add(symbol)
         for v in self.model.inputs:
             r, c = v.shape
             if v.shape == (1, 1):

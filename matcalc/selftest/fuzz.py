@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from .. import dims
 from .generate import (
     DEFAULT_NAMES,
     Chooser,
@@ -71,7 +72,7 @@ def ill_typed_model(ch: Chooser, names: NamePool = DEFAULT_NAMES) -> BadModel:
     taken |= {d.name for d in body if d.name}
     used_dims = set(gm.dims)
     fresh_dims = [d for d in ("da", "db", "dc", "dd", "de") if d not in used_dims]
-    da, db, dc = fresh_dims[:3]
+    da, db, dc = map(dims.symbol, fresh_dims[:3])
     q1, q2 = [n for n in ("Bad1", "Bad2", "Bad3", "Bad4") if n not in taken][:2]
     x = pick(ch, sorted(i.name for i in gm.inputs))
     extra: list[Decl] = []
@@ -242,6 +243,10 @@ _SOUP_NUMBERS = ("0", "1", "2", "0.5", "1e-3", "3", "100", "-1", "1/2", "0.0")
 _SOUP_OPS = ("+", "-", "*", "@", "/", ".*", "./", "∘", "⊙", "^", ".^", ":")
 
 
+def _size(d: int | str) -> dims.Dim:
+    return d if isinstance(d, int) else dims.symbol(d)
+
+
 def random_soup(ch: Chooser, extreme: bool = False) -> str:
     """A model that follows the grammar but not the types: random names, calls, operators,
     declarations of random kinds. Most are ill-typed; some are valid and get differentiated."""
@@ -268,8 +273,8 @@ def random_soup(ch: Chooser, extreme: bool = False) -> str:
     statements: list[Statement] = []
     for _ in range(ch.integer(0, 3)):
         kind = pick(ch, ("scalar", "vector", "matrix", "symmetric", "elementwise"))
-        dims = {"scalar": (), "elementwise": (), "vector": (1,), "symmetric": (1,), "matrix": (1, 1)}[kind]
-        sizes = tuple(pick(ch, ("n", "m", "k", 1, 2, "x")) for _ in dims)
+        slots = {"scalar": (), "elementwise": (), "vector": (1,), "symmetric": (1,), "matrix": (1, 1)}[kind]
+        sizes = tuple(_size(pick(ch, ("n", "m", "k", 1, 2, "x"))) for _ in slots)
         statements.append(Decl(tuple(pick(ch, _SOUP_NAMES) for _ in range(ch.integer(1, 2))), kind, sizes))
     for _ in range(ch.integer(1, 3)):
         statements.append(Def(pick(ch, ("f", "s", "t", "x", "A", "out")), expr(ch.integer(0, 4))))

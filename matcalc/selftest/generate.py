@@ -16,7 +16,7 @@ from ..ops import entrywise as _entrywise  # noqa: F401  (the entries this modul
 from ..ops import structural as _structural  # noqa: F401
 from ..ops.registry import OPS, entrywise_ops
 
-Dim = int | str
+Dim = dims.Dim
 Shape = tuple[Dim, Dim]
 SCALAR: Shape = (1, 1)
 
@@ -392,8 +392,8 @@ class ModelGenerator:
             if d in self.dims:
                 return d
         else:
-            free = [d for d in self.pool.dims if d not in self.dims]
-            d = pick(self.ch, free) if free else f"n{len(self.dims)}"
+            free = [d for d in map(dims.symbol, self.pool.dims) if d not in self.dims]
+            d = pick(self.ch, free) if free else dims.symbol(f"n{len(self.dims)}")
         self.dims.append(d)
         return d
 
@@ -433,7 +433,7 @@ class ModelGenerator:
             declared = True
         self.inputs.append(Input(n, shape, domain, declared, symmetric))
         if declared:
-            self.bound.update(sym for d in shape if isinstance(d, str) for sym in dims.symbols(d))
+            self.bound.update(sym for d in shape for sym in dims.symbols(d))
         return name(n)
 
     def declared_input(self, shape: Shape) -> Node:
@@ -445,7 +445,7 @@ class ModelGenerator:
         node = self.new_input(shape, "any")
         if not self.inputs[before].declared:
             self.inputs[before].declared = True
-            self.bound.update(sym for d in shape if isinstance(d, str) for sym in dims.symbols(d))
+            self.bound.update(sym for d in shape for sym in dims.symbols(d))
         return node
 
     def leaf(self, shape: Shape, want: str) -> Node:
@@ -569,28 +569,33 @@ class ModelGenerator:
     def fill(self, shape: Shape) -> Node:
         """A constant the size of which is inferred (or written): ones, eye, vector(c), matrix(c)."""
         options = [(1, "matrix")]
+        size = self.bound_symbol(shape[0])
         if is_vector(shape):
-            options = [(2, "ones"), (1, "vector")] + (
-                [(1, "ones(n)")] if shape[0] in self.bound else []
-            )
+            options = [(2, "ones"), (1, "vector")] + ([(1, "ones(n)")] if size else [])
         elif is_square(shape):
-            options += [(2, "eye")] + ([(1, "eye(n)")] if shape[0] in self.bound else [])
+            options += [(2, "eye")] + ([(1, "eye(n)")] if size else [])
         how = weighted(self.ch, options)
         if how == "ones":
             return name("ones")
         if how == "ones(n)":
-            return call("ones", name(str(shape[0])))
+            return call("ones", name(size))
         if how == "eye":
             return name("eye")
         if how == "eye(n)":
-            return call("eye", name(str(shape[0])))
+            return call("eye", name(size))
         c = pick(self.ch, [num(1), num(2), neg(num("0.5"))])
         return call(how, c)
 
     def identity(self, shape: Shape) -> Node:
-        if shape[0] in self.bound and chance(self.ch, 50):
-            return call("eye", name(str(shape[0])))
+        size = self.bound_symbol(shape[0])
+        if size and chance(self.ch, 50):
+            return call("eye", name(size))
         return name("eye")
+
+    def bound_symbol(self, d: Dim) -> str:
+        """The name of ``d`` if it is a symbol a declared input's size gives ('' if not)."""
+        symbol = dims.symbol_name(d)
+        return symbol if symbol in self.bound else ""
 
     def broadcast(self, shape: Shape, want: str, depth: int) -> Node:
         """A scalar combined with a matrix: ``1 - F``, ``X + alpha``."""
@@ -1003,7 +1008,7 @@ class ModelGenerator:
         text = Printer(self.ch.integer(0, 2**31)).model(statements)
         return GeneratedModel(
             tuple(statements), text, tuple(self.inputs), tuple(self.functions),
-            tuple(d for d in self.dims if isinstance(d, str)), wrt, of, seed,
+            tuple(n for n in map(dims.symbol_name, self.dims) if n is not None), wrt, of, seed,
         )
 
     def _declarations(self) -> list[Decl]:
