@@ -37,8 +37,9 @@ MIN_CALL_NESTING = 3
 _LETTERS = ("u", "v", "a", "q", "z")
 
 
-def _nesting(rhs: Expr) -> dict[Expr, int]:
-    """For each node of ``rhs``, the most entry-wise functions nested in it (itself counted)."""
+def _nesting(rhs: Expr, counted: Callable[[Expr], bool] = lambda n: isinstance(n, Apply)) -> dict[Expr, int]:
+    """For each node of ``rhs``, the most ``counted`` nodes nested in it (itself counted); by
+    default the entry-wise functions."""
     depth: dict[Expr, int] = {}
     stack = [(rhs, False)]
     while stack:
@@ -47,7 +48,7 @@ def _nesting(rhs: Expr) -> dict[Expr, int]:
             continue
         kids = () if isinstance(n, Var) else n.children()
         if ready or not kids:
-            depth[n] = int(isinstance(n, Apply)) + max((depth[c] for c in kids), default=0)
+            depth[n] = int(counted(n)) + max((depth[c] for c in kids), default=0)
         else:
             stack.append((n, True))
             stack.extend((c, False) for c in kids if c not in depth)
@@ -73,19 +74,7 @@ def _keeps_value(n: Expr) -> bool:
 
 def _call_nesting(rhs: Expr) -> dict[Expr, int]:
     """For each node of ``rhs``, the most calls of any kind nested in it (itself counted)."""
-    depth: dict[Expr, int] = {}
-    stack = [(rhs, False)]
-    while stack:
-        n, ready = stack.pop()
-        if n in depth:
-            continue
-        kids = () if isinstance(n, Var) else n.children()
-        if ready or not kids:
-            depth[n] = int(_is_call(n)) + max((depth[c] for c in kids), default=0)
-        else:
-            stack.append((n, True))
-            stack.extend((c, False) for c in kids if c not in depth)
-    return depth
+    return _nesting(rhs, _is_call)
 
 
 def _composed(n: Expr) -> bool:
