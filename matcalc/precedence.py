@@ -20,7 +20,6 @@ from .errors import MatcalcError
 from .lalr import FastParser, NotFast
 from .syntax import (
     Assign,
-    Binary,
     Call,
     Name,
     Neg,
@@ -31,15 +30,13 @@ from .syntax import (
     _fast_number,
     _function_of,
     _statement_of,
+    fast_binary,
 )
 
 _new = object.__new__
 _tuple_new = tuple.__new__
 _set_span = Node.span.__set__
 _set_name = Name.name.__set__
-_set_op, _set_left, _set_right, _set_op_span = (
-    Binary.op.__set__, Binary.left.__set__, Binary.right.__set__, Binary.op_span.__set__
-)
 _set_operand = Transpose.operand.__set__
 _set_neg_operand = Neg.operand.__set__
 
@@ -85,21 +82,7 @@ class PrecedenceReader:
         i = 0
 
         def binop(left: Node, tok: Span, right: Node) -> Node:
-            ls, rs = left.span, right.span
-            span = _tuple_new(Span, (ls[0], ls[1], rs[2], rs[3], ls[4], rs[5]))
-            op = text[tok[4]:tok[5]]
-            if op == "^" and type(right) is Name and right.name == "T" and rs[5] - rs[4] == 1:
-                node = _new(Transpose)
-                _set_span(node, span)
-                _set_operand(node, left)
-                return node
-            node = _new(Binary)
-            _set_span(node, span)
-            _set_op(node, op)
-            _set_left(node, left)
-            _set_right(node, right)
-            _set_op_span(node, tok)
-            return node
+            return fast_binary(left, tok, right, text)
 
         def arguments() -> list[Node] | None:
             """``( [expr (, expr)*] )`` after a name; ``i`` at the ``(``."""

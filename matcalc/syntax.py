@@ -363,7 +363,11 @@ def _fast_name(c: list, text: str) -> Name:
 
 
 def _fast_binop(c: list, text: str) -> Node:
-    left, tok, right = c
+    return fast_binary(c[0], c[1], c[2], text)
+
+
+def fast_binary(left: Node, tok: Span, right: Node, text: str) -> Node:
+    """``left op right`` as a node (``x^T`` as a transpose), ``tok`` the operator's span."""
     ls, rs = left.span, right.span
     span = _tuple_new(Span, (ls[0], ls[1], rs[2], rs[3], ls[4], rs[5]))
     op = text[tok[4]:tok[5]]
