@@ -35,7 +35,7 @@ from lark import Lark
 import matcalc
 from matcalc.architectures import residual
 from matcalc.depth import deep_recursion
-from matcalc.grammar import NewlinesInParens, fast_parser, grammar_text, parser, table_parser
+from matcalc.grammar import NewlinesInParens, fast_parser, grammar_text, lark_parse, table_parser
 
 MB = 1_000_000
 
@@ -115,7 +115,7 @@ def main() -> None:
     opts = cli.parse_args()
     size = int(opts.mb * MB)
     fast, table = fast_parser(), table_parser()
-    lark_callbacks, lark_tree = parser(), plain_tree_parser()
+    lark_tree = plain_tree_parser()
     matcalc.parse("f = sum(x)")  # warm up: imports, tables
 
     print(f"{'input':<12} {'stage':<15} {'s/MB':>7} {'MB/s':>7} {'cpu s/MB':>9} {'÷ read+type':>12}")
@@ -129,7 +129,7 @@ def main() -> None:
         ]
         if not opts.no_peers:
             stages += [("lalr table", lambda text=text: table.run(text)),
-                       ("lark+callbacks", lambda text=text: lark_callbacks.parse(text)),
+                       ("lark+callbacks", lambda text=text: lark_parse(text)),
                        ("lark tree", lambda text=text: lark_tree.parse(text))]
         base = None
         for name, work in stages:

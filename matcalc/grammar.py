@@ -77,3 +77,12 @@ def fast_parser():
     from .precedence import PrecedenceReader
 
     return PrecedenceReader(table_parser())
+
+
+def lark_parse(text: str):
+    """The statements of ``text`` read by lark's own parser and matcalc's callbacks (the
+    slowest reader, and the one whose errors are the reference)."""
+    from .syntax import reading
+
+    with reading(text):
+        return parser().parse(text)

@@ -5,7 +5,7 @@ states, token objects, parser-state objects). :class:`FastParser` takes what
 lark derived from ``grammar/matcalc.lark`` — the terminals' regular expressions
 in lark's order and the LALR table — and runs them with one compiled regular
 expression and one loop, so the grammar file stays the single definition of the
-syntax. A token is pushed as its :class:`~matcalc.syntax.Span` (no token objects)
+syntax. A token is pushed as its offsets ``(start, end)`` (no token objects)
 and each rule's node is made by a builder of :data:`matcalc.syntax.FAST_BUILDERS`
 (the nodes lark's callbacks make, without lark's calling conventions).
 :meth:`FastParser.tokens` gives the tokens alone, for :mod:`matcalc.precedence`.
@@ -29,9 +29,8 @@ from lark import Lark
 from lark.parse_tree_builder import ExpandSingleChild
 from lark.parsers.lalr_analysis import Shift
 
-from .syntax import Span
+from .syntax import Source, reading
 
-_tuple_new = tuple.__new__
 _END = sys.intern("$END")
 
 
@@ -134,25 +133,20 @@ class FastParser:
         try:
             return self.run(text)
         except NotFast:
-            return self.lark.parse(text)
+            with reading(text):
+                return self.lark.parse(text)
 
-    def tokens(self, text: str) -> tuple[list[str], list[Span]]:
-        """The kinds and spans of the tokens of ``text`` (new lines in parentheses dropped),
-        ending with ``$END``; :class:`NotFast` at a character no terminal matches."""
+    def tokens(self, text: str) -> tuple[list[str], list[tuple[int, int]]]:
+        """The kinds and offsets ``(start, end)`` of the tokens of ``text`` (new lines in
+        parentheses dropped), ending with ``$END``; :class:`NotFast` at a character no
+        terminal matches."""
         if not self.usable:
             raise NotFast("the grammar needs lark's general machinery")
         kinds = self.kind_list
         dropped, opening, closing = self.drop_in_parens, self.open_paren, self.close_paren
-        find, count, rfind = text.find, text.count, text.rfind
-        span_new, span_type = _tuple_new, Span
-        size = len(text)
-        line, line_start, counted = 1, 0, 0
-        newline = find("\n")
-        if newline < 0:
-            newline = size
-        pos = depth = 0
+        depth = 0
         out_kinds: list[str] = []
-        out_spans: list[Span] = []
+        out_spans: list[tuple[int, int]] = []
         add_kind, add_span = out_kinds.append, out_spans.append
         stray = self.stray
         for m in self.scanner.finditer(text):
@@ -169,23 +163,10 @@ class FastParser:
                     depth -= 1
             elif kind is dropped and depth:
                 continue
-            start, pos = m.span(group)
-            if start > newline:
-                line += count("\n", counted, start)
-                line_start = rfind("\n", 0, start) + 1
-                counted = start
-                newline = find("\n", start)
-                if newline < 0:
-                    newline = size
             add_kind(kind)
-            if pos > newline:  # the token spans lines
-                add_span(span_new(span_type, (line, start - line_start + 1, line + count("\n", start, pos),
-                                              pos - rfind("\n", start, pos), start, pos)))
-            else:
-                column = start - line_start
-                add_span(span_new(span_type, (line, column + 1, line, column + 1 + pos - start, start, pos)))
+            add_span(m.span(group))
         add_kind(_END)
-        add_span(span_new(span_type, (line, 1, line, 1, size, size)))
+        add_span((len(text), len(text)))
         return out_kinds, out_spans
 
     def run(self, text: str):
@@ -193,22 +174,16 @@ class FastParser:
 
         One loop reads a token (the tokens lark's lexer and post-lexer give) and feeds it
         to the LALR automaton; the state on top of the stack is kept in ``state``. A token
-        is pushed as its :class:`~matcalc.syntax.Span`; the builders read its text from
-        ``text`` by the span's offsets.
+        is pushed as its offsets ``(start, end)``; the builders read its text from the
+        :class:`~matcalc.syntax.Source` they are given.
         """
         if not self.usable:
             raise NotFast("the grammar needs lark's general machinery")
+        source = Source(text)
         kinds = self.kind_list
         dropped, opening, closing = self.drop_in_parens, self.open_paren, self.close_paren
         actions, rules = self.actions, self.rules
-        find, count, rfind = text.find, text.count, text.rfind
-        span_new, span_type = _tuple_new, Span
         size = len(text)
-        # Lines are counted lazily: only when a token starts or ends past the next new line.
-        line, line_start, counted = 1, 0, 0
-        newline = find("\n")
-        if newline < 0:
-            newline = size
         pos = depth = 0
         state = self.start
         states: list[int] = []  # the states below ``state``
@@ -229,20 +204,7 @@ class FastParser:
                     depth -= 1
             elif kind is dropped and depth:
                 continue
-            start = m.start(group)
-            if start > newline:
-                line += count("\n", counted, start)
-                line_start = rfind("\n", 0, start) + 1
-                counted = start
-                newline = find("\n", start)
-                if newline < 0:
-                    newline = size
-            if pos > newline:  # the token spans lines
-                tok = span_new(span_type, (line, start - line_start + 1, line + count("\n", start, pos),
-                                           pos - rfind("\n", start, pos), start, pos))
-            else:
-                column = start - line_start
-                tok = span_new(span_type, (line, column + 1, line, column + 1 + pos - start, start, pos))
+            tok = m.span(group)
             while True:
                 act = actions[state].get(kind)
                 if act is None:
@@ -257,15 +219,15 @@ class FastParser:
                     state = actions[states[-1]][origin]
                     continue
                 if length == 1:
-                    values[-1] = build(values[-1:], text)
+                    values[-1] = build(values[-1:], source)
                 elif length:
                     children = values[-length:]
                     del values[-length:]
                     del states[1 - length:]
-                    push_value(build(children, text))
+                    push_value(build(children, source))
                 else:
                     push_state(state)
-                    push_value(build([], text))
+                    push_value(build([], source))
                 state = actions[states[-1]][origin]
         if pos != size:
             raise NotFast("unexpected character")
@@ -281,10 +243,10 @@ class FastParser:
                     del values[-length:]
                     if length > 1:
                         del states[1 - length:]
-                    push_value(build(children, text))
+                    push_value(build(children, source))
                 else:
                     push_state(state)
-                    push_value(build([], text))
+                    push_value(build([], source))
             state = actions[states[-1]][origin]
             if state == end:
                 return values[-1]

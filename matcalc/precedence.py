@@ -14,31 +14,25 @@ is theirs. ``tests/test_lalr.py`` checks that the two readers agree.
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 
 from .errors import MatcalcError
 from .lalr import FastParser, NotFast
 from .syntax import (
     Assign,
+    Binary,
     Call,
     Name,
     Neg,
     Node,
-    Span,
+    Source,
     Statement,
     Transpose,
     _fast_number,
     _function_of,
     _statement_of,
     fast_binary,
+    reading,
 )
-
-_new = object.__new__
-_tuple_new = tuple.__new__
-_set_span = Node.span.__set__
-_set_name = Name.name.__set__
-_set_operand = Transpose.operand.__set__
-_set_neg_operand = Neg.operand.__set__
 
 _intern = sys.intern
 NAME, NUMBER, LPAR, RPAR, COMMA, EQUAL = map(_intern, ("NAME", "NUMBER", "LPAR", "RPAR", "COMMA", "EQUAL"))
@@ -51,6 +45,8 @@ NEWLINE, SEMICOLON, END = map(_intern, ("_NL", "SEMICOLON", "$END"))
 _NAME_GOES_ON = frozenset((LPAR, TRANSPOSE, POWOP))
 #: … and more than a term of a sum on its own (also a product)
 _TERM_GOES_ON = _NAME_GOES_ON | {MULOP}
+#: The text of the operators of one spelling
+_OP_TEXT = {PLUS: "+", MINUS: "-"}
 
 
 class PrecedenceReader:
@@ -66,7 +62,8 @@ class PrecedenceReader:
         try:
             return self.run(text)
         except NotFast:
-            return self.lark.parse(text)
+            with reading(text):
+                return self.lark.parse(text)
 
     def run(self, text: str) -> tuple[Statement, ...]:
         """The statements of ``text``, or :class:`NotFast` where the table reader gives up."""
@@ -79,10 +76,8 @@ class PrecedenceReader:
         """The statements of ``text`` by precedence climbing; :class:`NotFast` (or the
         error of a builder) where this reader cannot go on."""
         kinds, spans = self.table.tokens(text)
+        source = Source(text)
         i = 0
-
-        def binop(left: Node, tok: Span, right: Node) -> Node:
-            return fast_binary(left, tok, right, text)
 
         def arguments() -> list[Node] | None:
             """``( [expr (, expr)*] )`` after a name; ``i`` at the ``(``."""
@@ -104,35 +99,29 @@ class PrecedenceReader:
                 node = first
             else:
                 kind = kinds[i]
-                tok = spans[i]
+                start, end = spans[i]
                 i += 1
                 if kind is NAME:
                     if kinds[i] is LPAR:
                         args = arguments()
-                        rpar = spans[i]
+                        rpar = spans[i][1]
                         i += 1
-                        node = Call(tok.to(rpar), text[tok[4]:tok[5]], tok, tuple(args or ()))
+                        node = Call((source, start, rpar, text[start:end], start, tuple(args or ())))
                     else:
-                        node = _new(Name)
-                        _set_span(node, tok)
-                        _set_name(node, text[tok[4]:tok[5]])
+                        node = Name((source, start, end, text[start:end]))
                 elif kind is NUMBER:
-                    node = _fast_number([tok], text)
+                    node = _fast_number([(start, end)], source)
                 elif kind is LPAR:
                     inner = expr(None)
                     if kinds[i] is not RPAR:
                         raise NotFast("')' expected")
-                    node = replace(inner, span=tok.to(spans[i]))
+                    node = inner.at(start, spans[i][1])
                     i += 1
                 else:
                     raise NotFast("an operand expected")
             while kinds[i] is TRANSPOSE:
-                tick = spans[i]
+                node = Transpose((source, node[1], spans[i][1], node))
                 i += 1
-                s = node.span
-                operand, node = node, _new(Transpose)
-                _set_span(node, _tuple_new(Span, (s[0], s[1], tick[2], tick[3], s[4], tick[5])))
-                _set_operand(node, operand)
             return node
 
         def unary(first: Node | None) -> Node:
@@ -140,40 +129,35 @@ class PrecedenceReader:
             if first is None:
                 kind = kinds[i]
                 if kind is MINUS:
-                    minus = spans[i]
+                    minus = spans[i][0]
                     i += 1
                     operand = unary(None)
-                    node = _new(Neg)
-                    _set_span(node, minus.to(operand.span))
-                    _set_neg_operand(node, operand)
-                    return node
+                    return Neg((source, minus, operand[2], operand))
                 if kind is PLUS:
-                    plus = spans[i]
+                    plus = spans[i][0]
                     i += 1
                     operand = unary(None)
-                    return replace(operand, span=plus.to(operand.span))
+                    return operand.at(plus, operand[2])
             base = atom(first)
             if kinds[i] is POWOP:
                 tok = spans[i]
                 i += 1
-                return binop(base, tok, unary(None))
+                return fast_binary(base, tok, unary(None), source)
             return base
 
         def product(first: Node | None) -> Node:
             nonlocal i
             left = unary(first)
             while kinds[i] is MULOP:
-                tok = spans[i]
+                op_start, op_end = spans[i]
                 i += 1
                 if kinds[i] is NAME and kinds[i + 1] not in _NAME_GOES_ON:  # a plain name
-                    name = spans[i]
+                    start, end = spans[i]
                     i += 1
-                    right = _new(Name)
-                    _set_span(right, name)
-                    _set_name(right, text[name[4]:name[5]])
-                    left = binop(left, tok, right)
+                    right = Name((source, start, end, text[start:end]))
                 else:
-                    left = binop(left, tok, unary(None))
+                    right = unary(None)
+                left = Binary((source, left[1], right[2], text[op_start:op_end], left, right, op_start))
             return left
 
         def total(first: Node | None) -> Node:
@@ -181,17 +165,15 @@ class PrecedenceReader:
             left = product(first)
             kind = kinds[i]
             while kind is PLUS or kind is MINUS:
-                tok = spans[i]
+                op_start = spans[i][0]
                 i += 1
                 if kinds[i] is NAME and kinds[i + 1] not in _TERM_GOES_ON:  # a plain name
-                    name = spans[i]
+                    start, end = spans[i]
                     i += 1
-                    right = _new(Name)
-                    _set_span(right, name)
-                    _set_name(right, text[name[4]:name[5]])
-                    left = binop(left, tok, right)
+                    right = Name((source, start, end, text[start:end]))
                 else:
-                    left = binop(left, tok, product(None))
+                    right = product(None)
+                left = Binary((source, left[1], right[2], _OP_TEXT[kind], left, right, op_start))
                 kind = kinds[i]
             return left
 
@@ -201,7 +183,7 @@ class PrecedenceReader:
             while kinds[i] is COLON:
                 tok = spans[i]
                 i += 1
-                left = binop(left, tok, total(None))
+                left = fast_binary(left, tok, total(None), source)
             return left
 
         def statement() -> Statement:
@@ -210,15 +192,13 @@ class PrecedenceReader:
             if kinds[i] is NAME:
                 following = kinds[i + 1]
                 if following is EQUAL:  # NAME = expr
-                    tok = spans[i]
+                    start, end = spans[i]
                     i += 2
                     value = expr(None)
-                    target = _new(Name)
-                    _set_span(target, tok)
-                    _set_name(target, text[tok[4]:tok[5]])
-                    return Assign(target, value, tok.to(value.span))
+                    target = Name((source, start, end, text[start:end]))
+                    return Assign(target, value, source.span(start, value[2]))
                 if following is LPAR:  # NAME(args) = expr, or a call that starts an expression
-                    tok = spans[i]
+                    start, end = spans[i]
                     i += 1
                     lpar = spans[i]
                     args = arguments()
@@ -227,18 +207,16 @@ class PrecedenceReader:
                     if kinds[i] is EQUAL:
                         i += 1
                         body = expr(None)
-                        name = _new(Name)
-                        _set_span(name, tok)
-                        _set_name(name, text[tok[4]:tok[5]])
-                        return _function_of(name, lpar, args, rpar, body)
-                    first = Call(tok.to(rpar), text[tok[4]:tok[5]], tok, tuple(args or ()))
+                        name = Name((source, start, end, text[start:end]))
+                        return _function_of(name, lpar, args, rpar, body, source)
+                    first = Call((source, start, rpar[1], text[start:end], start, tuple(args or ())))
             items = [expr(first)]
             commas = []
             while kinds[i] is COMMA:
                 commas.append(spans[i])
                 i += 1
                 items.append(expr(None))
-            return _statement_of(items, commas)
+            return _statement_of(items, commas, source)
 
         statements: list[Statement] = []
         while True:
@@ -254,4 +232,3 @@ class PrecedenceReader:
                 i += 1
             elif kind is not END:
                 raise NotFast("the end of the statement expected")
-

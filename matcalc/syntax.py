@@ -6,10 +6,15 @@ shapes are given to them later, by :mod:`matcalc.infer`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import NamedTuple
+from itertools import accumulate
+from operator import itemgetter
+from typing import ClassVar, NamedTuple
 
 from lark import Token, Transformer
 
@@ -20,7 +25,8 @@ from .numbers import NumberRangeError, literal
 
 class Span(NamedTuple):
     """Where a piece of text is: 1-based lines and columns (end exclusive), and
-    0-based character offsets ``start:end``. (A named tuple: a large model has millions.)"""
+    0-based character offsets ``start:end``. Nodes keep only the offsets; a span is
+    made when asked for (:meth:`Source.span`)."""
 
     line: int
     column: int
@@ -44,61 +50,130 @@ class Span(NamedTuple):
 _tuple_new = tuple.__new__
 
 
+class Source:
+    """A model's text, and where its lines start (found the first time a span is asked
+    for), so that a node need only keep character offsets."""
+
+    __slots__ = ("text", "_starts")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._starts: list[int] | None = None
+
+    def span(self, start: int, end: int) -> Span:
+        """The lines and columns of ``text[start:end]`` (lines end at ``\\n``, as lark counts)."""
+        starts = self._starts
+        if starts is None:
+            # offsets where lines start: 0, then one past each "\n"
+            starts = list(accumulate(map((1).__add__, map(len, self.text.split("\n"))), initial=0))
+            starts.pop()
+            self._starts = starts
+        line = bisect_right(starts, start)
+        end_line = bisect_right(starts, end, line - 1)
+        return _tuple_new(Span, (line, start - starts[line - 1] + 1, end_line,
+                                 end - starts[end_line - 1] + 1, start, end))
+
+
 # ---------------------------------------------------------------- expressions
+#
+# An expression node is an immutable tuple ``(source, start, end, fields...)``: a large
+# model has millions, and a tuple is made several times faster than a frozen dataclass.
+# Nodes compare and hash by identity (trees may be deep); ``span`` is made on demand.
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Node:
-    """Base of expression nodes (compared and hashed by identity: trees may be deep)."""
+class Node(tuple):
+    """Base of expression nodes: where they are written (``source``, character offsets
+    ``start:end``) and their fields (:attr:`FIELDS`). Compared and hashed by identity."""
 
-    span: Span
+    __slots__ = ()
+    #: the names of the fields after ``source, start, end``
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    source: Source = property(itemgetter(0))  # type: ignore[assignment]
+    start: int = property(itemgetter(1))  # type: ignore[assignment]
+    end: int = property(itemgetter(2))  # type: ignore[assignment]
+
+    @property
+    def span(self) -> Span:
+        """Where the node is written."""
+        return self[0].span(self[1], self[2])
+
+    def fields(self) -> tuple:
+        """The values of :attr:`FIELDS`."""
+        return tuple(self[3:])
+
+    def at(self, start: int, end: int) -> Node:
+        """This node, written from ``start`` to ``end`` (a parenthesised expression)."""
+        return _tuple_new(type(self), (self[0], start, end, *self[3:]))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}@{self[1]}:{self[2]}"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Number(Node):
     """A numeric literal, exactly."""
 
-    value: Fraction
+    __slots__ = ()
+    FIELDS = ("value",)
+    value: Fraction = property(itemgetter(3))  # type: ignore[assignment]
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Name(Node):
     """A variable, a definition, or one of ``ones``/``eye``."""
 
-    name: str
+    __slots__ = ()
+    FIELDS = ("name",)
+    name: str = property(itemgetter(3))  # type: ignore[assignment]
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Call(Node):
-    """``name(args...)``."""
+    """``name(args...)``; the name is written at ``name_start``."""
 
-    name: str
-    name_span: Span
-    args: tuple[Node, ...]
+    __slots__ = ()
+    FIELDS = ("name", "name_start", "args")
+    name: str = property(itemgetter(3))  # type: ignore[assignment]
+    name_start: int = property(itemgetter(4))  # type: ignore[assignment]
+    args: tuple[Node, ...] = property(itemgetter(5))  # type: ignore[assignment]
+
+    @property
+    def name_span(self) -> Span:
+        """Where the function's name is written."""
+        return self[0].span(self[4], self[4] + len(self[3]))
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Neg(Node):
     """Unary minus."""
 
-    operand: Node
+    __slots__ = ()
+    FIELDS = ("operand",)
+    operand: Node = property(itemgetter(3))  # type: ignore[assignment]
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Binary(Node):
-    """``left op right`` for every infix operator, including ``:`` and ``^``."""
+    """``left op right`` for every infix operator, including ``:`` and ``^``; the operator
+    is written at ``op_start``."""
 
-    op: str
-    left: Node
-    right: Node
-    op_span: Span
+    __slots__ = ()
+    FIELDS = ("op", "left", "right", "op_start")
+    op: str = property(itemgetter(3))  # type: ignore[assignment]
+    left: Node = property(itemgetter(4))  # type: ignore[assignment]
+    right: Node = property(itemgetter(5))  # type: ignore[assignment]
+    op_start: int = property(itemgetter(6))  # type: ignore[assignment]
+
+    @property
+    def op_span(self) -> Span:
+        """Where the operator is written."""
+        return self[0].span(self[6], self[6] + len(self[3]))
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Transpose(Node):
     """A postfix transpose (``'``, ``.T``, ``ᵀ``) or ``^T``."""
 
-    operand: Node
+    __slots__ = ()
+    FIELDS = ("operand",)
+    operand: Node = property(itemgetter(3))  # type: ignore[assignment]
 
 
 # ---------------------------------------------------------------- statements
@@ -174,9 +249,31 @@ def error_at(cls: type[MatcalcError], message: str, span: Span, source: str | No
 
 # ---------------------------------------------------------------- parse callbacks
 
+#: The source lark's parser is reading (its callbacks see tokens, not the text).
+_READING: ContextVar[Source] = ContextVar("matcalc_reading")
+
+
+@contextmanager
+def reading(text: str) -> Iterator[Source]:
+    """While lark's parser reads ``text``: the :class:`Source` its callbacks' nodes point to."""
+    source = Source(text)
+    token = _READING.set(source)
+    try:
+        yield source
+    finally:
+        _READING.reset(token)
+
+
+def _source() -> Source:
+    try:
+        return _READING.get()
+    except LookupError:
+        raise RuntimeError("lark's parser with matcalc's callbacks reads inside reading(text)") from None
+
 
 class ToSyntax(Transformer):
-    """Parser callbacks, one per grammar rule, building the nodes above.
+    """Parser callbacks, one per grammar rule, building the nodes above (inside
+    :func:`reading`, which says the text).
 
     Stateless, so one instance serves every parse.
     """
@@ -188,84 +285,87 @@ class ToSyntax(Transformer):
 
     def assign(self, children: list) -> Assign:
         tok, expr = children
-        target = Name(Span.of(tok), str(tok))
-        return Assign(target, expr, target.span.to(expr.span))
+        source = _source()
+        target = Name((source, tok.start_pos, tok.end_pos, str(tok)))
+        return Assign(target, expr, source.span(tok.start_pos, expr[2]))
 
     def fundef(self, children: list) -> FunctionDef:
         tok, lpar, args, rpar, body = children
-        name = Name(Span.of(tok), str(tok))
-        return _function_of(name, Span.of(lpar), args, Span.of(rpar), body)
+        source = _source()
+        name = Name((source, tok.start_pos, tok.end_pos, str(tok)))
+        return _function_of(name, _offsets(lpar), args, _offsets(rpar), body, source)
 
     def exprs(self, children: list) -> Declaration | ExprStatement:
         items = [c for c in children if not isinstance(c, Token)]
-        commas = [Span.of(c) for c in children if isinstance(c, Token)]
-        return _statement_of(items, commas)
+        commas = [_offsets(c) for c in children if isinstance(c, Token)]
+        return _statement_of(items, commas, _source())
 
     # expressions -----------------------------------------------------------
 
     def number(self, children: list) -> Number:
         (tok,) = children
-        span = Span.of(tok)
         try:
             value = literal(str(tok))
         except NumberRangeError as err:
-            raise error_at(NumberError, err.message, span) from None
-        return Number(span, value)
+            raise error_at(NumberError, err.message, Span.of(tok)) from None
+        return Number((_source(), tok.start_pos, tok.end_pos, value))
 
     def name(self, children: list) -> Name:
         (tok,) = children
-        return Name(Span.of(tok), str(tok))
+        return Name((_source(), tok.start_pos, tok.end_pos, str(tok)))
 
     def call(self, children: list) -> Call:
         name, _lpar, args, rpar = children
-        name_span = Span.of(name)
-        return Call(name_span.to(Span.of(rpar)), str(name), name_span, tuple(args or ()))
+        return Call((_source(), name.start_pos, rpar.end_pos, str(name), name.start_pos, tuple(args or ())))
 
     def args(self, children: list) -> list[Node]:
         return [c for c in children if not isinstance(c, Token)]
 
     def paren(self, children: list) -> Node:
         lpar, inner, rpar = children
-        return replace(inner, span=Span.of(lpar).to(Span.of(rpar)))
+        return inner.at(lpar.start_pos, rpar.end_pos)
 
     def neg(self, children: list) -> Neg:
         minus, operand = children
-        return Neg(Span.of(minus).to(operand.span), operand)
+        return Neg((_source(), minus.start_pos, operand[2], operand))
 
     def pos(self, children: list) -> Node:
         plus, operand = children
-        return replace(operand, span=Span.of(plus).to(operand.span))
+        return operand.at(plus.start_pos, operand[2])
 
     def binop(self, children: list) -> Node:
         left, tok, right = children
-        span = left.span.to(right.span)
-        op = str(tok)
-        if op == "^" and isinstance(right, Name) and right.name == "T" and _width(right) == 1:
-            return Transpose(span, left)
-        return Binary(span, op, left, right, Span.of(tok))
+        return fast_binary(left, _offsets(tok), right, _source())
 
     def transpose(self, children: list) -> Transpose:
         operand, tick = children
-        return Transpose(operand.span.to(Span.of(tick)), operand)
+        return Transpose((_source(), operand[1], tick.end_pos, operand))
 
 
-def _function_of(name: Name, lpar: Span, args: list | None, rpar: Span, body: Node) -> FunctionDef:
-    """``name(args) = body``: a function definition, if ``args`` is one parameter name."""
+def _offsets(tok: Token) -> tuple[int, int]:
+    return (tok.start_pos, tok.end_pos)
+
+
+def _function_of(name: Name, lpar: tuple[int, int], args: list | None, rpar: tuple[int, int],
+                 body: Node, source: Source) -> FunctionDef:
+    """``name(args) = body``: a function definition, if ``args`` is one parameter name
+    (``lpar``, ``rpar``: where the parentheses are)."""
     params = tuple(args or ())
     if len(params) != 1 or not isinstance(params[0], Name):
-        where = params[0].span if len(params) == 1 else lpar.to(rpar)
+        where = params[0].span if len(params) == 1 else source.span(lpar[0], rpar[1])
         raise error_at(
             DefinitionError,
             f"a function is defined with one parameter name, as in {name.name}(u) = u / (1 + abs(u))",
             where,
         )
-    return FunctionDef(name, params[0], body, name.span.to(body.span))
+    return FunctionDef(name, params[0], body, source.span(name[1], body[2]))
 
 
-def _statement_of(items: list[Node], commas: list[Span]) -> Declaration | ExprStatement:
-    """``items`` separated by ``commas``: a declaration, or a bare expression."""
+def _statement_of(items: list[Node], commas: list[tuple[int, int]], source: Source
+                  ) -> Declaration | ExprStatement:
+    """``items`` separated by ``commas`` (their offsets): a declaration, or a bare expression."""
     last = items[-1]
-    span = items[0].span.to(last.span)
+    span = source.span(items[0][1], last[2])
     if _looks_like_declaration(last):
         for item in (*items[:-1], last.left):
             if not isinstance(item, Name):
@@ -281,13 +381,13 @@ def _statement_of(items: list[Node], commas: list[Span]) -> Declaration | ExprSt
             MatcalcSyntaxError,
             f"a list separated by ',' is only allowed in a declaration "
             f"'NAME, NAME: KIND' where KIND is {KIND_HELP}",
-            commas[0],
+            source.span(*commas[0]),
         )
     return ExprStatement(last, span)
 
 
 def _width(node: Node) -> int:
-    return node.span.end - node.span.start
+    return node[2] - node[1]
 
 
 def _looks_like_declaration(e: Node) -> bool:
@@ -339,100 +439,70 @@ def _dim(e: Node) -> dims.Dim:
 # ---------------------------------------------------------------- the fast reader's builders
 #
 # The fast reader (matcalc.lalr) runs lark's LALR table itself and builds nodes with
-# these functions instead of lark's callbacks: a token is its Span (its text is
-# ``text[span.start:span.end]``), and nodes are made without the frozen dataclasses'
-# __init__ (which sets each field through object.__setattr__). Each function makes
-# exactly what the ToSyntax method of its rule makes (tests/test_lalr.py compares them).
-
-_new = object.__new__
-_set_span = Node.span.__set__
-_set_name = Name.name.__set__
-_set_op, _set_left, _set_right, _set_op_span = (
-    Binary.op.__set__, Binary.left.__set__, Binary.right.__set__, Binary.op_span.__set__
-)
-_set_operand = Transpose.operand.__set__
-_set_neg_operand = Neg.operand.__set__
+# these functions instead of lark's callbacks: a token is its offsets ``(start, end)``
+# (its text is ``source.text[start:end]``). Each function makes exactly what the
+# ToSyntax method of its rule makes (tests/test_lalr.py compares them).
 
 
-def _fast_name(c: list, text: str) -> Name:
-    span = c[0]
-    node = _new(Name)
-    _set_span(node, span)
-    _set_name(node, text[span[4]:span[5]])
-    return node
+def _fast_name(c: list, source: Source) -> Name:
+    start, end = c[0]
+    return Name((source, start, end, source.text[start:end]))
 
 
-def _fast_binop(c: list, text: str) -> Node:
-    return fast_binary(c[0], c[1], c[2], text)
+def _fast_binop(c: list, source: Source) -> Node:
+    return fast_binary(c[0], c[1], c[2], source)
 
 
-def fast_binary(left: Node, tok: Span, right: Node, text: str) -> Node:
-    """``left op right`` as a node (``x^T`` as a transpose), ``tok`` the operator's span."""
-    ls, rs = left.span, right.span
-    span = _tuple_new(Span, (ls[0], ls[1], rs[2], rs[3], ls[4], rs[5]))
-    op = text[tok[4]:tok[5]]
-    if op == "^" and type(right) is Name and right.name == "T" and rs[5] - rs[4] == 1:
-        node = _new(Transpose)
-        _set_span(node, span)
-        _set_operand(node, left)
-        return node
-    node = _new(Binary)
-    _set_span(node, span)
-    _set_op(node, op)
-    _set_left(node, left)
-    _set_right(node, right)
-    _set_op_span(node, tok)
-    return node
+def fast_binary(left: Node, tok: tuple[int, int], right: Node, source: Source) -> Node:
+    """``left op right`` as a node (``x^T`` as a transpose), ``tok`` the operator's offsets."""
+    start, end = tok
+    op = source.text[start:end]
+    if op == "^" and type(right) is Name and right[3] == "T" and right[2] - right[1] == 1:
+        return Transpose((source, left[1], right[2], left))
+    return Binary((source, left[1], right[2], op, left, right, start))
 
 
-def _fast_transpose(c: list, text: str) -> Transpose:
+def _fast_transpose(c: list, source: Source) -> Transpose:
     operand, tick = c
-    s = operand.span
-    node = _new(Transpose)
-    _set_span(node, _tuple_new(Span, (s[0], s[1], tick[2], tick[3], s[4], tick[5])))
-    _set_operand(node, operand)
-    return node
+    return Transpose((source, operand[1], tick[1], operand))
 
 
-def _fast_neg(c: list, text: str) -> Neg:
+def _fast_neg(c: list, source: Source) -> Neg:
     minus, operand = c
-    node = _new(Neg)
-    _set_span(node, minus.to(operand.span))
-    _set_neg_operand(node, operand)
-    return node
+    return Neg((source, minus[0], operand[2], operand))
 
 
-def _fast_pos(c: list, text: str) -> Node:
+def _fast_pos(c: list, source: Source) -> Node:
     plus, operand = c
-    return replace(operand, span=plus.to(operand.span))
+    return operand.at(plus[0], operand[2])
 
 
-def _fast_number(c: list, text: str) -> Number:
-    span = c[0]
+def _fast_number(c: list, source: Source) -> Number:
+    start, end = c[0]
     try:
-        value = literal(text[span[4]:span[5]])
+        value = literal(source.text[start:end])
     except NumberRangeError as err:
-        raise error_at(NumberError, err.message, span) from None
-    return Number(span, value)
+        raise error_at(NumberError, err.message, source.span(start, end)) from None
+    return Number((source, start, end, value))
 
 
-def _fast_call(c: list, text: str) -> Call:
+def _fast_call(c: list, source: Source) -> Call:
     name, _lpar, args, rpar = c if len(c) == 4 else (c[0], c[1], None, c[2])
-    return Call(name.to(rpar), text[name[4]:name[5]], name, tuple(args or ()))
+    return Call((source, name[0], rpar[1], source.text[name[0]:name[1]], name[0], tuple(args or ())))
 
 
-def _fast_paren(c: list, text: str) -> Node:
+def _fast_paren(c: list, source: Source) -> Node:
     lpar, inner, rpar = c
-    return replace(inner, span=lpar.to(rpar))
+    return inner.at(lpar[0], rpar[1])
 
 
 class _Items(list):
-    """``expr (COMMA expr)*`` being read: the expressions, and the spans of the commas."""
+    """``expr (COMMA expr)*`` being read: the expressions, and the offsets of the commas."""
 
     __slots__ = ("commas",)
 
 
-def _fast_more(c: list, text: str) -> _Items:
+def _fast_more(c: list, source: Source) -> _Items:
     if len(c) == 2:  # COMMA expr
         items = _Items()
         items.commas = []
@@ -444,31 +514,31 @@ def _fast_more(c: list, text: str) -> _Items:
     return items
 
 
-def _fast_exprs(c: list, text: str) -> Declaration | ExprStatement:
+def _fast_exprs(c: list, source: Source) -> Declaration | ExprStatement:
     items = [c[0], *c[1]] if len(c) == 2 else [c[0]]
     commas = c[1].commas if len(c) == 2 else []
-    return _statement_of(items, commas)
+    return _statement_of(items, commas, source)
 
 
-def _fast_args(c: list, text: str) -> list[Node]:
+def _fast_args(c: list, source: Source) -> list[Node]:
     return [c[0], *c[1]] if len(c) == 2 else [c[0]]
 
 
-def _fast_assign(c: list, text: str) -> Assign:
+def _fast_assign(c: list, source: Source) -> Assign:
     tok, _equal, expr = c
-    target = _fast_name([tok], text)
-    return Assign(target, expr, tok.to(expr.span))
+    target = _fast_name([tok], source)
+    return Assign(target, expr, source.span(tok[0], expr[2]))
 
 
-def _fast_fundef(c: list, text: str) -> FunctionDef:
+def _fast_fundef(c: list, source: Source) -> FunctionDef:
     if len(c) == 6:
         tok, lpar, args, rpar, _equal, body = c
     else:
         (tok, lpar, rpar, _equal, body), args = c, None
-    return _function_of(_fast_name([tok], text), lpar, args, rpar, body)
+    return _function_of(_fast_name([tok], source), lpar, args, rpar, body, source)
 
 
-def _fast_start_more(c: list, text: str) -> list:
+def _fast_start_more(c: list, source: Source) -> list:
     if len(c) == 1:  # _sep
         return []
     if len(c) == 2:  # _statement _sep   or   more _sep
@@ -478,7 +548,7 @@ def _fast_start_more(c: list, text: str) -> list:
     return statements
 
 
-def _fast_start(c: list, text: str) -> tuple[Statement, ...]:
+def _fast_start(c: list, source: Source) -> tuple[Statement, ...]:
     if len(c) == 2:
         return (*c[0], c[1])
     if len(c) == 1:
@@ -486,17 +556,17 @@ def _fast_start(c: list, text: str) -> tuple[Statement, ...]:
     return ()
 
 
-def _fast_drop(c: list, text: str) -> None:
+def _fast_drop(c: list, source: Source) -> None:
     return None
 
 
-def _fast_one(c: list, text: str):
+def _fast_one(c: list, source: Source):
     return c[0]
 
 
 #: The builder of each rule, by the rule's name (its alias, if it has one) and the
 #: symbols of its expansion. A grammar rule missing here makes lark read every text.
-FAST_BUILDERS: dict[tuple[str, tuple[str, ...]], Callable[[list, str], object]] = {
+FAST_BUILDERS: dict[tuple[str, tuple[str, ...]], Callable[[list, Source], object]] = {
     ("start", ("__start_star_0", "_statement")): _fast_start,
     ("start", ("__start_star_0",)): _fast_start,
     ("start", ("_statement",)): _fast_start,
