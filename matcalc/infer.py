@@ -66,6 +66,8 @@ PRODUCT = ("*", "@")
 HADAMARD = (".*", "∘", "⊙")
 KRON = ("⊗",)
 POWERS = ("^", ".^")
+#: Operators whose result depends on the operands' types alone (see :meth:`_Inference.infer`)
+CACHED = ADDITIVE + PRODUCT + HADAMARD
 
 
 def conventional_kind(name: str, convention: str = DEFAULT) -> str:
@@ -463,23 +465,34 @@ class _Inference:
         if kind is Binary:
             spine = []
             node: Node = root
-            while type(node) is Binary and node.op not in POWERS:
+            while type(node) is Binary and node[3] not in POWERS:  # op, left
                 spine.append(node)
-                node = node.left
+                node = node[4]
             ty = self.infer(node, depth + 1)
             visit_binary, visit_name = self.visit_binary, self.visit_name
-            undeclared, info = self.undeclared, self.info
+            undeclared, declared, info, dims = self.undeclared, self.declared, self.info, self.dims
+            # the last step's operator, operand types, result and merges of dimensions: a
+            # step of a chain like the one before (A*A*…) is given the same result at once
+            last_op, last_lt, last_rt, last_info, last_merges = None, None, None, None, -1
             for node in reversed(spine):
-                right = node.right
+                right = node[5]
                 if type(right) is Name:
-                    rt = undeclared.get(right.name)
+                    # an input met before, or declared: its type, and no note (pass 2 finds
+                    # an operand of a chain without a note among the inputs)
+                    rt = undeclared.get(right[3])
                     if rt is None:
-                        rt = visit_name(right)
-                    else:  # an input met before, as visit_name notes it
-                        info[right] = (rt, "input", right.name)
+                        known = declared.get(right[3])
+                        rt = visit_name(right) if known is None else known.ty
                 else:
                     rt = self.infer(right, depth + 1)
-                ty = visit_binary(node, ty, rt)
+                op = node[3]
+                if rt is last_rt and ty is last_lt and op == last_op and dims.merges == last_merges:
+                    info[node] = last_info
+                    ty = last_info[0]
+                    continue
+                lt, ty = ty, visit_binary(node, ty, rt)
+                if op in CACHED:
+                    last_op, last_lt, last_rt, last_info, last_merges = op, lt, rt, info[node], dims.merges
             return ty
         if kind is Call:
             self.check_call(root)
@@ -560,13 +573,15 @@ class _Inference:
         return self.note(node, ty, "input", name)
 
     def visit_binary(self, node: Binary, lt: Ty, rt: Ty) -> Ty:
-        op, dims = node.op, self.dims
+        op, dims = node[3], self.dims
+        additive = op in ADDITIVE
+        if additive and (lt, rt) in self.added:  # unified before: both sides stay one shape
+            self.info[node] = (lt, "same", None)
+            return lt
         one, scalar, unit = dims.is_one, self.scalar, self.one
         ls = lt is scalar or ((lt[0] == unit or one(lt[0])) and (lt[1] == unit or one(lt[1])))
         rs = rt is scalar or ((rt[0] == unit or one(rt[0])) and (rt[1] == unit or one(rt[1])))
-        if op in ADDITIVE:
-            if (lt, rt) in self.added:  # unified before: both sides stay one shape
-                return self.note(node, lt, "same")
+        if additive:
             if ls and not rs:
                 return self.note(node, rt, "broadcast_left")
             if rs and not ls:
@@ -879,17 +894,22 @@ class _Inference:
         elif kind is Binary:
             spine = []
             node: Node = root
-            while type(node) is Binary and node.op not in POWERS:
+            while type(node) is Binary and node[3] not in POWERS:  # op, left
                 spine.append(node)
-                node = node.left
+                node = node[4]
             out = self.built(node, depth + 1)
             info, inputs, def_vars = self.info, self.inputs, self.def_vars
             for node in reversed(spine):
-                right = node.right
-                right_info = info.get(right) if type(right) is Name else None
-                if right_info is not None and right_info[1] == "input":
+                right = node[5]
+                if type(right) is not Name:
+                    out = self.build_node(node, [out, self.built(right, depth + 1)])
+                    continue
+                right_info = info.get(right)
+                if right_info is None:  # an input that infer did not note
+                    value = inputs[right[3]]
+                elif right_info[1] == "input":
                     value = inputs[right_info[2]]
-                elif right_info is not None and right_info[1] == "def":
+                elif right_info[1] == "def":
                     value = def_vars[right_info[2]]
                 else:
                     out = self.build_node(node, [out, self.built(right, depth + 1)])
@@ -897,7 +917,7 @@ class _Inference:
                 # a name joins a chain being collected as build_node would join it
                 how = info[node][1]
                 if type(out) is _Factors and how == "matmul" or (
-                    type(out) is _Terms and how == "same" and node.op == "+"
+                    type(out) is _Terms and how == "same" and node[3] == "+"
                 ):
                     out.append(value)
                 else:

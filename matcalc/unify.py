@@ -24,6 +24,9 @@ class Dims:
         self._consts: dict[Size, int] = {}
         #: Every symbol the user wrote, in order of first use.
         self.user_symbols: dict[str, None] = {}
+        #: How many times two classes have been made one (what was true of the variables
+        #: holds while this count stays the same)
+        self.merges = 0
 
     # ------------------------------------------------------------ making
 
@@ -94,6 +97,7 @@ class Dims:
             return False
         if ra < rb:  # the older variable stays the representative
             ra, rb = rb, ra
+        self.merges += 1
         self._parent[ra] = rb
         if merged is not None:
             self._value[rb] = merged
