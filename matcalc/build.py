@@ -282,8 +282,17 @@ def _like_key(e: Expr) -> object:
     return e
 
 
+#: Terms that are their own like-key with coefficient 1 (not sums, products, numbers,
+#: zeros or entry-wise products): two different ones add up to themselves.
+_PLAIN_TERMS = frozenset((Var, Ones, Eye, Apply, Transpose, Call, Frob, MatPow, PowerSum))
+
+
 def add(*terms: Expr) -> Expr:
     """The sum of terms of one shape; like terms (equal up to a number) merge."""
+    if len(terms) == 2:  # the commonest sum, a + b, at once
+        a, c = terms
+        if type(a) in _PLAIN_TERMS and type(c) in _PLAIN_TERMS and a.shape == c.shape and a != c:
+            return Add(terms, a.shape)
     flat: list[Expr] = []
     for t in terms:
         if isinstance(t, Add):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -94,6 +95,7 @@ class Unknown:
 UNKNOWN = Unknown()
 
 
+@lru_cache(maxsize=4096)  # a model names the same few sizes again and again
 def symbol(name: str) -> Symbolic:
     """The size a dimension symbol stands for (``n``)."""
     return Symbolic(1, (name,))
