@@ -180,6 +180,12 @@ def _merge_powers(chain: list[Expr]) -> list[Expr]:
 
 def mul(*factors: Expr) -> Expr:
     """The product of factors: 1x1 factors scale, the others form a matrix chain."""
+    if len(factors) == 2:  # the commonest product, W x, at once: two different variables
+        a, c = factors
+        if type(a) is Var and type(c) is Var and a.shape != SCALAR and c.shape != SCALAR and (
+            a.shape[1] == c.shape[0] and a != c
+        ):
+            return Mul(_UNIT, (), factors, (a.shape[0], c.shape[1]))
     coef = _UNIT
     scalars: list[Expr] = []
     chain = _Chain()

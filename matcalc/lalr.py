@@ -98,6 +98,9 @@ class FastParser:
             self.kind_list[index] = None if name in ignore else sys.intern(name)
         self.drop_in_parens, self.open_paren, self.close_paren = (
             sys.intern(drop_in_parens), sys.intern(open_paren), sys.intern(close_paren))
+        #: the terminals that open, close or are dropped in parentheses are not plain
+        self.plain = frozenset(self.kind_list) - {None, self.drop_in_parens, self.open_paren,
+                                                   self.close_paren}
 
         parser = frontend.parser.parser  # lark's _Parser: parse table and callbacks
         table = parser.parse_table
@@ -148,10 +151,14 @@ class FastParser:
         out_kinds: list[str] = []
         out_spans: list[tuple[int, int]] = []
         add_kind, add_span = out_kinds.append, out_spans.append
-        stray = self.stray
+        stray, plain = self.stray, self.plain
         for m in self.scanner.finditer(text):
             group = m.lastindex
             kind = kinds[group or 0]
+            if kind in plain:  # most tokens: nothing to note
+                add_kind(kind)
+                add_span(m.span(group))
+                continue
             if kind is None:  # the end, ignored text, or a character no terminal matches
                 if group == stray:
                     raise NotFast("unexpected character")

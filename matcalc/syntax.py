@@ -69,7 +69,10 @@ class Source:
             starts.pop()
             self._starts = starts
         line = bisect_right(starts, start)
-        end_line = bisect_right(starts, end, line - 1)
+        if line == len(starts) or end < starts[line]:  # on one line
+            return _tuple_new(Span, (line, start - starts[line - 1] + 1, line,
+                                     end - starts[line - 1] + 1, start, end))
+        end_line = bisect_right(starts, end, line)
         return _tuple_new(Span, (line, start - starts[line - 1] + 1, end_line,
                                  end - starts[end_line - 1] + 1, start, end))
 
