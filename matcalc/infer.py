@@ -230,6 +230,9 @@ class _Inference:
         self.info: dict[Node, tuple[Ty, str, object]] = {}
         #: pairs of types a sum has unified (a chain x + y + x + … unifies each pair once)
         self.added: set[tuple[Ty, Ty]] = set()
+        #: per chain of infix operators walked by :meth:`infer`, its nodes from the top down
+        #: (:meth:`built` walks it again)
+        self.spines: dict[Node, list[Binary]] = {}
         self.deferred: list[tuple[int, str, Ty, int, Node]] = []
         self.inputs: dict[str, Var] = {}
         self.def_vars: dict[str, Var] = {}
@@ -462,12 +465,13 @@ class _Inference:
         kind = type(root)
         if kind is Name:
             return self.visit_name(root)
-        if kind is Binary:
+        if kind is Binary and root[3] not in POWERS:
             spine = []
             node: Node = root
             while type(node) is Binary and node[3] not in POWERS:  # op, left
                 spine.append(node)
                 node = node[4]
+            self.spines[root] = spine
             ty = self.infer(node, depth + 1)
             visit_binary, visit_name = self.visit_binary, self.visit_name
             undeclared, declared, info, dims = self.undeclared, self.declared, self.info, self.dims
@@ -891,12 +895,9 @@ class _Inference:
                 return self.inputs[name]
             if how == "def":
                 return self.def_vars[name]
-        elif kind is Binary:
-            spine = []
-            node: Node = root
-            while type(node) is Binary and node[3] not in POWERS:  # op, left
-                spine.append(node)
-                node = node[4]
+        elif kind is Binary and root[3] not in POWERS:
+            spine = self.spines.pop(root)
+            node = spine[-1][4]  # the first operand (op, left)
             out = self.built(node, depth + 1)
             info, inputs, def_vars = self.info, self.inputs, self.def_vars
             for node in reversed(spine):

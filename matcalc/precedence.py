@@ -196,7 +196,7 @@ class PrecedenceReader:
                     i += 2
                     value = expr(None)
                     target = Name((source, start, end, text[start:end]))
-                    return Assign(target, value, source.span(start, value[2]))
+                    return Assign(target, value, source, start, value[2])
                 if following is LPAR:  # NAME(args) = expr, or a call that starts an expression
                     start, end = spans[i]
                     i += 1

@@ -180,16 +180,35 @@ class Transpose(Node):
 
 
 # ---------------------------------------------------------------- statements
+#
+# Statements keep where they are written as offsets too (``source``, ``start``, ``end``);
+# ``span`` gives lines and columns when asked.
+
+
+class _Located:
+    """Where a statement or kind is written: ``source.text[start:end]``."""
+
+    __slots__ = ()
+    source: Source
+    start: int
+    end: int
+
+    @property
+    def span(self) -> Span:
+        """Where it is written."""
+        return self.source.span(self.start, self.end)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Kind:
+class Kind(_Located):
     """A declared kind: ``scalar``, ``vector``, ``matrix``, ``symmetric`` or
     ``elementwise``, with its sizes (symbols or positive integers)."""
 
     name: str
     dims: tuple[dims.Dim, ...]
-    span: Span
+    source: Source
+    start: int
+    end: int
 
     def __str__(self) -> str:
         if not self.dims:
@@ -198,39 +217,47 @@ class Kind:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Declaration:
+class Declaration(_Located):
     """``NAME[, NAME...]: KIND``."""
 
     names: tuple[Name, ...]
     kind: Kind
-    span: Span
+    source: Source
+    start: int
+    end: int
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Assign:
+class Assign(_Located):
     """``NAME = EXPR``."""
 
     target: Name
     expr: Node
-    span: Span
+    source: Source
+    start: int
+    end: int
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class FunctionDef:
+class FunctionDef(_Located):
     """``NAME(PARAM) = EXPR``: a scalar function by formula, applied entry-wise."""
 
     name: Name
     param: Name
     body: Node
-    span: Span
+    source: Source
+    start: int
+    end: int
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class ExprStatement:
+class ExprStatement(_Located):
     """A bare expression (allowed as the model's last statement)."""
 
     expr: Node
-    span: Span
+    source: Source
+    start: int
+    end: int
 
 
 Statement = Declaration | Assign | FunctionDef | ExprStatement
@@ -290,7 +317,7 @@ class ToSyntax(Transformer):
         tok, expr = children
         source = _source()
         target = Name((source, tok.start_pos, tok.end_pos, str(tok)))
-        return Assign(target, expr, source.span(tok.start_pos, expr[2]))
+        return Assign(target, expr, source, tok.start_pos, expr[2])
 
     def fundef(self, children: list) -> FunctionDef:
         tok, lpar, args, rpar, body = children
@@ -361,14 +388,14 @@ def _function_of(name: Name, lpar: tuple[int, int], args: list | None, rpar: tup
             f"a function is defined with one parameter name, as in {name.name}(u) = u / (1 + abs(u))",
             where,
         )
-    return FunctionDef(name, params[0], body, source.span(name[1], body[2]))
+    return FunctionDef(name, params[0], body, source, name[1], body[2])
 
 
 def _statement_of(items: list[Node], commas: list[tuple[int, int]], source: Source
                   ) -> Declaration | ExprStatement:
     """``items`` separated by ``commas`` (their offsets): a declaration, or a bare expression."""
     last = items[-1]
-    span = source.span(items[0][1], last[2])
+    start, end = items[0][1], last[2]
     if _looks_like_declaration(last):
         for item in (*items[:-1], last.left):
             if not isinstance(item, Name):
@@ -378,7 +405,7 @@ def _statement_of(items: list[Node], commas: list[tuple[int, int]], source: Sour
                     item.span,
                 )
         names = (*items[:-1], last.left)
-        return Declaration(names, _kind(last.right), span)
+        return Declaration(names, _kind(last.right), source, start, end)
     if commas:
         raise error_at(
             MatcalcSyntaxError,
@@ -386,7 +413,7 @@ def _statement_of(items: list[Node], commas: list[tuple[int, int]], source: Sour
             f"'NAME, NAME: KIND' where KIND is {KIND_HELP}",
             source.span(*commas[0]),
         )
-    return ExprStatement(last, span)
+    return ExprStatement(last, source, start, end)
 
 
 def _width(node: Node) -> int:
@@ -420,7 +447,7 @@ def _kind(e: Name | Call) -> Kind:
             noun = "1 size" if want == 1 else f"{want} sizes"
             msg = f"{e.name} takes {noun} in a declaration, got {len(args)}: {e.name}({sizes})"
         raise error_at(ArityError, msg, e.span)
-    return Kind(e.name, tuple(_dim(a) for a in args), e.span)
+    return Kind(e.name, tuple(_dim(a) for a in args), e[0], e[1], e[2])
 
 
 def _dim(e: Node) -> dims.Dim:
@@ -530,7 +557,7 @@ def _fast_args(c: list, source: Source) -> list[Node]:
 def _fast_assign(c: list, source: Source) -> Assign:
     tok, _equal, expr = c
     target = _fast_name([tok], source)
-    return Assign(target, expr, source.span(tok[0], expr[2]))
+    return Assign(target, expr, source, tok[0], expr[2])
 
 
 def _fast_fundef(c: list, source: Source) -> FunctionDef:

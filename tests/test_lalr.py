@@ -92,9 +92,10 @@ def dump(value):
         return tuple(value)
     if isinstance(value, Node):  # its span (lines and columns too), then its fields
         return (type(value).__name__, tuple(value.span)) + tuple(dump(f) for f in value.fields())
-    if dataclasses.is_dataclass(value):
-        return (type(value).__name__,) + tuple(
+    if dataclasses.is_dataclass(value):  # a statement or kind: its span, then its fields
+        return (type(value).__name__, tuple(value.span)) + tuple(
             dump(getattr(value, f.name)) for f in dataclasses.fields(value)
+            if f.name not in ("source", "start", "end")
         )
     if isinstance(value, (tuple, list)):
         return tuple(dump(v) for v in value)
