@@ -964,7 +964,10 @@ class _Inference:
 
     def settle(self, e: Expr | _Terms | _Factors, node: Node) -> Expr:
         """``e``, with a pending chain of sums added up (or of products multiplied)."""
-        if isinstance(e, _Factors):
+        kind = type(e)
+        if kind is not _Factors and kind is not _Terms:
+            return e
+        if kind is _Factors:
             try:
                 product = b.mul(*e)
             except ValueError as err:
@@ -973,8 +976,6 @@ class _Inference:
                 raise self.error(NumberError, err.about(f"a constant in {self.src(node)}"), node) from None
             hash(product)
             return product
-        if not isinstance(e, _Terms):
-            return e
         try:
             total = b.add(*e)
         except ValueError as err:

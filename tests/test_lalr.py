@@ -22,7 +22,7 @@ from matcalc.errors import MatcalcError
 from matcalc.grammar import fast_parser, lark_parse, parser, table_parser
 from matcalc.lalr import FastParser, NotFast
 from matcalc.selftest import fuzz_input, generate
-from matcalc.syntax import FAST_BUILDERS, Node, Span
+from matcalc.syntax import FAST_BUILDERS, Node, Source, Span
 
 MODELS = Path(__file__).parent / "models"
 
@@ -197,3 +197,16 @@ def test_random_token_strings_read_alike(chunk):
     for _ in range(3000):
         text = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 12)))
         check(text)
+
+
+def test_spans_made_from_offsets_are_lark_s():
+    """A node keeps only offsets; the lines and columns made from them (``Source.span``)
+    are those lark gives its tokens, across new lines, continuations and CR LF."""
+    for text in TRICKY + texts()[:40] + [fuzz_input(i, seed=7) for i in range(200)]:
+        source = Source(text)
+        try:
+            tokens = list(parser().lex(text))
+        except Exception:  # lark's lexer stops at a character no terminal matches
+            continue
+        for tok in tokens:
+            assert source.span(tok.start_pos, tok.end_pos) == Span.of(tok), (text, tok)
