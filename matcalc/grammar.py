@@ -62,13 +62,18 @@ def parser() -> Lark:
     )
 
 
+#: Two tokens the tokenizer reads in one match: an infix operator and the name after it
+#: (in ``W*x``, ``h + y``, ``a - b`` every operator is followed by a name).
+TOKEN_PAIRS = (("MULOP", "NAME"), ("PLUS", "NAME"), ("MINUS", "NAME"))
+
+
 @lru_cache(maxsize=1)
 def table_parser():
     """The fast reader over :func:`parser`'s table; lark's own parser reads texts with errors."""
     from .lalr import FastParser
     from .syntax import FAST_BUILDERS
 
-    return FastParser(parser(), FAST_BUILDERS)
+    return FastParser(parser(), FAST_BUILDERS, pairs=TOKEN_PAIRS)
 
 
 @lru_cache(maxsize=1)

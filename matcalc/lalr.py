@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from lark import Lark
 from lark.parse_tree_builder import ExpandSingleChild
@@ -32,6 +32,10 @@ from lark.parsers.lalr_analysis import Shift
 from .syntax import Source, reading
 
 _END = sys.intern("$END")
+
+
+#: The kind of a group that matches the second of two tokens read in one match
+PAIR = sys.intern("(pair)")
 
 
 class NotFast(Exception):
@@ -48,12 +52,13 @@ class FastParser:
     parentheses (the post-lexer of :mod:`matcalc.grammar`), ``open_paren`` and
     ``close_paren`` the terminals that open and close them. ``skip_ahead`` (by default on
     Python 3.11 and later, whose regular expressions have possessive repeats) skips
-    ignored text in the match of the next token.
+    ignored text in the match of the next token; then :meth:`tokens` also reads each of
+    ``pairs`` (two terminals, one after the other, as an operator and a name) in one match.
     """
 
     def __init__(self, lark_parser: Lark, builders: Mapping[tuple[str, tuple[str, ...]], Callable],
                  drop_in_parens: str = "_NL", open_paren: str = "LPAR", close_paren: str = "RPAR",
-                 skip_ahead: bool | None = None) -> None:
+                 skip_ahead: bool | None = None, pairs: Sequence[tuple[str, str]] = ()) -> None:
         self.lark = lark_parser
         frontend = lark_parser.parser
         lexer = frontend.lexer
@@ -87,17 +92,39 @@ class FastParser:
             group += 1 + re.compile(regexp).groups
         ending = r"|\Z" if skip_ahead else ""
         self.master = re.compile(prefix + "(?:" + "|".join(pieces) + ending + ")")
-        #: ``master`` that also matches any one character where no terminal does (its last
-        #: group), so that its matches follow each other without gaps
-        self.scanner = re.compile(prefix + "(?:" + "|".join(pieces) + ending + r"|([\s\S]))")
-        self.stray = self.scanner.groups
-        #: the terminal each group of ``scanner`` matches (``None``: ignored text, the end, a
-        #: stray character); the names are interned, so the loops compare them by identity
-        self.kind_list: list[str | None] = [None] * (self.scanner.groups + 1)
+        #: the terminal each group of ``master`` matches (``None``: ignored text, the end);
+        #: the names are interned, so the loops compare them by identity
+        self.kind_list: list[str | None] = [None] * (self.master.groups + 1)
         for index, name in kinds.items():
             self.kind_list[index] = None if name in ignore else sys.intern(name)
         self.drop_in_parens, self.open_paren, self.close_paren = (
             sys.intern(drop_in_parens), sys.intern(open_paren), sys.intern(close_paren))
+
+        # The scanner of tokens(): first the pairs, each two groups (its first terminal in
+        # an atomic group, so that it matches as it would alone; then ignored text, then
+        # the second terminal), then ``master``'s terminals, then any one character where
+        # no terminal matches (its last group), so that its matches follow without gaps.
+        regexps = {str(t.name): t.pattern.to_regexp() for t in terminals}
+        special = {self.drop_in_parens, self.open_paren, self.close_paren, *ignore}
+        pairs = [pair for pair in pairs if skip_ahead and not special & set(pair)]
+        pair_pieces = [f"((?>{regexps[a]})){prefix}((?>{regexps[b]}))" for a, b in pairs]
+        pair_groups = sum(re.compile(piece).groups for piece in pair_pieces)
+        self.scanner = re.compile(prefix + "(?:" + "".join(p + "|" for p in pair_pieces)
+                                  + "|".join(pieces) + ending + r"|([\s\S]))")
+        self.stray = self.scanner.groups
+        #: the terminal each group of ``scanner`` matches (``None``: ignored text, the end, a
+        #: stray character; ``PAIR``: the second terminal of a pair)
+        self.scan_kinds: list[str | None] = [None] * (self.scanner.groups + 1)
+        for index in kinds:
+            self.scan_kinds[index + pair_groups] = self.kind_list[index]
+        #: per group of a pair's second terminal: the group of its first, and both terminals
+        self.pairs: dict[int, tuple[int, str, str]] = {}
+        group = 1 + (re.compile(prefix).groups if prefix else 0)
+        for (a, b), piece in zip(pairs, pair_pieces):
+            second = group + 1 + re.compile(regexps[a]).groups + re.compile(prefix).groups
+            self.scan_kinds[second] = PAIR
+            self.pairs[second] = (group, sys.intern(a), sys.intern(b))
+            group += re.compile(piece).groups
         #: the terminals that open, close or are dropped in parentheses are not plain
         self.plain = frozenset(self.kind_list) - {None, self.drop_in_parens, self.open_paren,
                                                    self.close_paren}
@@ -145,7 +172,7 @@ class FastParser:
         terminal matches."""
         if not self.usable:
             raise NotFast("the grammar needs lark's general machinery")
-        kinds = self.kind_list
+        kinds, pairs = self.scan_kinds, self.pairs
         dropped, opening, closing = self.drop_in_parens, self.open_paren, self.close_paren
         depth = 0
         out_kinds: list[str] = []
@@ -157,6 +184,13 @@ class FastParser:
             kind = kinds[group or 0]
             if kind in plain:  # most tokens: nothing to note
                 add_kind(kind)
+                add_span(m.span(group))
+                continue
+            if kind is PAIR:  # two tokens
+                first, kind, second = pairs[group]
+                add_kind(kind)
+                add_span(m.span(first))
+                add_kind(second)
                 add_span(m.span(group))
                 continue
             if kind is None:  # the end, ignored text, or a character no terminal matches

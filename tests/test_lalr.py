@@ -210,3 +210,25 @@ def test_spans_made_from_offsets_are_lark_s():
             continue
         for tok in tokens:
             assert source.span(tok.start_pos, tok.end_pos) == Span.of(tok), (text, tok)
+
+
+#: The tokenizer without pairs of tokens read in one match.
+ONE_BY_ONE = FastParser(parser(), FAST_BUILDERS)
+
+
+def tokens_of(reader: FastParser, text: str):
+    try:
+        return reader.tokens(text)
+    except NotFast:
+        return "not fast"
+
+
+def test_pairs_read_in_one_match_are_the_tokens_read_one_by_one():
+    """An operator and the name after it are read in one match (``TOKEN_PAIRS``): the
+    same tokens, at the same places, as when read one by one."""
+    assert table_parser().pairs
+    rng = random.Random(3)
+    strings = ["".join(rng.choice(PIECES + ["+x", "- y", "*\\\n z", "./ w", "-#c\nx"])
+                       for _ in range(rng.randint(1, 16))) for _ in range(3000)]
+    for text in TRICKY + texts() + strings:
+        assert tokens_of(table_parser(), text) == tokens_of(ONE_BY_ONE, text), text
