@@ -7,7 +7,7 @@ one long product chain ``A*A*…*x``, long comments, blank lines) the script pri
 per stage, the median wall time of ``--runs`` runs (and the CPU time of the
 process, steadier on a shared machine) as seconds per MB and MB/s:
 
-* ``lex``: the tokens alone (kinds and spans, :meth:`matcalc.lalr.FastParser.tokens`);
+* ``lex``: the tokens alone (kinds and offsets, :meth:`matcalc.lalr.FastParser.tokens`);
 * ``read``: matcalc's reader (:mod:`matcalc.precedence`: precedence climbing over those
   tokens, building the syntax nodes; lark's table reads what it gives up on);
 * ``read+type``: ``matcalc.parse`` — reading, shapes and the typed model;
