@@ -51,30 +51,43 @@ _tuple_new = tuple.__new__
 
 
 class Source:
-    """A model's text, and where its lines start (found the first time a span is asked
-    for), so that a node need only keep character offsets."""
+    """A model's text, and how to find the line of an offset, so that a node need only
+    keep character offsets. Lines are counted from the last offset asked for while the
+    offsets asked for go forward (as a model's statements are read); the first time one
+    goes back, where every line starts is found once, and searched from then on."""
 
-    __slots__ = ("text", "_starts")
+    __slots__ = ("text", "_starts", "_at")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._starts: list[int] | None = None
+        self._at = (0, 1, 0)  # the last offset asked for, its line, and where that line starts
 
-    def span(self, start: int, end: int) -> Span:
-        """The lines and columns of ``text[start:end]`` (lines end at ``\\n``, as lark counts)."""
+    def _line(self, offset: int) -> tuple[int, int]:
+        """The line of ``offset`` (lines end at ``\n``, as lark counts) and where it starts."""
         starts = self._starts
         if starts is None:
+            at, line, line_start = self._at
+            if offset >= at:
+                text = self.text
+                line += text.count("\n", at, offset)
+                newline = text.rfind("\n", at, offset)
+                if newline >= 0:
+                    line_start = newline + 1
+                self._at = (offset, line, line_start)
+                return line, line_start
             # offsets where lines start: 0, then one past each "\n"
             starts = list(accumulate(map((1).__add__, map(len, self.text.split("\n"))), initial=0))
             starts.pop()
             self._starts = starts
-        line = bisect_right(starts, start)
-        if line == len(starts) or end < starts[line]:  # on one line
-            return _tuple_new(Span, (line, start - starts[line - 1] + 1, line,
-                                     end - starts[line - 1] + 1, start, end))
-        end_line = bisect_right(starts, end, line)
-        return _tuple_new(Span, (line, start - starts[line - 1] + 1, end_line,
-                                 end - starts[end_line - 1] + 1, start, end))
+        line = bisect_right(starts, offset)
+        return line, starts[line - 1]
+
+    def span(self, start: int, end: int) -> Span:
+        """The lines and columns of ``text[start:end]``."""
+        line, line_start = self._line(start)
+        end_line, end_start = self._line(end)
+        return _tuple_new(Span, (line, start - line_start + 1, end_line, end - end_start + 1, start, end))
 
 
 # ---------------------------------------------------------------- expressions

@@ -208,7 +208,9 @@ def test_spans_made_from_offsets_are_lark_s():
             tokens = list(parser().lex(text))
         except Exception:  # lark's lexer stops at a character no terminal matches
             continue
-        for tok in tokens:
+        for tok in tokens:  # in order: lines counted from the last offset asked for
+            assert source.span(tok.start_pos, tok.end_pos) == Span.of(tok), (text, tok)
+        for tok in reversed(tokens):  # backwards: where every line starts, searched
             assert source.span(tok.start_pos, tok.end_pos) == Span.of(tok), (text, tok)
 
 
