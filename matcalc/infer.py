@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from . import build as b
 from . import dims as dimensions
@@ -199,8 +199,7 @@ class _Ref(dimensions.Unknown):
         self.var = var
 
 
-@dataclass(frozen=True)
-class _Declared:
+class _Declared(NamedTuple):  # (a named tuple: a model may declare many names)
     kind: Kind
     ty: Ty
     line: int
@@ -500,6 +499,8 @@ class _Inference:
             return ty
         if kind is Call:
             self.check_call(root)
+            args = () if root.name in SPECIAL_NAMES else root.args
+            return self.visit_call(root, [self.infer(k, depth + 1) for k in args])
         return self.visit(root, [self.infer(k, depth + 1) for k in syntax_children(root)])
 
     def note(self, node: Node, ty: Ty, how: str, extra: object = None) -> Ty:
