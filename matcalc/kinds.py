@@ -21,6 +21,7 @@ from .depth import at_definition
 from .differential import Differentiator
 from .errors import DerivativeError
 from .expr import Adjoint, Call, Diff, Expr, PowerSum, Transpose, Var
+from .forward import lift
 from .gradient import Derivation, _nodes, _resolve, derive
 from .identify import TooLargeError, collect, identify, too_large
 from .model import Model
@@ -59,6 +60,9 @@ class JacobianDerivation:
     layout: str
     forward: tuple[ForwardStep, ...] = field(repr=False)
     identification: Identification = field(repr=False)
+    #: The nested values given a name (``u1 = tanh(W1 x)``, :func:`matcalc.forward.lift`),
+    #: definitions of :attr:`model` that the model's text does not name.
+    values: tuple[tuple[Var, Expr], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -288,6 +292,7 @@ def jacobian(
         raise DerivativeError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
     target = _target(model, of)
     variables = _variables(model, wrt)
+    model, values = lift(model)
     defs, _ = _active(model, target, variables)
     names = _names(defs, variables)
     if target.name in {v.name for v in variables}:
@@ -316,12 +321,13 @@ def jacobian(
     for v in variables:
         m = ident.blocks.get(v.name, b.zero((k.size(target.shape), k.size(v.shape))))
         blocks.append(k.transpose(m) if layout == "denominator" else m)
-    return JacobianDerivation(model, target, variables, lin, tuple(blocks), layout, tuple(steps), ident)
+    return JacobianDerivation(model, target, variables, lin, tuple(blocks), layout, tuple(steps), ident, values)
 
 
 def hessian(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None) -> HessianDerivation:
     """The Hessian of the scalar ``of`` w.r.t. ``wrt``: maps and explicit blocks."""
-    grad = derive(model, list(wrt), of, name_variables=False, lift=False)
+    grad = derive(model, list(wrt), of, name_variables=False)
+    model = grad.model  # with the nested values it named (:func:`matcalc.forward.lift`)
     target, variables = grad.of, grad.wrt
     pair = _dependence(model, target, variables)
     if pair is not None:

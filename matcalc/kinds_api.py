@@ -360,15 +360,25 @@ class Jacobian(_Derivative):
             rows.append((jacobian_label(d.of, v, self.layout, latex), p(m)))
         return rows
 
+    def _values(self) -> tuple:
+        """The named nested values (``u1 = tanh(W1 x)``) that the map and the blocks use."""
+        from .printing.numpy_kinds import used_values
+
+        d = self.derivation
+        return used_values(d.values, [d.differential, *d.blocks])
+
     @_printing
     def text(self) -> str:
-        """The linear map ``dF = …`` and each block ``∂vec(F)/∂vec(X)ᵀ = …``."""
-        return "\n".join(f"{lhs} = {rhs}" for lhs, rhs in self._lines(False))
+        """The linear map ``dF = …`` and each block ``∂vec(F)/∂vec(X)ᵀ = …`` (then ``where
+        u1 = …`` for the named nested values they use)."""
+        lines = [f"{lhs} = {rhs}" for lhs, rhs in self._lines(False)]
+        return "\n".join(lines + where_lines((), KronTextPrinter(), self._values()))
 
     @_printing
     def latex(self) -> str:
         """The map and the blocks as a LaTeX ``aligned`` block."""
         rows = [f"{lhs} &= {rhs}" for lhs, rhs in self._lines(True)]
+        rows += latex_where_lines((), KronLatexPrinter(), self._values())
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
     @property
