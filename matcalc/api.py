@@ -14,10 +14,17 @@ from .gradient import Derivation, derive
 from .model import Model
 from .numbers import NumberRangeError
 from .printing.indexed import fold_lines
-from .printing.latex import LATEX_INDEX, LatexPrinter, latex_index_range, latex_name, latex_where_lines
+from .printing.latex import (
+    LATEX_INDEX,
+    LatexPrinter,
+    latex_index_block,
+    latex_index_range,
+    latex_name,
+    latex_where_lines,
+)
 from .printing.numpy import numpy_source
-from .printing.text import TEXT_INDEX, TextPrinter, greek, index_range, where_lines
-from .steps import Step, block_rows, derivation_steps, format_terms, step_rows
+from .printing.text import TEXT_INDEX, TextPrinter, greek, index_block, index_range, where_lines
+from .steps import Step, block_rows, derivation_steps, folded_blocks, format_terms, step_rows
 
 
 def _names(wrt: str | Iterable[str]) -> list[str]:
@@ -126,16 +133,21 @@ class Gradient:
 
     def _block_lines(self, p, df: str, latex: bool) -> list[tuple[str, str, str]]:
         """``(head, equation, rule)`` per line of a derivation written one chain step at a time:
-        the head is the block's left side and ``=`` where a block begins, else blank."""
+        the head is the block's left side and ``=`` where a block begins, else blank; a run of
+        blocks alike but for an index is written once, after a line ``for t = …:`` (whose
+        equation and rule are empty)."""
+        sp, over = (LATEX_INDEX, latex_index_block) if latex else (TEXT_INDEX, index_block)
         rows = block_rows(self.steps, p, latex=latex)
         out = []
-        lead = ""
-        for head, line, rule in rows:
-            if head is not None:
-                lead = head or df
-                out.append((f"{lead} = " if not latex else f"{lead} ", line, rule))
-            else:
-                out.append((" " * (len(lead) + 1) + "= " if not latex else "", line, rule))
+        for run, head, body in folded_blocks(rows, sp, self.names):
+            if run is not None:
+                out.append((over(run) if latex else over(run).rstrip(), "", ""))
+            lead = head or df
+            for i, (line, rule) in enumerate(body):
+                if latex:
+                    out.append((f"{lead} " if i == 0 else "", line, rule))
+                else:
+                    out.append((f"{lead} = " if i == 0 else " " * (len(lead) + 1) + "= ", line, rule))
         return out
 
     @_printing
@@ -149,6 +161,9 @@ class Gradient:
                 if not head.startswith(" ") and block:  # each block aligned by itself: linear
                     out += _aligned(block)
                     block = []
+                if not line:  # the range of the index of the block that follows
+                    out.append(head)
+                    continue
                 block.append((head + line, rule))
             out += _aligned(block)
             out.extend(self.text().splitlines())
@@ -170,7 +185,7 @@ class Gradient:
         lines = []
         if self._blocks():
             for head, line, rule in self._block_lines(p, rf"\mathrm{{d}}{f}", latex=True):
-                lines.append(rf"{head}&= {line} && {_rule_tag(rule)}")
+                lines.append(rf"{head}&= {line} && {_rule_tag(rule)}" if line else rf"&{head}")
         else:
             rows = self._rows(p, latex_name, latex=True)
             for i, (line, rule) in enumerate(rows):
