@@ -251,20 +251,60 @@ class Gradient:
                 v.name: {"text": text(g), "latex": latex(g), "shape": dims.shape_json(v.shape)}
                 for v, g in self.derivation.adjoints
             },
-            "steps": [
-                {
-                    "text": format_terms(st.terms, text),
-                    "latex": format_terms(st.terms, latex),
-                    "rule": st.rule,
-                    **(
-                        {"lhs": {"text": format_terms(st.lhs, text), "latex": format_terms(st.lhs, latex)}}
-                        if st.lhs is not None
-                        else {}
-                    ),
-                }
-                for st in self.steps
-            ],
+            "steps": self._json_steps(text, latex),
         }
+
+    def _json_steps(self, text: TextPrinter, latex: LatexPrinter) -> list[dict]:
+        """One entry per step (``text``, ``latex``, ``rule``, the block's ``lhs``); where the text
+        writes a run of chain-step blocks once over an index, so does this, each entry of the run
+        saying its range (``"for": {"index": "t", "first": 7, "last": 3}``)."""
+        steps = self.steps
+        entries = [
+            {
+                "text": format_terms(st.terms, text),
+                "latex": format_terms(st.terms, latex),
+                "rule": st.rule,
+                **(
+                    {"lhs": {"text": format_terms(st.lhs, text), "latex": format_terms(st.lhs, latex)}}
+                    if st.lhs is not None
+                    else {}
+                ),
+            }
+            for st in steps
+        ]
+        if not self._blocks():
+            return entries
+        # the blocks folded in text and in LaTeX; where both fold the same run, it is written once
+        starts = [i for i, st in enumerate(steps) if i == 0 or st.lhs != steps[i - 1].lhs]
+        ends = starts[1:] + [len(steps)]
+
+        def rows(key: str) -> list[tuple[str | None, str, str]]:
+            out: list[tuple[str | None, str, str]] = []
+            for a, z in zip(starts, ends):
+                lhs = entries[a].get("lhs", {key: ""})[key]
+                rule = (lambda i: steps[i].rule) if key == "text" else (lambda i: steps[i].rule_latex)
+                out += [(lhs if i == a else None, entries[i][key], rule(i)) for i in range(a, z)]
+            return out
+
+        by_text = folded_blocks(rows("text"), TEXT_INDEX, self.names)
+        by_latex = folded_blocks(rows("latex"), LATEX_INDEX, self.names)
+        runs = [(r.length if r else 1) for r, _, _ in by_text]
+        if runs != [(r.length if r else 1) for r, _, _ in by_latex]:
+            return entries
+        out: list[dict] = []
+        block = 0
+        for (run, lead, body), (_, lead_latex, body_latex) in zip(by_text, by_latex):
+            if run is None:
+                out += entries[starts[block] : ends[block]]
+            else:
+                span = {"index": run.letter, "first": run.first, "last": run.last}
+                for (line, rule), (line_latex, _) in zip(body, body_latex):
+                    entry = {"text": line, "latex": line_latex, "rule": rule, "for": span}
+                    if lead or lead_latex:
+                        entry["lhs"] = {"text": lead, "latex": lead_latex}
+                    out.append(entry)
+            block += run.length if run else 1
+        return out
 
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"

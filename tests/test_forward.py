@@ -254,3 +254,16 @@ def test_folded_steps_are_the_steps_with_the_index_substituted():
         for t in range(run.first, run.last + step, step):
             expanded.append((at(lead, t), [(at(line, t), at(rule, t)) for line, rule in body]))
     assert expanded == [(lead, body) for _, lead, body in plain]
+
+
+def test_json_steps_fold_as_the_text_does():
+    """The JSON steps of a deep chain write the run of alike blocks once too, each entry saying
+    its index's range; its equations are the folded text's lines."""
+    g = matcalc.grad(*softmax_chain(8))
+    data = g.to_json()
+    folded = [st for st in data["steps"] if "for" in st]
+    assert folded and all(st["for"] == {"index": "t", "first": 7, "last": 3} for st in folded)
+    text = g.steps_text()
+    assert all(st["text"] in text for st in folded)
+    size = {L: len(json.dumps(matcalc.grad(*softmax_chain(L)).to_json())) for L in (8, 32)}
+    assert size[32] / size[8] < 2.5, size
