@@ -182,6 +182,20 @@ def _diffs(e: Expr) -> list[Diff]:
     return out
 
 
+def _reached(raws: dict[str, Expr], roots: list[Expr]) -> dict[str, Expr]:
+    """The tangents of ``raws`` that ``roots`` use, directly or through one another, in order
+    (the function's own tangent, which nothing printed uses, is no candidate for a name)."""
+    used: set[str] = set()
+    stack = list(roots)
+    while stack:
+        for n in _diffs(stack.pop()):
+            name = n.var.name
+            if name in raws and name not in used:
+                used.add(name)
+                stack.append(raws[name])
+    return {name: raw for name, raw in raws.items() if name in used}
+
+
 def resolve(
     raws: list[tuple[Var, Expr]],
     roots: list[Expr],
@@ -191,7 +205,7 @@ def resolve(
     """The tangents of ``raws`` (in order) named or written in; also each one written with the
     leaves (for the steps). ``bounded`` refuses a written form too large."""
     t = Tangents(frozenset(v.name for v in variables))
-    named = choose({v.name: raw for v, raw in raws}, roots)
+    named = choose(_reached({v.name: raw for v, raw in raws}, roots), roots)
     written: dict[str, Expr] = {}
     for v, raw in raws:
         value = bounded(t.written(raw))

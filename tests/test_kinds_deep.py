@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import matcalc
-from matcalc.architectures import nested, softmax_chain
+from matcalc.architectures import gated, nested, residual, rnn, softmax_chain
 from matcalc.check_kinds import check_generated, check_hessian, check_jacobian
 
 #: Deep one-expression models: an entry-wise nest, a softmax nest, one mixing definitions
@@ -79,3 +79,71 @@ def test_deep_entrywise_nest_hessian_reads_as_the_chain_with_definitions():
     nest = matcalc.hessian(nested(6)[0], "W1").text()
     defined = matcalc.hessian(chain(6)[0], "W1").text()
     assert nest.split("\nwhere")[0] == defined.split("\nwhere")[0].replace("h", "u")
+
+
+#: Deep models whose tangents are named: a residual net, a gated RNN, an RNN whose weights every
+#: step shares, a softmax nest.
+DEEP = {
+    "residual": lambda L: residual(L),
+    "gated": lambda L: gated(L),
+    "rnn": lambda L: rnn(L),
+    "softmax": lambda L: softmax_chain(L),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEEP))
+def test_deep_jacobian_and_hessian_name_tangents_and_agree(name):
+    """Maps, named Jacobians, blocks and the generated code (which computes every named tangent
+    and Jacobian once) against central differences, random distinct sizes, two seeds."""
+    model, wrt = DEEP[name](6)
+    first = wrt.split(",")[0]
+    h = matcalc.hessian(model, first)
+    j = matcalc.jacobian(model, wrt)
+    assert h.derivation.tangents and h.derivation.jacobians
+    for seed in (1, 2):
+        for d, check in ((h, check_hessian), (j, check_jacobian)):
+            result = check(d.derivation, seed=seed)
+            assert result.ok, (name, result.errors)
+            code = check_generated(d.derivation, d.numpy_source(), seed=seed)
+            assert code.ok, (name, code.errors)
+
+
+@pytest.mark.parametrize("name", sorted(DEEP))
+def test_deep_jacobian_and_hessian_text_grow_linearly(name):
+    """Twice the depth, at most about twice the text (it doubled at every residual step and
+    squared with depth in a chain's Hessian); the text at 16 steps is small."""
+    sizes = {}
+    for L in (8, 16, 32):
+        model, wrt = DEEP[name](L)
+        first = wrt.split(",")[0]
+        sizes[L] = (len(matcalc.hessian(model, first).text()), len(matcalc.jacobian(model, first).text()))
+    for i in range(2):
+        assert sizes[32][i] / sizes[16][i] < 2.2 and sizes[16][i] / sizes[8][i] < 2.2, sizes
+    assert max(sizes[16]) < 20_000, sizes
+
+
+def test_named_jacobians_render_in_katex():
+    from test_latex import find_katex, render
+
+    strings = [matcalc.hessian(*residual(5)).latex(), matcalc.jacobian(*gated(4)).latex()]
+    strings.append(matcalc.hessian(residual(5)[0], "W1").steps_latex())
+    for s, res in zip(strings, render(find_katex(), strings), strict=True):
+        assert res["ok"] and not res["warnings"], (res, s[:300])
+
+
+def test_short_models_name_no_tangent():
+    """The seeds and a 4-layer chain read as before: nothing is named."""
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parent.joinpath("models").glob("seed00*.mc")):
+        text = path.read_text(encoding="utf-8")
+        from matcalc.parser import parse
+
+        first = parse(text).inputs[0].name
+        for kind in (matcalc.jacobian, matcalc.hessian):
+            try:
+                d = kind(text, first)
+            except matcalc.MatcalcError:
+                continue
+            assert not d.derivation.tangents and not d.derivation.jacobians, path.name
+    assert not matcalc.hessian(nested(4)[0], "W1").derivation.tangents
