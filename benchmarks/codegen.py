@@ -22,9 +22,10 @@ autodiff in the same run (``numpy`` against the hand-written closed form,
 ``jax.jit(jax.value_and_grad)``, ``array-api`` against the closed form) and
 prints one verdict per target.
 
-Each subprocess also times a hand-written NumPy forward pass (value only), so
-that each method is also expressed as a ratio to a reference taken in its own
-process. Every method's result is checked against the closed form before
+Each subprocess also times a hand-written NumPy forward pass (value only), call
+by call alternating with the method's calls, so that each method is also
+expressed as a ratio to a reference taken in its own process under the same
+load. Every method's result is checked against the closed form before
 timing. Each method runs in ``--rounds`` processes, interleaved with the
 other methods, so that a burst of load on the machine is shared out.
 
@@ -283,12 +284,19 @@ def worker(method: str, case: str, threads: int, runs: int) -> dict:
         if g.shape != np.shape(w) or not np.allclose(g, w, rtol=1e-8, atol=1e-8 * np.abs(w).max()):
             raise AssertionError(f"{method} on {case}: result differs from the closed form")
     forward = numpy_forward(model)
-    ref = samples(lambda: forward(**inputs), runs)
-    before = minor_faults()
+    samples(lambda: forward(**inputs), 0)  # warm-up
+    ref: list[float] = []
+    own: list[float] = []
     cpu: list[float] = []
-    own = samples(fn, runs, cpu=cpu)
-    faults = (minor_faults() - before) / (runs + 3)
-    return {"time": own, "cpu": cpu, "forward": ref, "faults": faults}
+    faults = 0
+    for _ in range(3):  # warm-up
+        fn()
+    for _ in range(runs):  # the reference and the method call by call, so that load hits both
+        ref += samples(lambda: forward(**inputs), 1, warmup=0)
+        before = minor_faults()
+        own += samples(fn, 1, warmup=0, cpu=cpu)
+        faults += minor_faults() - before
+    return {"time": own, "cpu": cpu, "forward": ref, "faults": faults / runs}
 
 
 def thread_env(threads: int, keep_heap: bool = True) -> dict[str, str]:
@@ -366,7 +374,8 @@ def main() -> None:
     ap.add_argument("--glibc-heap", action="store_true",
                     help="run every process with glibc's default heap settings instead of keeping "
                     "freed memory (then 32 MB arrays may be faulted in afresh on each call)")
-    ap.add_argument("--show-source", action="store_true", help="print the generated modules")
+    ap.add_argument("--show-source", action="store_true",
+                    help="print the generated modules (of each --target)")
     ap.add_argument("--target", help="comma-separated targets to time against their own library's "
                     "autodiff: " + ", ".join(TARGET_PEERS))
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -392,8 +401,10 @@ def main() -> None:
 
         for case in cases:
             model, wrt, _ = CASES[case]
-            print(f"# ---- {case}")
-            print(matcalc.grad((MODELS / f"{model}.mc").read_text(), wrt=wrt).numpy_source())
+            g = matcalc.grad((MODELS / f"{model}.mc").read_text(), wrt=wrt)
+            for x in targets or ["numpy"]:
+                print(f"# ---- {case}, target {x}")
+                print(g.source(target=x))
 
     print(f"{args.rounds} processes per method and thread count, interleaved; {args.runs} timed "
           "calls each after 3 warm-up calls")
