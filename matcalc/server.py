@@ -72,17 +72,31 @@ class BadRequest(Exception):
         self.body = {"error": {"message": message, "line": line, "column": column}}
 
 
+#: A message's advice in command-line words -> the page's (its kind menu).
+ON_THE_PAGE = (
+    ("take its Jacobian: matcalc jacobian", "take its Jacobian: choose the kind Jacobian"),
+    ("its gradient (matcalc grad)", "its gradient (the kind gradient)"),
+)
+
+
+def on_the_page(text: str) -> str:
+    """``text`` with advice that names a command named by the page's menus instead."""
+    for cli, page in ON_THE_PAGE:
+        text = text.replace(cli, page)
+    return text
+
+
 def error_body(err: MatcalcError) -> dict:
-    """The 400 body of a located matcalc error."""
+    """The 400 body of a located matcalc error, its advice in the page's words."""
     return {
         "error": {
-            "message": err.message,
+            "message": on_the_page(err.message),
             "line": err.line,
             "column": err.column,
             "end_column": err.end_column,
             "kind": err.kind,
-            "note": err.note,
-            "text": str(err),
+            "note": err.note and on_the_page(err.note),
+            "text": on_the_page(str(err)),
         }
     }
 

@@ -393,6 +393,10 @@ def _inverse_parts(f: Expr) -> tuple[Expr, bool, bool]:
     return (core.args[0] if inverted else core), transposed, inverted
 
 
+def _is_inverse(e: Expr) -> bool:
+    return isinstance(e, Call) and e.fn == "inv"
+
+
 def _inverse_cancels(e: Expr) -> Expr | None:
     """``A⁻¹A = AA⁻¹ = I`` (and the transposed ``A⁻ᵀAᵀ``) between neighbours of a product."""
     if not isinstance(e, Mul):
@@ -521,12 +525,20 @@ def simplify_all(exprs: list[Expr], names: dict[Expr, Var] | None = None) -> lis
             if t not in mapping and not v.is_scalar:
                 mapping[t] = b.transpose(v)
     chains = _chains(mapping)
+    # an inverse's name is read as the inverse while the rules run (``inv(Y) = X`` and
+    # ``Yᵀ Xᵀ = I`` for ``Y = inv(X)``); the substitution after them names it again
+    inverses = {v: rhs for rhs, v in mapping.items() if isinstance(v, Var) and _is_inverse(rhs)}
+    for v in inverses:  # definitions in order: an inverse of an inverse reads as both
+        inverses[v] = b.substitute(inverses[v], inverses, {})
+    opened: dict = {}
     out = []
     for e in exprs:
         if mapping:
             e = b.substitute(e, mapping, before)
             if chains:
                 e = _name_chains(e, chains, chained_before)
+        if inverses:
+            e = b.substitute(e, inverses, opened)
         e = rewrite(e, rewritten)
         if mapping:
             e = b.substitute(e, mapping, after)

@@ -8,7 +8,7 @@ and the commutation matrix a Jacobian's blocks hold as :class:`Vec` and
 :class:`Commutation`, matrix expressions of their own); :func:`diff` does both.
 
 Which SymPy function is which matcalc function is read off the operation registry
-(:mod:`matcalc.ops`): an entry-wise function by its ``sympy`` form (``sigmoid`` is
+(:mod:`matcalc.ops`): an entry-wise function by its ``sympy`` form (``sigmoid`` goes out as
 ``1/(1 + exp(-u))``), a structural one by its ``sympy_matrix`` form (``tr`` is
 ``Trace``); this module holds no table of names. A function defined by formula
 goes out as its formula (``gelu'`` as SymPy's derivative of its body).
@@ -49,6 +49,7 @@ from .expr import (
 from .functions import KNOWN_FUNCTIONS
 from .model import Model
 from .ops.registry import OPS, call_ops, entrywise_ops
+from .ops.sympy_functions import expanded
 
 #: The variable of every entry-wise function written as a SymPy ``Lambda``.
 _x = sp.Dummy("x")
@@ -95,14 +96,13 @@ def _build_tables() -> Tables:
     for op in entrywise_ops():
         if op.sympy is None:
             continue
-        form = sp.sympify(op.sympy(sp, _x))
-        forms.setdefault(form, op.name)
-        applied = isinstance(form, sp.Function) and form.args[:1] == (_x,) and all(
-            a.is_number for a in form.args[1:]
-        )
-        if applied:
-            classes.setdefault(form.func, op.name)
-        out[op.name] = form.func if applied and len(form.args) == 1 else sp.Lambda(_x, form)
+        own = sp.sympify(op.sympy(sp, _x))
+        form = expanded(own)  # sigmoid goes out as 1/(1 + exp(-x)), and is read in as either
+        for f in (form, own):
+            forms.setdefault(f, op.name)
+            if _applied(f):
+                classes.setdefault(f.func, op.name)
+        out[op.name] = form.func if _applied(form) and len(form.args) == 1 else sp.Lambda(_x, form)
     calls: dict = {}
     for op in call_ops():
         if op.sympy_matrix is None or op.internal:
@@ -115,6 +115,13 @@ def _build_tables() -> Tables:
             ):
                 calls.setdefault(type(form), op)
     return Tables(forms, classes, out, calls)
+
+
+def _applied(form: sp.Basic) -> bool:
+    """``form`` is a SymPy function class applied to ``_x`` (and numbers)."""
+    return isinstance(form, sp.Function) and form.args[:1] == (_x,) and all(
+        a.is_number for a in form.args[1:]
+    )
 
 
 def _probe(need: str, i: int) -> sp.MatrixSymbol:
@@ -430,7 +437,7 @@ class _Reader:
         if formula is not None:
             from .formulas import symbol
 
-            return sp.Lambda(_x, formula.forms[order].xreplace({symbol(): _x}))
+            return sp.Lambda(_x, expanded(formula.forms[order]).xreplace({symbol(): _x}))
         fn = tables().out.get(name)
         if fn is None:  # a declared elementwise function: abstract
             if OPS.get(name) is not None:

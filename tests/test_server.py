@@ -230,6 +230,19 @@ def test_bad_input_answers_400_with_a_located_message(server, payload, message, 
     assert (data["error"]["line"], data["error"]["column"]) == (line, column)
 
 
+@pytest.mark.parametrize("payload, advice", [
+    ({"model": "x: vector(n); W: matrix(m, n); p = softmax(W*x)", "wrt": "W"},
+     "take its Jacobian: choose the kind Jacobian"),
+    ({"model": "X: matrix(m, n); W: matrix(n, p); F = kron(X, W)", "wrt": "X", "kind": "jacobian"},
+     "the kind gradient"),
+])
+def test_advice_in_an_error_names_the_pages_menu_not_a_command(server, payload, advice):
+    status, data = derive(server, payload)
+    assert status == 400
+    assert advice in data["error"]["message"] and advice in data["error"]["text"]
+    assert "matcalc " not in data["error"]["text"]
+
+
 def test_bodies_over_256_kb_are_refused_unread(server):
     body = json.dumps({"model": "f = x'*x" + " " * MAX_BODY, "wrt": "x"}).encode()
     status, data, resp = request(server, "POST", "/api/derive", body)

@@ -14,7 +14,7 @@ import pytest
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
-from sympy.matrices.expressions.matexpr import MatrixElement
+from sympy_numeric import evaluate as numeric
 
 import matcalc
 from matcalc import dims
@@ -51,70 +51,9 @@ def values(expr: sp.Basic, seed: int) -> dict:
     return out
 
 
-SCALAR_FUNCTIONS = {
-    sp.exp: np.exp, sp.log: np.log, sp.sin: np.sin, sp.cos: np.cos, sp.tan: np.tan, sp.tanh: np.tanh,
-    sp.Abs: np.abs, sp.sign: np.sign, sp.asin: np.arcsin, sp.acos: np.arccos, sp.atan: np.arctan,
-}  # fmt: skip
-
-
 def evaluate(expr: sp.Basic, vals: dict) -> np.ndarray:
-    """``expr`` at ``vals`` as a float array (scalars 1×1), computed with NumPy node by node,
-    independently of matcalc; a node it does not know (SymPy's ``ArrayDiagonal``...) raises."""
-    e = expr
-
-    def ev(e):
-        if e in vals:
-            return np.array(vals[e], dtype=float, ndmin=2)
-        if isinstance(e, sp.Identity):
-            return np.eye(int(e.shape[0]))
-        if isinstance(e, sp.OneMatrix):
-            return np.ones(tuple(map(int, e.shape)))
-        if isinstance(e, sp.ZeroMatrix):
-            return np.zeros(tuple(map(int, e.shape)))
-        if isinstance(e, sp.Number):
-            return np.array([[float(e)]])
-        if isinstance(e, (sp.MatMul, sp.Mul)):
-            out = None
-            for a in e.args:
-                v = ev(a)
-                out = v if out is None else (out * v if 1 in (out.size, v.size) else out @ v)
-            return out
-        if isinstance(e, (sp.MatAdd, sp.Add)):
-            return sum(ev(a) for a in e.args)
-        if isinstance(e, sp.Transpose):
-            return ev(e.arg).T
-        if isinstance(e, sp.Inverse):
-            return np.linalg.inv(ev(e.arg))
-        if isinstance(e, sp.Trace):
-            return np.array([[np.trace(ev(e.arg))]])
-        if isinstance(e, DiagonalOf):
-            return np.diag(ev(e.args[0])).reshape(-1, 1)
-        if isinstance(e, DiagMatrix):
-            return np.diagflat(ev(e.args[0]))
-        if isinstance(e, sp.KroneckerProduct):
-            return np.kron(*[ev(a) for a in e.args])
-        if isinstance(e, sp.Determinant):
-            return np.array([[np.linalg.det(ev(e.arg))]])
-        if isinstance(e, sp.HadamardProduct):
-            return np.prod([ev(a) for a in e.args], axis=0)
-        if isinstance(e, sp.HadamardPower):
-            return ev(e.base) ** float(e.exp)
-        if isinstance(e, sp.MatPow):
-            return np.linalg.matrix_power(ev(e.base), int(e.exp))
-        if isinstance(e, sp.Pow):
-            return ev(e.base) ** ev(e.exp)
-        if isinstance(e, MatrixElement):
-            return ev(e.parent)[int(e.i) : int(e.i) + 1, int(e.j) : int(e.j) + 1]
-        if isinstance(e, ElementwiseApplyFunction):
-            f = sp.lambdify(e.function.variables, e.function.expr, "numpy")
-            return np.vectorize(f, otypes=[float])(ev(e.expr))
-        if type(e) in SCALAR_FUNCTIONS:
-            return SCALAR_FUNCTIONS[type(e)](ev(e.args[0]))
-        raise TypeError(f"cannot evaluate {type(e).__name__}")
-
-    out = ev(e)
-    shape = tuple(map(int, expr.shape)) if isinstance(expr, sp.MatrixExpr) else (1, 1)
-    return np.broadcast_to(out, shape) if out.size == 1 else out.reshape(shape)
+    """``expr`` at ``vals`` (:func:`sympy_numeric.evaluate`)."""
+    return numeric(expr, vals.get)
 
 
 def finite_difference(expr: sp.Basic, wrt: sp.Basic, vals: dict, h: float = 1e-6) -> np.ndarray:

@@ -7,9 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
-from sympy.matrices.expressions.matexpr import MatrixElement
+from sympy_numeric import evaluate
 
 import matcalc
 from matcalc import dims
@@ -32,69 +30,13 @@ def _instance(model, seed: int) -> Instance:
 
 
 def _explicit(e: sp.Basic, inst: Instance) -> np.ndarray:
-    """``e`` at the instance's sizes and inputs, as a float array, computed with NumPy node by
-    node (independently of matcalc's own evaluation); a node it does not know raises."""
+    """``e`` at the instance's sizes and inputs (:func:`sympy_numeric.evaluate`)."""
     e = e.xreplace({
         s: inst.dims[s.name]
         for s in e.atoms(sp.Symbol)
         if s.name in inst.dims and not isinstance(s, sp.Dummy)  # not a function's variable
     })
-
-    def ev(e: sp.Basic) -> np.ndarray:  # noqa: C901 (one case per node type)
-        if isinstance(e, sp.MatrixSymbol):
-            return np.asarray(inst.inputs[e.name], dtype=float)
-        if isinstance(e, sp.Symbol):
-            return np.asarray(inst.inputs[e.name], dtype=float).reshape(1, 1)
-        if isinstance(e, sp.Identity):
-            return np.eye(int(e.shape[0]))
-        if isinstance(e, (sp.OneMatrix, sp.ZeroMatrix)):
-            return np.full(tuple(map(int, e.shape)), 1.0 if isinstance(e, sp.OneMatrix) else 0.0)
-        if isinstance(e, sp.Number):
-            return np.array([[float(e)]])
-        if isinstance(e, (sp.MatMul, sp.Mul)):
-            out = None
-            for a in e.args:
-                v = ev(a)
-                out = v if out is None else (out * v if 1 in (out.size, v.size) else out @ v)
-            return out
-        if isinstance(e, (sp.MatAdd, sp.Add)):
-            return sum(ev(a) for a in e.args)
-        if isinstance(e, sp.Transpose):
-            return ev(e.arg).T
-        if isinstance(e, sp.Inverse):
-            return np.linalg.inv(ev(e.arg))
-        if isinstance(e, sp.Trace):
-            return np.array([[np.trace(ev(e.arg))]])
-        if isinstance(e, DiagonalOf):
-            return np.diag(ev(e.args[0])).reshape(-1, 1)
-        if isinstance(e, DiagMatrix):
-            return np.diagflat(ev(e.args[0]))
-        if isinstance(e, sp.KroneckerProduct):
-            return np.kron(*[ev(a) for a in e.args])
-        if isinstance(e, sp.HadamardProduct):
-            return np.prod([ev(a) for a in e.args], axis=0)
-        if isinstance(e, sp.HadamardPower):
-            return ev(e.base) ** float(e.exp)
-        if isinstance(e, sp.MatPow):
-            return np.linalg.matrix_power(ev(e.base), int(e.exp))
-        if isinstance(e, sp.Pow):
-            return ev(e.base) ** ev(e.exp)
-        if isinstance(e, MatrixElement):
-            return ev(e.parent)[int(e.i) : int(e.i) + 1, int(e.j) : int(e.j) + 1]
-        if isinstance(e, ElementwiseApplyFunction):
-            f = sp.lambdify(e.function.variables, e.function.expr, "numpy")
-            return np.vectorize(f, otypes=[float])(ev(e.expr))
-        if isinstance(e, Vec):
-            return ev(e.arg).reshape(-1, 1, order="F")
-        if isinstance(e, Commutation):
-            return np.array(e.as_explicit(), dtype=float)
-        if isinstance(e, (sp.exp, sp.log, sp.tanh)):
-            return getattr(np, type(e).__name__)(ev(e.args[0]))
-        raise TypeError(f"cannot evaluate {type(e).__name__}")
-
-    out = ev(e)
-    shape = tuple(map(int, e.shape)) if isinstance(e, sp.MatrixExpr) else (1, 1)
-    return np.broadcast_to(out, shape) if out.size == 1 else out.reshape(shape)
+    return evaluate(e, lambda s: inst.inputs[s.name] if isinstance(s, (sp.MatrixSymbol, sp.Symbol)) else None)
 
 
 JACOBIANS = [

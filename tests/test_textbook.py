@@ -51,6 +51,10 @@ FORMS = [
      ["−2 inv(S) x xᵀ inv(S)"]),
     ("symmetric by construction: AᵀA", "A: matrix(n, n); x: vector(n); S = A'*A; f = x'*inv(S)*x", "x",
      ["2 inv(S) x"]),
+    ("an inverse's name read as the inverse: inv(Y) = X, Yᵀ Xᵀ = I",
+     "X: matrix(n, n); Y = inv(X); f = logdet(Y) + tr(Y*X)", "X", ["−Yᵀ"]),
+    ("an inverse of an inverse's name", "X: matrix(n, n); A: matrix(n, n); Y = inv(X); Z = inv(Y); "
+     "f = tr(A*Z)", "X", ["Aᵀ"]),
     ("symmetric by declaration, scaled and summed", "S, T: symmetric(n); x: vector(n); alpha: scalar; "
      "K = alpha*S + T; f = x'*K*x", "x", ["2 K x"]),
 ]

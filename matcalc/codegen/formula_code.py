@@ -21,7 +21,11 @@ from functools import cache
 
 from ..formulas import Formula, _functions, symbol
 from ..ops.registry import OPS
+from ..ops.sympy_functions import functions
 from .lower import CodegenError
+
+#: Spellings inside a helper where the module's spelling calls a module helper.
+_INSIDE_HELPERS = {("array-api", "softplus"): "{np}.logaddexp({x}, {np}.zeros_like({x}))"}
 
 
 def _paren(text: str) -> str:
@@ -44,8 +48,9 @@ def _printer_class(target: str) -> type:
         alias = "np"
 
         def spell(self, name: str, x: str) -> str:
+            code = _INSIDE_HELPERS.get((self.TARGET, name), OPS[name].code[self.TARGET])
             try:
-                return OPS[name].code[self.TARGET].format(np=self.alias, x=x, a=_paren(x))
+                return code.format(np=self.alias, x=x, a=_paren(x))
             except KeyError as err:  # a spelling that needs a module helper or local
                 raise CodegenError(
                     f"{name} inside a function defined by formula has no {self.TARGET} spelling "
@@ -61,9 +66,12 @@ def _printer_class(target: str) -> type:
         def _print_Heaviside(self, e) -> str:  # noqa: N802 (step(x) = Heaviside(x, 0))
             return self.spell("step", self._print(e.args[0]))
 
+    for name in functions():  # sigmoid, softplus: functions SymPy's printers do not know
+        setattr(Registry, f"_print_{name}", _spelt_by_registry(name))
+
     if target == "numpy":
 
-        class Numpy(NumPyPrinter):
+        class Numpy(Registry, NumPyPrinter):
             alias = "np"
 
             def _module_format(self, fqn: str, register: bool = True) -> str:
@@ -107,13 +115,14 @@ def _printer_class(target: str) -> type:
         def _print_Pow(self, e, rational: bool = False) -> str:  # noqa: N802
             return self._hprint_Pow(e, rational=rational, sqrt=f"{self.alias}.sqrt")
 
-    def spelt_by_registry(name: str):
-        return lambda self, e: self.spell(name, self._print(e.args[0]))
-
     for cls, name in _functions().items():
         if cls not in (sp.Max, sp.Heaviside):
-            setattr(ArrayApi, f"_print_{cls.__name__}", spelt_by_registry(name))
+            setattr(ArrayApi, f"_print_{cls.__name__}", _spelt_by_registry(name))
     return ArrayApi
+
+
+def _spelt_by_registry(name: str):
+    return lambda self, e: self.spell(name, self._print(e.args[0]))
 
 
 def helper(f: Formula, order: int, name: str, target: str, np: str) -> list[str]:

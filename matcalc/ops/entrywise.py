@@ -19,6 +19,7 @@ import numpy as np
 from .. import build as b
 from ..expr import Expr
 from .registry import ANY, Domain, Op, register, spelt
+from .sympy_functions import function
 
 
 def _one_minus(e: Expr) -> Expr:
@@ -80,10 +81,10 @@ entrywise("tan", lambda x, y: b.add(b.ones(x.shape), b.power(y, 2)), lambda sp, 
 entrywise("arctan", lambda x, y: b.power(b.add(b.ones(x.shape), b.power(x, 2)), -1),
           lambda sp, u: sp.atan(u), np.arctan, array_api="{np}.atan({x})")
 entrywise("tanh", lambda x, y: _one_minus(b.power(y, 2)), lambda sp, u: sp.tanh(u), np.tanh)
-entrywise("sigmoid", lambda x, y: b.eprod(y, _one_minus(y)), lambda sp, u: 1 / (1 + sp.exp(-u)),
+entrywise("sigmoid", lambda x, y: b.eprod(y, _one_minus(y)), lambda sp, u: function("sigmoid")(u),
           _sigmoid, numpy="(0.5 + 0.5 * {np}.tanh(0.5 * {a}))", latex=_operator("sigmoid"),
           aliases=("sigm",), torch="{np}.sigmoid({x})")
-entrywise("softplus", lambda x, y: b.apply("sigmoid", x), lambda sp, u: sp.log(1 + sp.exp(u)),
+entrywise("softplus", lambda x, y: b.apply("sigmoid", x), lambda sp, u: function("softplus")(u),
           lambda x: np.logaddexp(0.0, x), numpy="{np}.logaddexp(0.0, {x})", latex=_operator("softplus"),
           torch="{np}.nn.functional.softplus({x}, threshold=40.0)", jax="{np}.logaddexp({x}, 0.0)",
           array_api="{softplus}({np}, {x})")
