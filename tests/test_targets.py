@@ -383,3 +383,21 @@ def test_unknown_target_is_an_error_not_a_traceback():
 def test_numpy_target_is_the_numpy_module():
     g = matcalc.grad(CASES[0][0], "W")
     assert g.source("numpy") == g.numpy_source()
+
+
+SPREAD_ROWS = "X: matrix(t, n); V: matrix(n, m); Phi = tanh(X*V); L = norm2(Phi*ones)^2"
+SPREAD_COLUMNS = "X: matrix(t, n); V: matrix(n, m); Phi = tanh(X*V); L = norm2(ones'*Phi)^2"
+
+
+@pytest.mark.parametrize("model,wrt,after", [
+    (SPREAD_ROWS, "X", True), (SPREAD_ROWS, "V", False),
+    (SPREAD_COLUMNS, "X", False), (SPREAD_COLUMNS, "V", True),
+])
+def test_torch_scales_a_product_after_it(model, wrt, after):
+    """``Xᵀ(E ∘ 1rᵀ)`` is ``(XᵀE) ∘ 1rᵀ`` and ``(c1ᵀ ∘ E)Vᵀ`` is ``c1ᵀ ∘ (EVᵀ)`` in the PyTorch
+    module (the row or column scales the product in place); the other two stay as they are; all
+    agree with central differences."""
+    g = matcalc.grad(model, wrt)
+    source = g.source(target="torch")
+    assert (").mul_(t0).mul_(2.0)" in source) is after
+    assert_matches_differences(g, *run_target(g, "torch", "torch", seed=41))

@@ -78,7 +78,38 @@ class TorchModule(NumpyModule):
             # an outer product: torch.outer is faster than a broadcast product (measured)
             r = self.code(_transpose(right))
             return f"{self.np}.outer({self.atom(left)}.reshape(-1), {_paren(r)}.reshape(-1))"
+        if plain:
+            scaled = self._scaled_after(e)
+            if scaled is not None:
+                return scaled
         return super()._code__Prod(e)
+
+    def _scaled_after(self, e: _Prod) -> str | None:
+        """``L (E ∘ 1rᵀ)`` as ``(L E) ∘ 1rᵀ`` (and ``(c1ᵀ ∘ E) R`` as ``c1ᵀ ∘ (E R)``) when the product is
+        not larger than ``E``: the row ``r`` then scales the product in place, not ``E`` (seed 004:
+        ``Xᵀ(…∘ 1 colᵀ)`` scales 500×300 entries instead of 4000×300)."""
+        for side, inner in ((e.right, e.left), (e.left, e.right)):
+            if not isinstance(side, EProd) or side in self.temps:
+                continue
+            if self.numel(e.shape) > self.numel(side.shape):  # sizes unknown: equal
+                continue
+            for i, (f, k) in enumerate(side.factors):
+                if k != 1 or not isinstance(f, _Prod) or f in self.temps:
+                    continue
+                if side is e.right:
+                    spread = isinstance(f.left, Ones) and f.left.shape[1] == 1  # 1 rᵀ
+                else:
+                    spread = isinstance(f.right, Ones) and f.right.shape[0] == 1  # c 1ᵀ
+                if not spread:
+                    continue
+                rest = side.factors[:i] + side.factors[i + 1:]
+                if len(rest) == 1 and rest[0][1] == 1:
+                    kept = rest[0][0]
+                else:
+                    kept = EProd(rest, side.shape)
+                product = _Prod(inner, kept, e.shape) if side is e.right else _Prod(kept, inner, e.shape)
+                return f"({self.code(product)}).mul_({self._operand(f)})"
+        return None
 
     # ------------------------------------------------------------ in place on fresh tensors
     def _fresh(self, e: Expr) -> bool:
