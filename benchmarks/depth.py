@@ -1,17 +1,21 @@
 """How matcalc scales with depth: residual networks and gated RNNs of 8 … 128 steps.
 
-    python benchmarks/depth.py [--steps 8,16,32,64,128] [--runs 3]
+    python benchmarks/depth.py [--steps 8,16,32,64,128] [--hessian-steps 8,16,32,64] [--runs 3]
 
 For each model, ``matcalc grad`` (text) and ``matcalc numpy`` are run as a user runs
 them, each in a fresh process (``python -m matcalc``), and the script prints the
 median wall time, the peak resident memory of that process and the size of what it
 wrote, then the ratio of each figure to the one at the smallest depth (``×``): for
 linear growth that ratio follows the ratio of depths. Then the text of all
-``∂f/∂W_i`` (and of ``--steps``) at L = 4, 8, 16 and 32 of a plain chain
+``∂f/∂W_i`` (and of ``--steps``, LaTeX, LaTeX ``--steps`` and JSON) at L = 4, 8, 16 and 32 of a plain chain
 ``h_i = tanh(W_i h_{i−1})`` written with definitions and as one nested expression, of a
 softmax chain and of a nest cycling through the structural calls (``inv diag Diag tr vec
 logdet kron``, norms, powers), both written as one expression, and the
 time to derive ``x'*A^1000*x`` and to run its generated code.
+Then ``matcalc jacobian`` and ``matcalc hessian`` w.r.t. the first weights (text and
+``--format numpy``) of residual nets, gated RNNs, an RNN sharing its weights, and tanh and
+softmax nests written as one expression, at ``--steps`` (Jacobians) and ``--hessian-steps``
+(Hessians, 8 … 64) depths: seconds, characters and their ratio to the smallest depth.
 Peers: the same run's figures at the smallest depth (no other tool writes these).
 """
 
@@ -26,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from matcalc.architectures import chain, gated, nested, residual, softmax_chain, structural
+from matcalc.architectures import chain, gated, nested, residual, rnn, softmax_chain, structural
 
 MODELS = {"residual": residual, "gated RNN": gated}
 
@@ -71,6 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="8,16,32,64,128")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--hessian-steps", default="8,16,32,64")
     opts = parser.parse_args()
     steps = [int(s) for s in opts.steps.split(",")]
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -97,7 +102,13 @@ def main() -> None:
             ("structural calls nested in one expression", structural),
         )
         for label, build in chains:
-            for what, extra in (("text of all ∂f/∂W_i", []), ("its --steps", ["--steps"])):
+            for what, extra in (
+                ("text of all ∂f/∂W_i", []),
+                ("its --steps", ["--steps"]),
+                ("its LaTeX", ["--format", "latex"]),
+                ("its LaTeX --steps", ["--format", "latex", "--steps"]),
+                ("its JSON", ["--format", "json"]),
+            ):
                 sizes = {}
                 for depth in DEPTHS:
                     text, wrt = build(depth)
@@ -106,10 +117,56 @@ def main() -> None:
                     sizes[depth] = len(run(["grad", str(model), "--wrt", wrt, *extra])[1].rstrip("\n"))
                 ratio = sizes[32] / sizes[8]
                 each = ", ".join(f"L = {d} {sizes[d]:,}" for d in DEPTHS)
+                if not extra:
+                    grows = len(build(32)[0]) / len(build(8)[0])
+                    print(f"\n{label}: the model's own text at L = 32 is {grows:.2f}× that at L = 8")
                 print(f"\n{label}, {what}: {each} chars; L = 32 is {ratio:.2f}× L = 8 (target "
                       f"≤ 4.5×: {'met' if ratio <= 4.5 else 'NOT met'})")
+        kinds(tmp, opts)
     matrix_power()
     product_chains()
+
+
+#: Deep models whose Jacobian and Hessian w.r.t. their first weights are measured: each
+#: builder's text and that variable.
+KIND_MODELS = {
+    "residual": lambda n: (residual(n)[0], "W1"),
+    "gated RNN": lambda n: (gated(n)[0], "U"),
+    "RNN, shared weights": lambda n: (rnn(n)[0], "U"),
+    "tanh nest, one expression": lambda n: (nested(n)[0], "W1"),
+    "softmax nest, one expression": lambda n: (softmax_chain(n)[0], "W1"),
+}
+
+
+def kinds(tmp: str, opts: argparse.Namespace) -> None:
+    """``matcalc jacobian`` and ``matcalc hessian`` (text and ``--format numpy``) of deep models,
+    each in a fresh process: median seconds and characters, and the ratio of characters to
+    those at the smallest depth."""
+    depths = {"jacobian": [int(s) for s in opts.steps.split(",")],
+              "hessian": [int(s) for s in opts.hessian_steps.split(",")]}
+    for kind in ("jacobian", "hessian"):
+        for label, build in KIND_MODELS.items():
+            print(f"\n{label}: matcalc {kind} (text) | --format numpy")
+            print(f"{'steps':>5} | {'s':>6} {'chars':>8} {'×chars':>7} | {'s':>6} {'chars':>8} {'×chars':>7}")
+            base = None
+            for n in depths[kind]:
+                text, wrt = build(n)
+                model = Path(tmp) / f"{kind}{label.split()[0]}{n}.mc"
+                model.write_text(text, encoding="utf-8")
+                t = measure_time([kind, str(model), "--wrt", wrt], opts.runs)
+                c = measure_time([kind, str(model), "--wrt", wrt, "--format", "numpy"], opts.runs)
+                base = base or (t[1], c[1])
+                print(f"{n:>5} | {t[0]:6.2f} {t[1]:8,} {t[1] / base[0]:6.1f}× | "
+                      f"{c[0]:6.2f} {c[1]:8,} {c[1] / base[1]:6.1f}×")
+
+
+def measure_time(args: list[str], runs: int) -> tuple[float, int]:
+    """Median seconds and output characters of ``matcalc args``."""
+    times, text = [], ""
+    for _ in range(runs):
+        seconds, text = run(args)
+        times.append(seconds)
+    return statistics.median(times), len(text)
 
 
 def matrix_power() -> None:

@@ -14,10 +14,17 @@ from .gradient import Derivation, derive
 from .model import Model
 from .numbers import NumberRangeError
 from .printing.indexed import fold_lines
-from .printing.latex import LATEX_INDEX, LatexPrinter, latex_index_range, latex_name, latex_where_lines
+from .printing.latex import (
+    LATEX_INDEX,
+    LatexPrinter,
+    latex_index_block,
+    latex_index_range,
+    latex_name,
+    latex_where_lines,
+)
 from .printing.numpy import numpy_source
-from .printing.text import TEXT_INDEX, TextPrinter, greek, index_range, where_lines
-from .steps import Step, block_rows, derivation_steps, format_terms, step_rows
+from .printing.text import TEXT_INDEX, TextPrinter, greek, index_block, index_range, where_lines
+from .steps import Step, block_rows, derivation_steps, folded_blocks, format_terms, step_rows
 
 
 def _names(wrt: str | Iterable[str]) -> list[str]:
@@ -126,16 +133,21 @@ class Gradient:
 
     def _block_lines(self, p, df: str, latex: bool) -> list[tuple[str, str, str]]:
         """``(head, equation, rule)`` per line of a derivation written one chain step at a time:
-        the head is the block's left side and ``=`` where a block begins, else blank."""
+        the head is the block's left side and ``=`` where a block begins, else blank; a run of
+        blocks alike but for an index is written once, after a line ``for t = …:`` (whose
+        equation and rule are empty)."""
+        sp, over = (LATEX_INDEX, latex_index_block) if latex else (TEXT_INDEX, index_block)
         rows = block_rows(self.steps, p, latex=latex)
         out = []
-        lead = ""
-        for head, line, rule in rows:
-            if head is not None:
-                lead = head or df
-                out.append((f"{lead} = " if not latex else f"{lead} ", line, rule))
-            else:
-                out.append((" " * (len(lead) + 1) + "= " if not latex else "", line, rule))
+        for run, head, body in folded_blocks(rows, sp, self.names):
+            if run is not None:
+                out.append((over(run) if latex else over(run).rstrip(), "", ""))
+            lead = head or df
+            for i, (line, rule) in enumerate(body):
+                if latex:
+                    out.append((f"{lead} " if i == 0 else "", line, rule))
+                else:
+                    out.append((f"{lead} = " if i == 0 else " " * (len(lead) + 1) + "= ", line, rule))
         return out
 
     @_printing
@@ -149,6 +161,9 @@ class Gradient:
                 if not head.startswith(" ") and block:  # each block aligned by itself: linear
                     out += _aligned(block)
                     block = []
+                if not line:  # the range of the index of the block that follows
+                    out.append(head)
+                    continue
                 block.append((head + line, rule))
             out += _aligned(block)
             out.extend(self.text().splitlines())
@@ -170,7 +185,7 @@ class Gradient:
         lines = []
         if self._blocks():
             for head, line, rule in self._block_lines(p, rf"\mathrm{{d}}{f}", latex=True):
-                lines.append(rf"{head}&= {line} && {_rule_tag(rule)}")
+                lines.append(rf"{head}&= {line} && {_rule_tag(rule)}" if line else rf"&{head}")
         else:
             rows = self._rows(p, latex_name, latex=True)
             for i, (line, rule) in enumerate(rows):
@@ -236,20 +251,60 @@ class Gradient:
                 v.name: {"text": text(g), "latex": latex(g), "shape": dims.shape_json(v.shape)}
                 for v, g in self.derivation.adjoints
             },
-            "steps": [
-                {
-                    "text": format_terms(st.terms, text),
-                    "latex": format_terms(st.terms, latex),
-                    "rule": st.rule,
-                    **(
-                        {"lhs": {"text": format_terms(st.lhs, text), "latex": format_terms(st.lhs, latex)}}
-                        if st.lhs is not None
-                        else {}
-                    ),
-                }
-                for st in self.steps
-            ],
+            "steps": self._json_steps(text, latex),
         }
+
+    def _json_steps(self, text: TextPrinter, latex: LatexPrinter) -> list[dict]:
+        """One entry per step (``text``, ``latex``, ``rule``, the block's ``lhs``); where the text
+        writes a run of chain-step blocks once over an index, so does this, each entry of the run
+        saying its range (``"for": {"index": "t", "first": 7, "last": 3}``)."""
+        steps = self.steps
+        entries = [
+            {
+                "text": format_terms(st.terms, text),
+                "latex": format_terms(st.terms, latex),
+                "rule": st.rule,
+                **(
+                    {"lhs": {"text": format_terms(st.lhs, text), "latex": format_terms(st.lhs, latex)}}
+                    if st.lhs is not None
+                    else {}
+                ),
+            }
+            for st in steps
+        ]
+        if not self._blocks():
+            return entries
+        # the blocks folded in text and in LaTeX; where both fold the same run, it is written once
+        starts = [i for i, st in enumerate(steps) if i == 0 or st.lhs != steps[i - 1].lhs]
+        ends = starts[1:] + [len(steps)]
+
+        def rows(key: str) -> list[tuple[str | None, str, str]]:
+            out: list[tuple[str | None, str, str]] = []
+            for a, z in zip(starts, ends):
+                lhs = entries[a].get("lhs", {key: ""})[key]
+                rule = (lambda i: steps[i].rule) if key == "text" else (lambda i: steps[i].rule_latex)
+                out += [(lhs if i == a else None, entries[i][key], rule(i)) for i in range(a, z)]
+            return out
+
+        by_text = folded_blocks(rows("text"), TEXT_INDEX, self.names)
+        by_latex = folded_blocks(rows("latex"), LATEX_INDEX, self.names)
+        runs = [(r.length if r else 1) for r, _, _ in by_text]
+        if runs != [(r.length if r else 1) for r, _, _ in by_latex]:
+            return entries
+        out: list[dict] = []
+        block = 0
+        for (run, lead, body), (_, lead_latex, body_latex) in zip(by_text, by_latex):
+            if run is None:
+                out += entries[starts[block] : ends[block]]
+            else:
+                span = {"index": run.letter, "first": run.first, "last": run.last}
+                for (line, rule), (line_latex, _) in zip(body, body_latex):
+                    entry = {"text": line, "latex": line_latex, "rule": rule, "for": span}
+                    if lead or lead_latex:
+                        entry["lhs"] = {"text": lead, "latex": lead_latex}
+                    out.append(entry)
+            block += run.length if run else 1
+        return out
 
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"

@@ -10,6 +10,7 @@ only hold data.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -68,6 +69,8 @@ class Expr:
                 else:
                     parts.append(_key_of(f))
             k = type(self).__name__ + "[" + ";".join(parts) + "]"
+            if len(k) > MAX_KEY:  # a shared graph's tree may be exponential: its digest
+                k = "#" + hashlib.sha256(k.encode()).hexdigest()
             object.__setattr__(self, "_key", k)
             return k
 
@@ -94,6 +97,12 @@ class Expr:
                 stack.append((e, True))
                 stack.extend((c, False) for c in e.children() if not hasattr(c, "_size"))
         return self._size
+
+
+#: A key longer than this is written as its digest (each node's key then holds at most its
+#: operands' digests: linear in the graph, not in its tree). No model a person writes has one
+#: so long, so the order of operands is as it was.
+MAX_KEY = 20_000
 
 
 def _key_of(x: object) -> str:

@@ -12,6 +12,7 @@ and, identified the same way, its matrix ``∂²f/∂vec(X)∂vec(X)ᵀ``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -20,12 +21,15 @@ from . import kron as k
 from .depth import at_definition
 from .differential import Differentiator
 from .errors import DerivativeError
-from .expr import Adjoint, Call, Diff, Expr, PowerSum, Transpose, Var
+from .expr import Add, Adjoint, Call, Diff, Expr, PowerSum, Transpose, Var
+from .forward import lift
 from .gradient import Derivation, _nodes, _resolve, derive
 from .identify import TooLargeError, collect, identify, too_large
+from .kron import JacobianOf
 from .model import Model
 from .rules import HasDifferential
 from .simplify import rewrite, simplify_all
+from .tangents import Tangents, graft, reachable, resolve
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,17 @@ class JacobianDerivation:
     layout: str
     forward: tuple[ForwardStep, ...] = field(repr=False)
     identification: Identification = field(repr=False)
+    #: The nested values given a name (``u1 = tanh(W1 x)``, :func:`matcalc.forward.lift`),
+    #: definitions of :attr:`model` that the model's text does not name.
+    values: tuple[tuple[Var, Expr], ...] = ()
+    #: The blocks as printed: with the named Jacobians (``blocks`` has them written in).
+    named_blocks: tuple[Expr, ...] = ()
+    #: The named tangents ``dV`` (:mod:`matcalc.tangents`) with their differentials, in order.
+    tangents: tuple[tuple[Var, Expr], ...] = ()
+    #: The named Jacobians ``∂vec(V)/∂vec(X)ᵀ`` of the named tangents, with their values.
+    jacobians: tuple[tuple[Expr, Expr], ...] = ()
+    #: ``differential`` as printed: with the named tangents (``differential`` has them in).
+    named_differential: Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,12 @@ class HessianDerivation:
     forward: tuple[ForwardStep, ...] = field(repr=False)
     identifications: tuple[Identification, ...] = field(repr=False)
     raw: tuple[Expr, ...] = field(default=(), repr=False)
+    #: The maps and blocks as printed: with the named tangents and Jacobians (``maps`` and
+    #: ``blocks`` have them written in, for code and checks).
+    named_maps: tuple[Expr, ...] = ()
+    named_blocks: dict[tuple[str, str], Expr] = field(default_factory=dict)
+    tangents: tuple[tuple[Var, Expr], ...] = ()
+    jacobians: tuple[tuple[Expr, Expr], ...] = ()
 
     @property
     def adjoints(self) -> tuple[tuple[Var, Expr], ...]:
@@ -203,22 +224,22 @@ def _bounded(model: Model, e: Expr) -> Expr:
 
 def forward(
     model: Model, target: Var, variables: tuple[Var, ...]
-) -> tuple[Differentiator, dict[str, Expr], list]:
-    """The JVP: each active definition's differential in the differentials of ``variables``
-    (a definition among them is held fixed); also the differentiator and the steps."""
+) -> tuple[Differentiator, list[tuple[Var, Expr]]]:
+    """The JVP's parts: each active definition's differential in the differentials of the names
+    it uses, in order (a definition among ``variables`` is held fixed); also the differentiator."""
     defs, active = _active(model, target, variables)
     wrt = {v.name for v in variables}
     diff = ThroughAdjoints(lambda v: v.name in active)
-    jvp: dict[str, Expr] = {v.name: Diff(v) for v in variables}
-    steps = []
+    raws = []
     for var, rhs in defs:
         if var.name in wrt or var.name not in active:
             continue
-        raw = diff(rhs, value=var)
-        sub = {Diff(u): jvp[u.name] for u in _diffs(raw) if u.name in jvp}
-        jvp[var.name] = _bounded(model, b.substitute(raw, sub) if sub else raw)
-        steps.append(ForwardStep(var, raw, jvp[var.name]))
-    return diff, jvp, steps
+        raws.append((var, diff(rhs, value=var)))
+    return diff, raws
+
+
+def _forward_steps(raws: list[tuple[Var, Expr]], written: dict[str, Expr]) -> list[ForwardStep]:
+    return [ForwardStep(v, raw, written[v.name]) for v, raw in raws]
 
 
 def _diffs(e: Expr) -> list[Var]:
@@ -232,8 +253,16 @@ def _names(defs, variables: tuple[Var, ...]) -> dict[Expr, Var]:
 
 
 def _identified(
-    lin: Expr, variables: tuple[Var, ...], names: dict[Expr, Var], model: Model | None = None
+    lin: Expr,
+    variables: tuple[Var, ...],
+    names: dict[Expr, Var],
+    model: Model | None = None,
+    jac: dict[tuple[str, str], Expr] | None = None,
+    project: bool = True,
 ) -> Identification:
+    """``d vec(lin)`` identified: the coefficient of each variable's ``d vec``, a named tangent's
+    coefficient times its named Jacobian (``jac``) added to each variable's; ``project``: on the
+    symmetric space for a symmetric variable."""
     trace: list = []
     try:
         blocks = collect(identify(lin, trace))
@@ -246,13 +275,49 @@ def _identified(
     for v in variables:
         m = blocks.get(v.name)
         rows = k.size(lin.shape)
+        through = [
+            b.mul(blocks[t], leaf) for (t, x), leaf in (jac or {}).items() if x == v.name and t in blocks
+        ]
+        if through:
+            m = b.add(*([m] if m is not None else []), *through)
         if m is None:
             m = b.zero((rows, k.size(v.shape)))
-        if v.symmetric:
+        if v.symmetric and project:
             d = v.shape[0]
             m = b.mul(m, b.scale(Fraction(1, 2), b.add(b.eye(b.dim_mul(d, d)), k.Commutation(d, d))))
         out[v.name] = tidy(m, names)
     return Identification(tuple(trace), out)
+
+
+def _named_jacobians(
+    t: Tangents, variables: tuple[Var, ...], names: dict[Expr, Var], model: Model
+) -> tuple[dict[tuple[str, str], Expr], list[tuple[Expr, Expr]]]:
+    """The explicit Jacobian of each named tangent w.r.t. each variable it depends on, in the
+    named Jacobians before it (the chain rule): the leaves by pair of names, and each leaf with
+    its value."""
+    jac: dict[tuple[str, str], Expr] = {}
+    values: list[tuple[Expr, Expr]] = []
+    for v, value in t.named:
+        lin = _symmetric_directions(simplify_all([value], names)[0], variables)
+        if b.is_zero(lin):
+            continue
+        ident = _identified(lin, variables, names, model, jac, project=False)
+        for x in variables:
+            m = ident.blocks[x.name]
+            if not b.is_zero(m):
+                leaf = JacobianOf(v, x)
+                jac[(v.name, x.name)] = leaf
+                values.append((leaf, m))
+    return jac, values
+
+
+def _written_out(values: list[tuple[Expr, Expr]]) -> Callable[[Expr], Expr]:
+    """Replaces the named Jacobians by their values, one shared graph."""
+    mapping: dict[Expr, Expr] = {}
+    memo: dict = {}
+    for leaf, m in values:
+        mapping[leaf] = graft(m, mapping, memo)
+    return lambda e: graft(e, mapping, memo) if mapping else e
 
 
 def _no_form_place(model: Model, variables: tuple[Var, ...]) -> str:
@@ -280,6 +345,31 @@ def tidy(m: Expr, names: dict[Expr, Var] | None = None) -> Expr:
     return k.simplify_structure(rewrite(m))
 
 
+def _tangent_map(
+    model: Model, target: Var, variables: tuple[Var, ...], names: dict[Expr, Var]
+) -> tuple[Expr, Tangents, list[ForwardStep]]:
+    """``dF`` of ``target``, written with the named tangents (simplified, on symmetric directions),
+    the tangents, and the forward steps."""
+    _, raws = forward(model, target, variables)
+    own = [raw for v, raw in raws if v.name == target.name]
+    before = [(v, raw) for v, raw in raws if v.name != target.name]
+    root = own[0] if own else b.zero(target.shape)
+    t, written = resolve(before, [root], variables, lambda e: _bounded(model, e))
+    lin = _bounded(model, t.written(root))
+    written[target.name] = lin
+    lin = _symmetric_directions(simplify_all([lin], names)[0], variables)
+    return lin, t, _forward_steps(raws, written)
+
+
+def _full(t: Tangents, e: Expr, variables: tuple[Var, ...]) -> Expr:
+    """``e`` with its named tangents written in (a shared graph), on symmetric directions."""
+    if not t.named:
+        return e
+    e = t.substituted(e)
+    mapping: dict[Expr, Expr] = {Transpose(Diff(v)): Diff(v) for v in variables if v.symmetric}
+    return graft(e, mapping, {}) if mapping else e
+
+
 def jacobian(
     model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None, layout: str = "numerator"
 ) -> JacobianDerivation:
@@ -288,40 +378,59 @@ def jacobian(
         raise DerivativeError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
     target = _target(model, of)
     variables = _variables(model, wrt)
+    model, values = lift(model)
     defs, _ = _active(model, target, variables)
     names = _names(defs, variables)
     if target.name in {v.name for v in variables}:
         raise at_definition(model, target.name, f"{target.name} is both the function and a variable")
+    tangents: list[tuple[Var, Expr]] = []
+    jacobians: list[tuple[Expr, Expr]] = []
+    written_out = []
     if _dependence(model, target, variables) is None:
-        _, jvp, steps = forward(model, target, variables)
-        lin = jvp.get(target.name, b.zero(target.shape))
-        lin = _symmetric_directions(simplify_all([lin], names)[0], variables)
-        ident = _identified(lin, variables, names, model) if not b.is_zero(lin) else Identification((), {})
+        lin, t, steps = _tangent_map(model, target, variables, names)
+        full = _full(t, lin, variables)
+        jac, jacobians = _named_jacobians(t, variables, names, model)
+        tangents = list(t.named)
+        written_out.append(_written_out(jacobians))
+        ident = (
+            _identified(lin, variables, names, model, jac) if not b.is_zero(lin) else Identification((), {})
+        )
     else:
         # a definition among the variables depends on another one: each variable's Jacobian is
         # taken on its own (for an input, the definitions after it follow it), as gradients are
-        lins, found, steps = [], {}, []
+        lins, fulls, found, steps = [], [], {}, []
         for v in variables:
-            _, jvp, st = forward(model, target, (v,))
+            lin_v, t, st = _tangent_map(model, target, (v,), names)
             steps += st
-            lin_v = _symmetric_directions(
-                simplify_all([jvp.get(target.name, b.zero(target.shape))], names)[0], (v,)
-            )
             lins.append(lin_v)
+            fulls.append(_full(t, lin_v, (v,)))
+            jac, jv = _named_jacobians(t, (v,), names, model)
+            tangents += t.named
+            jacobians += jv
+            written_out.append(_written_out(jv))
             if not b.is_zero(lin_v):
-                found.update(_identified(lin_v, (v,), names, model).blocks)
+                found.update(_identified(lin_v, (v,), names, model, jac).blocks)
         lin = simplify_all([b.add(*lins)], names)[0]
+        full = lin if not tangents else graft(Add(tuple(fulls), target.shape), {}, {})
         ident = Identification((), found)
+    named_blocks = []
     blocks = []
-    for v in variables:
+    for i, v in enumerate(variables):
         m = ident.blocks.get(v.name, b.zero((k.size(target.shape), k.size(v.shape))))
-        blocks.append(k.transpose(m) if layout == "denominator" else m)
-    return JacobianDerivation(model, target, variables, lin, tuple(blocks), layout, tuple(steps), ident)
+        m = k.transpose(m) if layout == "denominator" else m
+        named_blocks.append(m)
+        blocks.append(written_out[min(i, len(written_out) - 1)](m))
+    tangents, jacobians = reachable([lin, *named_blocks], tangents, jacobians)
+    return JacobianDerivation(
+        model, target, variables, full, tuple(blocks), layout, tuple(steps), ident, values,
+        tuple(named_blocks), tuple(tangents), tuple(jacobians), lin,
+    )
 
 
 def hessian(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = None) -> HessianDerivation:
     """The Hessian of the scalar ``of`` w.r.t. ``wrt``: maps and explicit blocks."""
-    grad = derive(model, list(wrt), of, name_variables=False, lift=False)
+    grad = derive(model, list(wrt), of, name_variables=False)
+    model = grad.model  # with the nested values it named (:func:`matcalc.forward.lift`)
     target, variables = grad.of, grad.wrt
     pair = _dependence(model, target, variables)
     if pair is not None:
@@ -334,37 +443,35 @@ def hessian(model: Model, wrt: list[str] | tuple[str, ...], of: str | None = Non
         )
     defs, _ = _active(model, target, variables)
     names = _names(defs, variables)
-    diff, jvp, steps = forward(model, target, variables)
+    diff, raws = forward(model, target, variables)
     # the named adjoints are definitions of the gradients: the JVP of each value, in order
     # (each uses only the adjoints before it), with d(δV) standing for it afterwards
-    adjoint_jvp: dict[str, Expr] = {}
-
-    def substituted(raw: Expr) -> Expr:
-        sub = {
-            Diff(u): adjoint_jvp[u.name] if u.role == "adjoint" else jvp.get(u.name, b.zero(u.shape))
-            for u in _diffs(raw)
-        }
-        return _bounded(model, b.substitute(raw, sub) if sub else raw)
-
-    for v, value in grad.adjoints:
-        raw = diff(value)
-        name = adjoint_name(v)
-        adjoint_jvp[name.name] = substituted(raw)
-        steps.append(ForwardStep(name, raw, adjoint_jvp[name.name]))
+    raws += [(adjoint_name(v), diff(value)) for v, value in grad.adjoints]
+    grad_raws = [diff(g) for g in grad.gradients]
+    t, written = resolve(raws, grad_raws, variables, lambda e: _bounded(model, e))
+    steps = _forward_steps(raws, written)
+    jac, jacobians = _named_jacobians(t, variables, names, model)
+    written_out = _written_out(jacobians)
     maps = []
-    raws = []
+    named_maps = []
     idents = []
     blocks: dict[tuple[str, str], Expr] = {}
-    for i, (v, g) in enumerate(zip(variables, grad.gradients)):
-        raw = diff(g)
-        raws.append(raw)
-        lin = substituted(raw)
+    named_blocks: dict[tuple[str, str], Expr] = {}
+    for i, (v, raw) in enumerate(zip(variables, grad_raws)):
+        lin = _bounded(model, t.written(raw))
         lin = _symmetric_directions(simplify_all([lin], names)[0], variables)
-        maps.append(lin)
-        ident = _identified(lin, variables, names, model) if not b.is_zero(lin) else Identification((), {})
+        named_maps.append(lin)
+        maps.append(_full(t, lin, variables))
+        ident = Identification((), {})
+        if not b.is_zero(lin):
+            ident = _identified(lin, variables, names, model, jac)
         idents.append(ident)
         for w in variables[i:]:
-            blocks[(v.name, w.name)] = ident.blocks.get(w.name, b.zero((k.size(v.shape), k.size(w.shape))))
+            m = ident.blocks.get(w.name, b.zero((k.size(v.shape), k.size(w.shape))))
+            named_blocks[(v.name, w.name)] = m
+            blocks[(v.name, w.name)] = written_out(m)
+    tangents, shown = reachable([*named_maps, *named_blocks.values()], t.named, jacobians)
     return HessianDerivation(
-        model, target, variables, grad, tuple(maps), blocks, tuple(steps), tuple(idents), tuple(raws)
+        model, target, variables, grad, tuple(maps), blocks, tuple(steps), tuple(idents), tuple(grad_raws),
+        tuple(named_maps), named_blocks, tangents, shown,
     )

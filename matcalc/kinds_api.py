@@ -24,7 +24,7 @@ from .kinds import jacobian as derive_jacobian
 from .model import Model
 from .numbers import NumberRangeError
 from .printing.base import Printer
-from .printing.kron import KronLatexPrinter, KronTextPrinter
+from .printing.kron import KronLatexPrinter, KronTextPrinter, named_lines
 from .printing.latex import latex_name, latex_where_lines
 from .printing.text import greek, where_lines
 
@@ -355,20 +355,37 @@ class Jacobian(_Derivative):
         d = self.derivation
         p = KronLatexPrinter() if latex else KronTextPrinter()
         lab = _differential_label(d.of, latex)
-        rows = [(lab[1] if latex else lab[0], p(d.differential))]
-        for v, m in zip(d.wrt, d.blocks):
+        rows = [(lab[1] if latex else lab[0], p(_shown(d)))]
+        for v, m in zip(d.wrt, d.named_blocks or d.blocks):
             rows.append((jacobian_label(d.of, v, self.layout, latex), p(m)))
         return rows
 
+    def _values(self) -> tuple:
+        """The named nested values (``u1 = tanh(W1 x)``) that the map and the blocks use."""
+        from .printing.numpy_kinds import used_values
+
+        d = self.derivation
+        named = [g for _, g in d.tangents] + [m for _, m in d.jacobians]
+        return used_values(d.values, [_shown(d), *(d.named_blocks or d.blocks), *named])
+
     @_printing
     def text(self) -> str:
-        """The linear map ``dF = …`` and each block ``∂vec(F)/∂vec(X)ᵀ = …``."""
-        return "\n".join(f"{lhs} = {rhs}" for lhs, rhs in self._lines(False))
+        """The linear map ``dF = …`` and each block ``∂vec(F)/∂vec(X)ᵀ = …`` (then ``where
+        u1 = …`` for the named nested values they use)."""
+        lines = [f"{lhs} = {rhs}" for lhs, rhs in self._lines(False)]
+        lines += where_lines((), KronTextPrinter(), self._values())
+        d = self.derivation
+        where = len(lines) - 1 - len(d.wrt)
+        return "\n".join(lines + named_lines(d.tangents, d.jacobians, KronTextPrinter(), where))
 
     @_printing
     def latex(self) -> str:
         """The map and the blocks as a LaTeX ``aligned`` block."""
         rows = [f"{lhs} &= {rhs}" for lhs, rhs in self._lines(True)]
+        before = len(rows)
+        rows += latex_where_lines((), KronLatexPrinter(), self._values())
+        d = self.derivation
+        rows += named_lines(d.tangents, d.jacobians, KronLatexPrinter(), len(rows) - before)
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
     @property
@@ -379,12 +396,13 @@ class Jacobian(_Derivative):
         used = {st.var.name for st in d.forward}
         eqs = list(reversed(_forward_equations(d.forward, used)))
         lab = _differential_label(d.of, False)
-        eqs.append(Equation(lab, d.differential, "substitute the differentials", r"\text{substitute}"))
+        eqs.append(Equation(lab, _shown(d), "substitute the differentials", r"\text{substitute}"))
         text_name, latex_name_ = greek(d.of.name), latex_name(d.of.name)
         vlab = _vec_label(text_name, latex_name_, _is_vector(d.of))
-        eqs += _identification_equations(vlab, d.differential, d.identification.trace)
+        eqs += _identification_equations(vlab, _shown(d), d.identification.trace)
         eqs += _collected(vlab, d.identification, d.wrt)
-        for v, m in zip(d.wrt, d.blocks):
+        eqs += _jacobian_equations(d.jacobians)
+        for v, m in zip(d.wrt, d.named_blocks or d.blocks):
             label = (jacobian_label(d.of, v, self.layout, False), jacobian_label(d.of, v, self.layout, True))
             eqs.append(Equation(label, m, *_FIRST))
         return eqs
@@ -405,11 +423,12 @@ class Jacobian(_Derivative):
             "of": self.of,
             "wrt": list(self.wrt),
             "layout": self.layout,
-            "differential": {"text": t(d.differential), "latex": lx(d.differential)},
+            "differential": {"text": t(_shown(d)), "latex": lx(_shown(d))},
             "jacobians": {
                 v.name: {"text": t(m), "latex": lx(m), "shape": [str(s) for s in m.shape]}
-                for v, m in zip(d.wrt, d.blocks)
+                for v, m in zip(d.wrt, d.named_blocks or d.blocks)
             },
+            **_json_named(d.tangents, d.jacobians),
             "steps": _json_steps(self.steps),
         }
 
@@ -455,10 +474,11 @@ class Hessian(_Derivative):
     def _lines(self, latex: bool) -> list[tuple[str, str]]:
         d = self.derivation
         p = KronLatexPrinter() if latex else KronTextPrinter()
-        rows = [(self._map_label(v, latex), p(m)) for v, m in zip(d.wrt, d.maps)]
+        rows = [(self._map_label(v, latex), p(m)) for v, m in zip(d.wrt, d.named_maps or d.maps)]
+        blocks = d.named_blocks or d.blocks
         for i, v in enumerate(d.wrt):
             for w in d.wrt[i:]:
-                rows.append((hessian_label(d.of, v, w, latex), p(d.blocks[(v.name, w.name)])))
+                rows.append((hessian_label(d.of, v, w, latex), p(blocks[(v.name, w.name)])))
         return rows
 
     def _named(self) -> tuple[tuple, tuple]:
@@ -467,8 +487,10 @@ class Hessian(_Derivative):
         from .printing.numpy_kinds import used_adjoints, used_values
 
         d = self.derivation
-        adjoints = used_adjoints(d.adjoints, [*d.maps, *d.blocks.values()])
-        values = used_values(d.values, [*d.maps, *d.blocks.values(), *(g for _, g in adjoints)])
+        roots = [*(d.named_maps or d.maps), *(d.named_blocks or d.blocks).values()]
+        roots += [g for _, g in d.tangents] + [m for _, m in d.jacobians]
+        adjoints = used_adjoints(d.adjoints, roots)
+        values = used_values(d.values, [*roots, *(g for _, g in adjoints)])
         return adjoints, values
 
     @_printing
@@ -477,14 +499,19 @@ class Hessian(_Derivative):
         ``where δV = …`` for the named adjoints and values they use)."""
         lines = [f"{lhs} = {rhs}" for lhs, rhs in self._lines(False)]
         adjoints, values = self._named()
-        return "\n".join(lines + where_lines(adjoints, KronTextPrinter(), values))
+        where = where_lines(adjoints, KronTextPrinter(), values)
+        d = self.derivation
+        where += named_lines(d.tangents, d.jacobians, KronTextPrinter(), len(where))
+        return "\n".join(lines + where)
 
     @_printing
     def latex(self) -> str:
         """The maps and the blocks as a LaTeX ``aligned`` block."""
         rows = [f"{lhs} &= {rhs}" for lhs, rhs in self._lines(True)]
         adjoints, values = self._named()
-        rows += latex_where_lines(adjoints, KronLatexPrinter(), values)
+        where = latex_where_lines(adjoints, KronLatexPrinter(), values)
+        d = self.derivation
+        rows += where + named_lines(d.tangents, d.jacobians, KronLatexPrinter(), len(where))
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
     @property
@@ -493,7 +520,8 @@ class Hessian(_Derivative):
         substituted map, the vec rules and the identification of each block."""
         d = self.derivation
         eqs: list[Equation] = []
-        rows = zip(d.wrt, d.gradient.gradients, d.raw, d.maps, d.identifications)
+        blocks = d.named_blocks or d.blocks
+        rows = zip(d.wrt, d.gradient.gradients, d.raw, d.named_maps or d.maps, d.identifications)
         for i, (v, g, raw, lin, ident) in enumerate(rows):
             glab = (_gradient_label(d.of, v, False), _gradient_label(d.of, v, True))
             eqs.append(Equation(glab, g, "gradient (matcalc grad --steps)", r"\text{gradient}"))
@@ -514,9 +542,11 @@ class Hessian(_Derivative):
                 vlab = (f"d vec({glab[0]})", rf"\mathrm{{d}}\operatorname{{vec}}\left({glab[1]}\right)")
             eqs += _identification_equations(vlab, lin, ident.trace)
             eqs += _collected(vlab, ident, d.wrt)
+            if i == 0:
+                eqs += _jacobian_equations(d.jacobians)
             for w in d.wrt[i:]:
                 label = (hessian_label(d.of, v, w, False), hessian_label(d.of, v, w, True))
-                eqs.append(Equation(label, d.blocks[(v.name, w.name)], *_SECOND))
+                eqs.append(Equation(label, blocks[(v.name, w.name)], *_SECOND))
         return eqs
 
     @_printing
@@ -537,16 +567,42 @@ class Hessian(_Derivative):
             "gradients": {
                 v.name: {"text": t(g), "latex": lx(g)} for v, g in zip(d.wrt, d.gradient.gradients)
             },
-            "maps": {v.name: {"text": t(m), "latex": lx(m)} for v, m in zip(d.wrt, d.maps)},
+            "maps": {v.name: {"text": t(m), "latex": lx(m)} for v, m in zip(d.wrt, d.named_maps or d.maps)},
             "hessians": {
                 f"{x},{y}": {"text": t(m), "latex": lx(m), "shape": [str(s) for s in m.shape]}
-                for (x, y), m in d.blocks.items()
+                for (x, y), m in (d.named_blocks or d.blocks).items()
             },
+            **_json_named(d.tangents, d.jacobians),
             "steps": _json_steps(self.steps),
         }
 
     def __repr__(self) -> str:
         return f"<Hessian of {self.of} w.r.t. {', '.join(self.wrt)}>\n{self.text()}"
+
+
+def _shown(d: JacobianDerivation) -> Expr:
+    """The map ``dF`` as printed (with the named tangents)."""
+    return d.named_differential if d.named_differential is not None else d.differential
+
+
+def _jacobian_equations(jacobians: tuple[tuple[Expr, Expr], ...]) -> list[Equation]:
+    """Each named Jacobian ``∂vec(V)/∂vec(X)ᵀ``, identified from ``V``'s differential in the
+    named Jacobians before it (the chain rule of explicit matrices)."""
+    rule = ("chain rule: ∂vec(V)/∂vec(X)ᵀ from dV", r"\text{chain rule}")
+    return [Equation(j, m, *rule) for j, m in jacobians]
+
+
+def _json_named(tangents: tuple[tuple[Var, Expr], ...], jacobians: tuple[tuple[Expr, Expr], ...]) -> dict:
+    """The named tangents and Jacobians, when there are any."""
+    if not tangents and not jacobians:
+        return {}
+    t, lx = KronTextPrinter(), KronLatexPrinter()
+    return {
+        "tangents": {t(Diff(v)): {"text": t(g), "latex": lx(g)} for v, g in tangents},
+        "named_jacobians": [
+            {"name": {"text": t(j), "latex": lx(j)}, "text": t(m), "latex": lx(m)} for j, m in jacobians
+        ],
+    }
 
 
 def _json_steps(eqs: list[Equation]) -> list[dict]:

@@ -24,7 +24,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import build as b
-from .expr import Add, Call, Dim, EProd, Expr, Eye, MatPow, Mul, Num, Shape, Transpose, _node
+from .expr import Add, Call, Dim, EProd, Expr, Eye, MatPow, Mul, Num, Shape, Transpose, Var, _node
 
 
 def Kron(left: Expr, right: Expr) -> Call:  # noqa: N802 - reads as the node it makes
@@ -59,6 +59,25 @@ class Commutation(Expr):
 
     def __repr__(self) -> str:
         return f"K({self.m},{self.n})"
+
+
+@_node
+class JacobianOf(Expr):
+    """``∂vec(V)/∂vec(X)ᵀ`` of a named tangent ``dV`` (:mod:`matcalc.tangents`), a matrix written
+    by its name in a Jacobian's or a Hessian's blocks and defined once after them."""
+
+    of: Var
+    wrt: Var
+
+    @property
+    def shape(self) -> Shape:  # type: ignore[override]
+        return (size(self.of.shape), size(self.wrt.shape))
+
+    def fields(self) -> tuple:
+        return (self.of, self.wrt)
+
+    def __repr__(self) -> str:
+        return f"J({self.of.name},{self.wrt.name})"
 
 
 def size(shape: Shape) -> Dim:

@@ -390,7 +390,7 @@ def run_kind(
             else:
                 # no deep nested expressions: a Hessian differentiates the model as written
                 # (derive(lift=False)), and most of those are refused as too large
-                out = check_hessian_case(instance(generate(number, nests=False)))
+                out = check_hessian_case(instance(generate(number)))
         except Exception as err:  # an uncaught error is a disagreement too
             out = Outcome("failed", f"uncaught {type(err).__name__}: {err}\n{_where(err)}")
         s.counts[out.status] = s.counts.get(out.status, 0) + 1

@@ -14,6 +14,7 @@ from . import build as b
 from .expr import Adjoint, Diff, Expr, Frob
 from .gradient import Derivation
 from .printing.base import Printer
+from .printing.indexed import Run, Spelling, fold
 from .printing.latex import latex_name
 from .printing.text import greek
 
@@ -150,6 +151,39 @@ def block_rows(steps: list[Step], p: Printer, latex: bool = False) -> list[tuple
         rows.append((head, line, st.rule_latex if latex else st.rule))
         last = block
     return rows
+
+
+#: Separate the rows of a block, and a row's equation from its rule, in the text folded by
+#: :func:`folded_blocks` (characters no printer writes).
+_ROW, _RULE = "\x1d", "\x1e"
+
+
+def folded_blocks(
+    rows: list[tuple[str | None, str, str]], sp: Spelling, avoid: frozenset[str] = frozenset()
+) -> list[tuple[Run | None, str, list[tuple[str, str]]]]:
+    """The rows of :func:`block_rows` as blocks ``(run, left side, [(equation, rule)])``; a run of
+    blocks alike but for the numbers ending names (the same chain step at every depth of a
+    deep model) is one block written with an index, ``run`` saying its range (``None``: a block
+    as it is). The derivation of an L-step chain is then as long at every L."""
+    blocks: list[tuple[str, list[tuple[str, str]]]] = []
+    for head, line, rule in rows:
+        if head is not None or not blocks:
+            blocks.append((head or "", []))
+        blocks[-1][1].append((line, rule))
+    items = [_ROW.join([lead] + [f"{line}{_RULE}{rule}" for line, rule in body]) for lead, body in blocks]
+    out: list[tuple[Run | None, str, list[tuple[str, str]]]] = []
+    i = 0
+    for x in fold(items, sp, avoid):
+        if isinstance(x, str):
+            lead, body = blocks[i]
+            out.append((None, lead, body))
+            i += 1
+        else:
+            lead, *body = x.text.split(_ROW)
+            pairs = [tuple(r.split(_RULE)) for r in body]
+            out.append((x, lead, [(line, rule) for line, rule in pairs]))
+            i += x.length
+    return out
 
 
 def format_terms(terms: tuple[Term, ...], p: Printer) -> str:

@@ -11,6 +11,7 @@ import pytest
 from kind_identities import TABLE
 
 import matcalc
+from matcalc.architectures import gated, residual, softmax_chain
 from matcalc.check import random_instance
 from matcalc.check_kinds import _gradient_fn, _value_of, environment, numeric_jacobian, symmetrizer, vec
 
@@ -228,3 +229,20 @@ def test_a_function_defined_by_formula_in_every_target(target, library):
     _, grad, hxx = h.to_function("value_grad_and_hessian", target=target)(**_arguments(d, inst, library))
     fd = numeric_jacobian(_gradient_fn(d, inst, d.gradient.gradients[0], d.wrt[0]), ev.env["x"], h=1e-5)
     assert _close(to_numpy(hxx), fd)
+
+
+#: Small deep models whose tangents and Jacobians are named (``matcalc/tangents.py``): every
+#: target computes them once, as values of their own.
+DEEP_SAMPLE = [
+    (residual(4)[0], "W1", "hessian"),
+    (gated(3)[0], "U", "jacobian"),
+    (softmax_chain(4)[0], "W1", "hessian"),
+]
+
+
+@pytest.mark.parametrize("target,library", RUNS)
+@pytest.mark.parametrize("model,wrt,kind", DEEP_SAMPLE, ids=["residual", "gated", "softmax"])
+def test_deep_kind_through_target_against_central_differences(model, wrt, kind, target, library):
+    d = (matcalc.hessian if kind == "hessian" else matcalc.jacobian)(model, wrt).derivation
+    assert d.tangents
+    test_kind_through_target_against_central_differences(model, wrt, kind, None, target, library)

@@ -167,8 +167,9 @@ class Lowering:
             self.funcs[(g, 1)] = self.names.take(python_name("d" + g))
         for v, _ in self.model.definitions:
             self.var[v.name] = self.names.take(python_name(v.name))
-        self.adjoint_var = {
-            v.name: self.names.take(python_name("delta_" + v.name)) for v, _ in derivation.adjoints
+        self.adjoint_var = {  # a named tangent or Jacobian of a deep Jacobian or Hessian: its name
+            v.name: self.names.take(python_name(v.name if v.role == "named" else "delta_" + v.name))
+            for v, _ in derivation.adjoints
         }
         # functions defined by formula: helpers for the function and the derivatives used
         self.formulas: dict[tuple[str, int], str] = {}

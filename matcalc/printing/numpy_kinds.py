@@ -23,6 +23,7 @@ from ..expr import Add, Adjoint, Call, Diff, EProd, Expr, Eye, MatPow, Mul, Tran
 from ..gradient import Derivation
 from ..kinds import HessianDerivation, JacobianDerivation
 from ..kron import Commutation, Kron, has_structure, is_kron
+from .kron import named_lines
 from .numpy import CodegenError, NumpyModule, _paren, python_name
 from .text import TextPrinter, where_lines
 
@@ -566,11 +567,66 @@ def _direction_vars(model, variables: tuple[Var, ...]) -> tuple[Var, ...]:
     return tuple(out)
 
 
-def _with_directions(e: Expr, variables: tuple[Var, ...], directions: tuple[Var, ...]) -> Expr:
+def _direction_map(variables: tuple[Var, ...], directions: tuple[Var, ...]) -> dict[Expr, Expr]:
+    """Each variable's differential as its direction (symmetrised for a symmetric variable)."""
     mapping: dict[Expr, Expr] = {}
     for v, d in zip(variables, directions):
         mapping[Diff(v)] = b.scale(Fraction(1, 2), b.add(d, b.transpose(d))) if v.symmetric else d
-    return b.substitute(e, mapping)
+    return mapping
+
+
+class _NamedValues:
+    """The named tangents ``dV`` or named Jacobians of a deep derivative (:mod:`matcalc.tangents`)
+    as values the generated function computes once, in order, as it does named adjoints: each
+    leaf becomes a name of its own (``dh3``, ``J_h3_W1``). ``usable`` is false where a value holds
+    a commutation matrix, which only a result's own structure writes (the blocks are then
+    generated written out)."""
+
+    def __init__(self, named: tuple[tuple[Expr, Expr], ...], mapping: dict[Expr, Expr] | None = None):
+        from ..tangents import graft
+
+        self.mapping: dict[Expr, Expr] = dict(mapping or {})
+        self.memo: dict = {}
+        self._graft = graft
+        self.usable = not any(_has_commutation(m) for _, m in named)
+        self.values: tuple = ()
+        self.grafting = bool(named) and self.usable
+        values = []
+        if self.usable:
+            for leaf, value in named:
+                var = Var(_code_name(leaf), value.shape, "named")
+                values.append((var, self(value)))
+                self.mapping[Diff(leaf) if isinstance(leaf, Var) else leaf] = Adjoint(var)
+                self.memo.clear()
+        self.values = tuple(values)
+
+    def __call__(self, e: Expr) -> Expr:
+        if not self.grafting:  # nothing named: as before, re-canonicalised
+            return b.substitute(e, self.mapping) if self.mapping else e
+        return self._graft(e, self.mapping, self.memo)
+
+
+def _code_name(leaf: Expr) -> str:
+    """``dh3`` for a tangent, ``dδh3`` for an adjoint's; ``J_h3_W1`` for a named Jacobian."""
+    from ..kron import JacobianOf
+
+    if isinstance(leaf, JacobianOf):
+        return f"J_{leaf.of.name}_{leaf.wrt.name}"
+    return "d" + leaf.name  # type: ignore[attr-defined]
+
+
+def _has_commutation(e: Expr) -> bool:
+    seen: set[int] = set()
+    stack = [e]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if isinstance(n, Commutation):
+            return True
+        stack.extend(n.children())
+    return False
 
 
 def _module(
@@ -640,11 +696,14 @@ def hessian_source(d: HessianDerivation, target: str = "numpy") -> str:
     text = TextPrinter()
     outs: list[Output] = [(Var(d.of.name, (1, 1), "def"), "scalar")]
     outs += [(g, _kind(v)) for v, g in zip(d.wrt, grad.gradients)]
+    named = _NamedValues(d.jacobians)
+    blocks = d.named_blocks if named.grafting else d.blocks
     for i, v in enumerate(d.wrt):
         for w in d.wrt[i:]:
-            outs.append((d.blocks[(v.name, w.name)], "matrix"))
+            outs.append((named(blocks[(v.name, w.name)]), "matrix"))
     full = Module(
-        d.model, d.of, "value_grad_and_hessian", second=True, adjoints=d.adjoints, roots=[o for o, _ in outs]
+        d.model, d.of, "value_grad_and_hessian", second=True, adjoints=d.adjoints + named.values,
+        roots=[o for o, _ in outs],
     )
     _check_helpers(base, full)
     names = ", ".join(v.name for v in d.wrt)
@@ -657,9 +716,19 @@ def hessian_source(d: HessianDerivation, target: str = "numpy") -> str:
         + f", {blocks}): each block a 2-D array size(X) × size(Y).",
     )
     directions = _direction_vars(d.model, d.wrt)
-    maps = [(_with_directions(m, d.wrt, directions), _kind(v)) for v, m in zip(d.wrt, d.maps)]
+    tangents = _NamedValues(d.tangents, _direction_map(d.wrt, directions))
+    maps = [(tangents(m), _kind(v)) for v, m in zip(d.wrt, d.named_maps if tangents.grafting else d.maps)]
+    shown = d.named_maps or d.maps  # the docstring's maps: with the named tangents
+    roots = [*shown, *(g for _, g in d.tangents)]
+    where = where_lines(
+        used_adjoints(d.adjoints, roots),
+        text,
+        used_values(d.values, [*roots, *(g for _, g in used_adjoints(d.adjoints, roots))]),
+    )
+    where += named_lines(d.tangents, (), text, len(where))
     hv = Module(
-        d.model, d.of, "hvp", directions, second=True, adjoints=d.adjoints, roots=[m for m, _ in maps]
+        d.model, d.of, "hvp", directions, second=True, adjoints=d.adjoints + tangents.values,
+        roots=[m for m, _ in maps],
     )
     _check_helpers(base, hv)
     hvp = hv.function(
@@ -667,12 +736,8 @@ def hessian_source(d: HessianDerivation, target: str = "numpy") -> str:
         [
             f"Hessian-vector product of {d.of.name} w.r.t. {names}: H[d] = d(∂{d.of.name}/∂X)[d].",
             "",
-            *[f"H[d{v.name}] = {text(m)}" for v, m in zip(d.wrt, d.maps)],
-            *where_lines(
-                used_adjoints(d.adjoints, d.maps),
-                text,
-                used_values(d.values, [*d.maps, *(g for _, g in used_adjoints(d.adjoints, d.maps))]),
-            ),
+            *[f"H[d{v.name}] = {text(m)}" for v, m in zip(d.wrt, shown)],
+            *where,
             "",
         ],
         "Returns (" + ", ".join(f"Hv_{v.name}" for v in d.wrt) + "), each in its variable's shape.",
@@ -714,8 +779,12 @@ def _used(definitions, roots, name_of) -> tuple[tuple[Var, Expr], ...]:
 
 def jacobian_source(d: JacobianDerivation, target: str = "numpy") -> str:
     """``value_and_jacobian`` in a module for ``target``."""
-    outs: list[Output] = [(d.of, _kind(d.of))] + [(m, "matrix") for m in d.blocks]
-    mod = kind_class(target)(d.model, d.of, "value_and_jacobian", roots=[o for o, _ in outs])
+    named = _NamedValues(d.jacobians)
+    blocks = d.named_blocks if named.grafting else d.blocks
+    outs: list[Output] = [(d.of, _kind(d.of))] + [(named(m), "matrix") for m in blocks]
+    mod = kind_class(target)(
+        d.model, d.of, "value_and_jacobian", adjoints=named.values, roots=[o for o, _ in outs]
+    )
     names = ", ".join(v.name for v in d.wrt)
     layout = "size(F) × size(X)" if d.layout == "numerator" else "size(X) × size(F)"
     fn = mod.function(
