@@ -2,7 +2,7 @@
 
     python benchmarks/codegen.py [--runs 20] [--rounds 3] [--threads 1,2]
         [--cases 'seed000 W;seed000 W,M,b,c;seed004 V'] [--methods matcalc,closed form,jax,torch]
-        [--keep-heap] [--show-source] [--target numpy,torch,jax,array-api]
+        [--glibc-heap] [--show-source] [--target numpy,torch,jax,array-api]
 
 Cases: seed 000 (two-layer ReLU network, n = m = p = 2000) w.r.t. W and
 w.r.t. W, M, b, c; seed 004 (L = ||1ᵀ tanh(X V)||², X 4000×500, V 500×300)
@@ -22,9 +22,10 @@ autodiff in the same run (``numpy`` against the hand-written closed form,
 ``jax.jit(jax.value_and_grad)``, ``array-api`` against the closed form) and
 prints one verdict per target.
 
-Each subprocess also times a hand-written NumPy forward pass (value only), so
-that each method is also expressed as a ratio to a reference taken in its own
-process. Every method's result is checked against the closed form before
+Each subprocess also times a hand-written NumPy forward pass (value only), call
+by call alternating with the method's calls, so that each method is also
+expressed as a ratio to a reference taken in its own process under the same
+load. Every method's result is checked against the closed form before
 timing. Each method runs in ``--rounds`` processes, interleaved with the
 other methods, so that a burst of load on the machine is shared out.
 
@@ -37,14 +38,18 @@ cannot be imported prints ``n/a``. Install the peers with
 ``pip install -e .[bench]``.
 
 Each method's column ``faults`` gives the minor page faults per call (fewest–most
-over its processes): 15.6k per call on seed 000 w.r.t. W, M, b, c is both 32 MB
-gradients faulted in afresh, which glibc does in some processes and not in
-others (it trims the freed top of its heap), and which alone doubles a call.
+over its processes), ``cpu`` the median CPU time per call (the process's, all its
+threads; less disturbed by other processes on a shared machine than wall time).
 
-``--keep-heap`` sets ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_``
-so that glibc keeps freed memory: by default, NumPy's 32 MB gradients are
-handed back to the kernel when freed and page-faulted in again on the next
-call, which costs seed 000 w.r.t. W, M, b, c about a third of its time.
+The heap. Every process, ours and the peers' alike, runs with the same glibc malloc
+settings, ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` fixed so that
+freed memory stays in the heap. With glibc's defaults the mmap threshold is dynamic
+(it grows to at most 32 MiB as mmapped chunks are freed), and seed 000's 32 MB
+gradients sit at that limit: in some processes they are mmapped, or the heap's top
+trimmed, on each call, so both are faulted in afresh (15.6k faults, +15 ms), in
+others not, whatever the method. That flipped the verdicts from process to process
+(the torch module 0.8× autograd in one run, 2.4× in the next; ``jax.jit`` 1.6× in
+another). ``--glibc-heap`` runs with glibc's defaults instead, to see those figures.
 """
 
 from __future__ import annotations
@@ -221,15 +226,19 @@ def build_target(target: str, model: str, wrt: list[str], inputs: dict):
     return lambda: fn(**inputs)
 
 
-def samples(fn, runs: int, warmup: int = 3) -> list[float]:
-    """Wall times of ``runs`` calls of ``fn()`` in ms, after ``warmup`` calls."""
+def samples(fn, runs: int, warmup: int = 3, cpu: list[float] | None = None) -> list[float]:
+    """Wall times of ``runs`` calls of ``fn()`` in ms, after ``warmup`` calls (their CPU times
+    appended to ``cpu`` when given)."""
     for _ in range(warmup):
         fn()
     out = []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
-        out.append((time.perf_counter() - t0) * 1e3)
+        t1, c1 = time.perf_counter(), time.process_time()
+        out.append((t1 - t0) * 1e3)
+        if cpu is not None:
+            cpu.append((c1 - c0) * 1e3)
     return out
 
 
@@ -275,14 +284,22 @@ def worker(method: str, case: str, threads: int, runs: int) -> dict:
         if g.shape != np.shape(w) or not np.allclose(g, w, rtol=1e-8, atol=1e-8 * np.abs(w).max()):
             raise AssertionError(f"{method} on {case}: result differs from the closed form")
     forward = numpy_forward(model)
-    ref = samples(lambda: forward(**inputs), runs)
-    before = minor_faults()
-    own = samples(fn, runs)
-    faults = (minor_faults() - before) / (runs + 3)
-    return {"time": own, "forward": ref, "faults": faults}
+    samples(lambda: forward(**inputs), 0)  # warm-up
+    ref: list[float] = []
+    own: list[float] = []
+    cpu: list[float] = []
+    faults = 0
+    for _ in range(3):  # warm-up
+        fn()
+    for _ in range(runs):  # the reference and the method call by call, so that load hits both
+        ref += samples(lambda: forward(**inputs), 1, warmup=0)
+        before = minor_faults()
+        own += samples(fn, 1, warmup=0, cpu=cpu)
+        faults += minor_faults() - before
+    return {"time": own, "cpu": cpu, "forward": ref, "faults": faults / runs}
 
 
-def thread_env(threads: int, keep_heap: bool = False) -> dict[str, str]:
+def thread_env(threads: int, keep_heap: bool = True) -> dict[str, str]:
     env = dict(os.environ)
     if keep_heap:
         env["MALLOC_MMAP_THRESHOLD_"] = str(2**31)
@@ -296,7 +313,7 @@ def thread_env(threads: int, keep_heap: bool = False) -> dict[str, str]:
     return env
 
 
-def spawn(method: str, case: str, threads: int, runs: int, keep_heap: bool = False) -> dict:
+def spawn(method: str, case: str, threads: int, runs: int, keep_heap: bool = True) -> dict:
     cmd = [sys.executable, __file__, "--worker", method, "--case", case,
            "--threads", str(threads), "--runs", str(runs)]
     env = thread_env(threads, keep_heap)
@@ -311,6 +328,7 @@ class Pooled:
 
     def __init__(self) -> None:
         self.time: list[float] = []
+        self.cpu: list[float] = []
         self.ratios: list[float] = []  # per process: median time / median forward pass
         self.forward: list[float] = []
         self.faults: list[float] = []  # per process: minor page faults per call
@@ -321,6 +339,7 @@ class Pooled:
             self.note = r.get("error") or r.get("missing") or "?"
             return
         self.time += r["time"]
+        self.cpu += r.get("cpu", [])
         self.forward += r["forward"]
         self.faults.append(r.get("faults", 0.0))
         self.ratios.append(statistics.median(r["time"]) / statistics.median(r["forward"]))
@@ -332,6 +351,10 @@ class Pooled:
     @property
     def median(self) -> float:
         return statistics.median(self.time)
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu) if self.cpu else float("nan")
 
     @property
     def ratio(self) -> float:
@@ -348,9 +371,11 @@ def main() -> None:
     ap.add_argument("--cases", default=";".join(CASES),
                     help="semicolon-separated subset of: " + "; ".join(CASES))
     ap.add_argument("--methods", default=",".join(METHODS))
-    ap.add_argument("--keep-heap", action="store_true",
-                    help="tell glibc to keep freed memory (no page faults on each call)")
-    ap.add_argument("--show-source", action="store_true", help="print the generated modules")
+    ap.add_argument("--glibc-heap", action="store_true",
+                    help="run every process with glibc's default heap settings instead of keeping "
+                    "freed memory (then 32 MB arrays may be faulted in afresh on each call)")
+    ap.add_argument("--show-source", action="store_true",
+                    help="print the generated modules (of each --target)")
     ap.add_argument("--target", help="comma-separated targets to time against their own library's "
                     "autodiff: " + ", ".join(TARGET_PEERS))
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -376,8 +401,10 @@ def main() -> None:
 
         for case in cases:
             model, wrt, _ = CASES[case]
-            print(f"# ---- {case}")
-            print(matcalc.grad((MODELS / f"{model}.mc").read_text(), wrt=wrt).numpy_source())
+            g = matcalc.grad((MODELS / f"{model}.mc").read_text(), wrt=wrt)
+            for x in targets or ["numpy"]:
+                print(f"# ---- {case}, target {x}")
+                print(g.source(target=x))
 
     print(f"{args.rounds} processes per method and thread count, interleaved; {args.runs} timed "
           "calls each after 3 warm-up calls")
@@ -386,26 +413,30 @@ def main() -> None:
     print("vs closed = /fwd of the method divided by /fwd of the closed form;")
     print("raw = median ms of the method / median ms of the closed form; faults = minor page")
     print("faults per call, fewest–most over processes, in thousands (fresh pages of new arrays)")
-    if args.keep_heap:
-        print("glibc keeps freed memory (--keep-heap)")
+    print("cpu = median CPU ms per call (all the process's threads)")
+    if args.glibc_heap:
+        print("glibc's default heap settings (--glibc-heap): freed memory may go back to the kernel")
+    else:
+        print("every process: glibc keeps freed memory (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_)")
     for case in cases:
         results = {t: {m: Pooled() for m in methods} for t in threads}
         for t in threads:
             for _ in range(args.rounds):
                 for m in methods:
-                    results[t][m].add(spawn(m, case, t, args.runs, args.keep_heap))
+                    results[t][m].add(spawn(m, case, t, args.runs, not args.glibc_heap))
         print()
         header = f"{case:<18}"
         for t in threads:
             label = f"{t} thread{'s' if t > 1 else ' '}  ms"
-            header += f"| {label:<27}{'fwd':>7}{'/fwd':>6}{'vs closed':>10}{'raw':>7}{'faults':>12} "
+            header += (f"| {label:<27}{'cpu':>7}{'fwd':>7}{'/fwd':>6}{'vs closed':>10}{'raw':>7}"
+                       f"{'faults':>12} ")
         print(header)
         for m in methods:
             line = f"  {m:<16}"
             for t in threads:
                 r, c = results[t][m], results[t].get("closed form", Pooled())
                 if not r.ok:
-                    line += f"| {'n/a':<69} "
+                    line += f"| {'n/a':<76} "
                     continue
                 times = f"{r.median:7.2f} [{min(r.time):.2f}–{max(r.time):.2f}]"
                 fwd = statistics.median(r.forward)
@@ -414,7 +445,7 @@ def main() -> None:
                 else:
                     vs, raw = f"{'n/a':>10}", f"{'n/a':>7}"
                 faults = f"{min(r.faults) / 1e3:.1f}–{max(r.faults) / 1e3:.1f}k"
-                line += f"| {times:<27}{fwd:7.2f}{r.ratio:6.2f}{vs}{raw}{faults:>12} "
+                line += f"| {times:<27}{r.cpu_median:7.2f}{fwd:7.2f}{r.ratio:6.2f}{vs}{raw}{faults:>12} "
             print(line)
         for t in threads:
             for m in methods:
@@ -443,8 +474,10 @@ def target_verdict(results: dict[str, Pooled], target: str, threads: int) -> str
     if not mine.ok or not other.ok:
         return f"{target}: n/a"
     fwd, raw = mine.ratio / other.ratio, mine.median / other.median
+    cpu = mine.cpu_median / other.cpu_median
     met = "" if goal is None else f" (target {goal}x: {'met' if max(fwd, raw) <= goal else 'NOT met'})"
-    return f"{target} target, {threads} thread(s): {fwd:.2f}x (/fwd), {raw:.2f}x (raw) {peer}{met}"
+    return (f"{target} target, {threads} thread(s): {fwd:.2f}x (/fwd), {raw:.2f}x (raw), "
+            f"{cpu:.2f}x (cpu) {peer}{met}")
 
 
 def verdict(results: dict[str, Pooled], threads: int) -> str:

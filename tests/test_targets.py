@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 import pytest
-from test_numpy_module import CASES, IDS, expected_shape, kwargs_for
+from test_numpy_module import CASES, IDS, MODELS, expected_shape, kwargs_for
 from test_registry import _entrywise_model, _ops_in
 
 import matcalc
@@ -231,6 +231,42 @@ def test_torch_compile_accepts_the_function():
         torch.testing.assert_close(a, b)
 
 
+def test_torch_compile_accepts_the_in_place_updates():
+    """Seed 004's module writes into the tensors it makes (``(X @ V).tanh_()``, ``….mul_(t0)``):
+    ``torch.compile`` takes it whole, with the eager function's results."""
+    g = matcalc.grad((MODELS / "seed004.mc").read_text(), "V")
+    fn = g.to_function(target="torch")
+    assert ".tanh_()" in g.source(target="torch") and ".mul_(" in g.source(target="torch")
+    _, kwargs = _seed_inputs(g, np.random.default_rng(5), torch.from_numpy)
+    compiled = torch.compile(fn, fullgraph=True)
+    for a, b in zip(compiled(**kwargs), fn(**kwargs), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("case", range(len(CASES)), ids=IDS)
+def test_torch_writes_in_place_only_into_its_own_tensors(case):
+    """The in-place updates of the PyTorch target never touch an input: every input tensor
+    (float64, so not converted) is unchanged after the call, and calling twice gives the same
+    results."""
+    model_text, wrt = CASES[case]
+    g = matcalc.grad(model_text, wrt)
+    fn = g.to_function(target="torch")
+    inst = random_instance(g.model, np.random.default_rng(300 + case))
+    functions = {**inst.functions, **{f: [np.sin, np.cos] for f in g.model.elementwise}}
+    kwargs = kwargs_for(g.model, Instance(inst.dims, inst.inputs, functions), fn)
+    for k, v in list(kwargs.items()):
+        if callable(v):
+            kwargs[k] = torch.sin if v is np.sin else torch.cos
+        elif not isinstance(v, float):
+            kwargs[k] = torch.from_numpy(np.array(v, dtype=np.float64))
+    before = {k: v.clone() for k, v in kwargs.items() if isinstance(v, torch.Tensor)}
+    first = [t.clone() for t in fn(**kwargs)]
+    for k, v in before.items():
+        assert torch.equal(kwargs[k], v), k
+    for a, b in zip(fn(**kwargs), first, strict=True):
+        assert torch.equal(a, b)
+
+
 def test_jax_jit_and_vmap_accept_the_function():
     g, fn = _seed_function("jax")
     _, kwargs = _seed_inputs(g, np.random.default_rng(3), jnp.asarray)
@@ -347,3 +383,21 @@ def test_unknown_target_is_an_error_not_a_traceback():
 def test_numpy_target_is_the_numpy_module():
     g = matcalc.grad(CASES[0][0], "W")
     assert g.source("numpy") == g.numpy_source()
+
+
+SPREAD_ROWS = "X: matrix(t, n); V: matrix(n, m); Phi = tanh(X*V); L = norm2(Phi*ones)^2"
+SPREAD_COLUMNS = "X: matrix(t, n); V: matrix(n, m); Phi = tanh(X*V); L = norm2(ones'*Phi)^2"
+
+
+@pytest.mark.parametrize("model,wrt,after", [
+    (SPREAD_ROWS, "X", True), (SPREAD_ROWS, "V", False),
+    (SPREAD_COLUMNS, "X", False), (SPREAD_COLUMNS, "V", True),
+])
+def test_torch_scales_a_product_after_it(model, wrt, after):
+    """``Xᵀ(E ∘ 1rᵀ)`` is ``(XᵀE) ∘ 1rᵀ`` and ``(c1ᵀ ∘ E)Vᵀ`` is ``c1ᵀ ∘ (EVᵀ)`` in the PyTorch
+    module (the row or column scales the product in place); the other two stay as they are; all
+    agree with central differences."""
+    g = matcalc.grad(model, wrt)
+    source = g.source(target="torch")
+    assert (").mul_(t0).mul_(2.0)" in source) is after
+    assert_matches_differences(g, *run_target(g, "torch", "torch", seed=41))

@@ -257,6 +257,9 @@ class Lowering:
         return e
 
     def _lower_mul(self, e: Mul) -> Expr:
+        spread = _distributed(e)
+        if spread is not None:
+            return self.lower(spread)
         scalars = tuple(self.lower(s) for s in e.scalars)
         items = [self.lower(f) for f in e.chain]
         if not items:
@@ -354,6 +357,29 @@ class Lowering:
                 lines.append(f"{name} = {self.code(e)}")
                 self.temps[e] = name
         return lines
+
+
+def _distributed(e: Mul) -> Add | None:
+    """``M₁(A + B)M₂`` as ``M₁AM₂ + M₁BM₂`` when the product is a vector or a number and ``A + B`` a
+    matrix: ``(A + Aᵀ)x`` is then ``Ax + Aᵀx``, two matrix-vector products instead of an n×n sum
+    and one (and ``Ax`` is shared with ``xᵀAx``). Only one sum in the chain and no sum inside its
+    terms, so that nothing grows faster than the model."""
+    if 1 not in e.shape:
+        return None
+    sums = [i for i, f in enumerate(e.chain) if isinstance(f, Add)]
+    if len(sums) != 1:
+        return None
+    i = sums[0]
+    total = e.chain[i]
+    if 1 in total.shape:
+        return None
+    terms = []
+    for t in total.terms:
+        coef, scalars, chain = (t.coef, t.scalars, t.chain) if isinstance(t, Mul) else (1, (), (t,))
+        if not chain or any(isinstance(f, (Add, Eye, Ones, Zero)) for f in chain):
+            return None
+        terms.append(Mul(e.coef * coef, e.scalars + scalars, e.chain[:i] + chain + e.chain[i + 1:], e.shape))
+    return Add(tuple(terms), e.shape)
 
 
 def _nodes(root: Expr) -> set[Expr]:
