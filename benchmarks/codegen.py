@@ -299,6 +299,62 @@ def worker(method: str, case: str, threads: int, runs: int) -> dict:
     return {"time": own, "cpu": cpu, "forward": ref, "faults": faults / runs}
 
 
+def pair_worker(target: str, case: str, runs: int) -> dict:
+    """Runs inside the subprocess (one thread, one core): the ``target``'s module and its
+    peer, both checked against the closed form, then called alternately, ``runs`` pairs."""
+    import numpy as np
+
+    pin_one_core()
+    model, wrt, sizes = CASES[case]
+    inputs = make_inputs(model, sizes)
+    if target == "torch":
+        import torch
+
+        torch.set_num_threads(1)
+    want = closed_form(model, wrt)(**inputs)
+    fns = {}
+    for key, method in (("ours", f"matcalc {target}"), ("peer", TARGET_PEERS[target][0])):
+        try:
+            fns[key] = build(method, model, wrt, inputs)
+        except ImportError as e:
+            return {"missing": str(e)}
+        for w, g in zip(want, fns[key](), strict=True):
+            g = np.asarray(g, dtype=float)
+            if g.shape != np.shape(w) or not np.allclose(g, w, rtol=1e-8, atol=1e-8 * np.abs(w).max()):
+                raise AssertionError(f"{method} on {case}: result differs from the closed form")
+    for _ in range(3):
+        for fn in fns.values():
+            fn()
+    cpu: dict[str, list[float]] = {"ours": [], "peer": []}
+    for i in range(runs):  # ours first in even pairs, the peer first in odd ones
+        for key in (("ours", "peer") if i % 2 == 0 else ("peer", "ours")):
+            samples(fns[key], 1, warmup=0, cpu=cpu[key])
+    return cpu
+
+
+def pairs(targets: list[str], cases: list[str], runs: int, keep_heap: bool) -> None:
+    """Print, per case and target, the median over pairs of calls of CPU time ours / peer's."""
+    print(f"\nours and the peer in ONE process per target (one thread, one core), {runs} pairs of "
+          "calls\nalternating; ratio = median over pairs of (our CPU ms / the peer's CPU ms)")
+    print(f"{'case':<18}{'target':<12}{'peer':<14}{'ours ms':>9}{'peer ms':>9}{'ratio':>8}  target")
+    for case in cases:
+        for x in targets:
+            peer, goal = TARGET_PEERS[x]
+            cmd = [sys.executable, __file__, "--pair-worker", x, "--case", case, "--runs", str(runs)]
+            run = subprocess.run(cmd, env=thread_env(1, keep_heap), capture_output=True, text=True)
+            if run.returncode != 0:
+                print(f"{case:<18}{x:<12}{peer:<14} error: {(run.stderr.strip().splitlines() or ['?'])[-1]}")
+                continue
+            r = json.loads(run.stdout.strip().splitlines()[-1])
+            if "missing" in r:
+                print(f"{case:<18}{x:<12}{peer:<14} n/a ({r['missing']})")
+                continue
+            ratio = statistics.median(o / p for o, p in zip(r["ours"], r["peer"]))
+            verdict = "" if goal is None else f"≤ {goal}x: {'met' if ratio <= goal else 'NOT met'}"
+            print(f"{case:<18}{x:<12}{peer:<14}{statistics.median(r['ours']):9.2f}"
+                  f"{statistics.median(r['peer']):9.2f}{ratio:7.2f}x  {verdict}")
+
+
 def thread_env(threads: int, keep_heap: bool = True) -> dict[str, str]:
     env = dict(os.environ)
     if keep_heap:
@@ -378,12 +434,20 @@ def main() -> None:
                     help="print the generated modules (of each --target)")
     ap.add_argument("--target", help="comma-separated targets to time against their own library's "
                     "autodiff: " + ", ".join(TARGET_PEERS))
+    ap.add_argument("--pairs", action="store_true",
+                    help="with --target: time ours and the peer in one process, call by call "
+                    "alternately, instead of each in its own processes (what one process's memory "
+                    "placement does to its timings then hits both alike)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--pair-worker", help=argparse.SUPPRESS)
     ap.add_argument("--case", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.worker:
         print(json.dumps(worker(args.worker, args.case, int(args.threads), args.runs)))
+        return
+    if args.pair_worker:
+        print(json.dumps(pair_worker(args.pair_worker, args.case, args.runs)))
         return
 
     cases = [c.strip() for c in args.cases.split(";") if c.strip()]
@@ -405,6 +469,11 @@ def main() -> None:
             for x in targets or ["numpy"]:
                 print(f"# ---- {case}, target {x}")
                 print(g.source(target=x))
+    if args.pairs:
+        if not targets:
+            ap.error("--pairs needs --target")
+        pairs(targets, cases, args.runs, not args.glibc_heap)
+        return
 
     print(f"{args.rounds} processes per method and thread count, interleaved; {args.runs} timed "
           "calls each after 3 warm-up calls")
