@@ -86,9 +86,14 @@ def choose(raw: dict[Var, Expr], gradients: list[Expr], expand: bool = False) ->
             named.add(name)
             nesting[name] = 0
             size[name] = 1
-    # the rest of a chain reads alike: what follows a named adjoint is named, and so is one
-    # it shares with a named one (``δh₃`` in ``δh₂ = W₃ᵀ(δh₃ ∘ …)`` and in ``∂f/∂W₃``), until
-    # nothing changes (each adjoint is named once, each reference followed once)
+    spread(named, users, refs, count)
+    return named
+
+
+def spread(named: set[str], users: dict[str, list[str]], refs: dict, count: dict[str, int]) -> None:
+    """Add to ``named`` the rest of their chains: what uses a named one (``users``), and what a
+    named one shares with others (``refs`` used twice or more: ``δh₃`` in ``δh₂ = W₃ᵀ(δh₃ ∘ …)``
+    and in ``∂f/∂W₃``), until nothing changes (each name added once, each reference followed once)."""
     todo = list(named)
     while todo:
         name = todo.pop()
@@ -96,7 +101,6 @@ def choose(raw: dict[Var, Expr], gradients: list[Expr], expand: bool = False) ->
         more += [u for u in refs[name] if u not in named and count.get(u, 0) >= 2]
         named.update(more)
         todo.extend(more)
-    return named
 
 
 class Inliner:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import build as b
-from .adjoints import MAX_NESTING, MAX_REPEATED_SIZE
+from .adjoints import MAX_NESTING, MAX_REPEATED_SIZE, spread
 from .expr import Add, Apply, Call, Diff, EProd, Expr, Frob, MatPow, Mul, PowerSum, Transpose, Var
 from .kron import JacobianOf
 
@@ -72,15 +72,7 @@ def choose(raws: dict[str, Expr], roots: list[Expr]) -> set[str]:
             named.add(name)
             nesting[name] = 0
             size[name] = 1
-    # the rest of the chain reads alike: what uses a named tangent is named, and so is one it
-    # shares with others (as for adjoints, :func:`matcalc.adjoints.choose`)
-    todo = list(named)
-    while todo:
-        name = todo.pop()
-        more = [u for u in users.get(name, ()) if u not in named]
-        more += [u for u in uses[name] if u not in named and count.get(u, 0) >= 2]
-        named.update(more)
-        todo.extend(more)
+    spread(named, users, uses, count)  # the rest of the chain reads alike, as for adjoints
     return named
 
 
