@@ -77,6 +77,17 @@ def test_derivatives_are_sympys_and_agree_with_central_differences(body):
         assert np.allclose(fn.numeric(k)(x), numeric, rtol=1e-5, atol=1e-6)
 
 
+def _formula_with_sympys_derivatives(body: str):
+    """The function ``h(u) = body``, after checking that its ``f'`` and ``f''`` are SymPy's
+    derivatives of its body (equal once written in exponentials)."""
+    (h,) = matcalc.parse(f"h(u) = {body}; x: vector(n); f = sum(h(x))").formulas
+    u = symbol()
+    for k in (1, 2):
+        exact = sp.diff(h.forms[0], u, k).replace(sp.DiracDelta, lambda *a: 0)
+        assert sp.simplify((exact - h.forms[k]).rewrite(sp.exp)) == 0
+    return h
+
+
 @pytest.mark.parametrize("body", [f"u * {op.name}(u) + {op.name}(2*u)" for op in entrywise_ops()] + [
     # the selftest's models once sinh was added (SymPy's sinh' is cosh, not in the language)
     "u * u * sinh(u)", "sinh(cos(u))", "sin(sinh(u))", "arcsin(u) + sinh(u) / (1 + sq(u))",
@@ -85,12 +96,7 @@ def test_derivatives_are_sympys_and_agree_with_central_differences(body):
 def test_every_entrywise_function_may_be_used_in_a_formula(body):
     """A registry function whose SymPy derivative the language lacks (sinh' = cosh) still
     gives f' and f'' the language can write, right at every draw inside the domain."""
-    m = matcalc.parse(f"h(u) = {body}; x: vector(n); f = sum(h(x))")
-    (h,) = m.formulas
-    u = symbol()
-    for k in (1, 2):
-        exact = sp.diff(h.forms[0], u, k).replace(sp.DiracDelta, lambda *a: 0)
-        assert sp.simplify((exact - h.forms[k]).rewrite(sp.exp)) == 0
+    h = _formula_with_sympys_derivatives(body)
     x = np.random.default_rng(2).uniform(0.2, 0.4, size=(4, 3))  # inside every domain, off every kink
     step = 1e-5
     for k in (1, 2):
@@ -214,12 +220,7 @@ LARGE = ["u * sigmoid(1.702*u)", "log1p(u) * sigm(u^2)", "softplus(u)^2 - softpl
 def test_derivatives_stay_finite_where_the_function_is(body):
     """``sigmoid`` and ``softplus`` differentiate to themselves, so ``f'`` and ``f''`` are finite
     wherever ``f`` is, and right there (central differences of ``f`` and ``f'``)."""
-    m = matcalc.parse(f"h(u) = {body}; x: vector(n); f = sum(h(x))")
-    (h,) = m.formulas
-    u = symbol()
-    for k in (1, 2):
-        exact = sp.diff(h.forms[0], u, k).replace(sp.DiracDelta, lambda *a: 0)
-        assert sp.simplify((exact - h.forms[k]).rewrite(sp.exp)) == 0
+    h = _formula_with_sympys_derivatives(body)
     low = 0.5 if "log1p" in body else -900.0
     x = np.concatenate([np.linspace(low, 900.0, 37), [26.7, 417.5, 709.9, 30.0]])
     with np.errstate(over="ignore"):  # exp(-u) of a large u inside sigmoid's NumPy form is fine
