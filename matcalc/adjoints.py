@@ -12,6 +12,8 @@ and every result linear in the size of the model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from . import build as b
 from .expr import Adjoint, Expr, Eye, Num, Ones, Var, Zero
 
@@ -31,13 +33,22 @@ def trivial(g: Expr) -> bool:
 def _uses(e: Expr, memo: dict[Expr, dict[str, int]]) -> dict[str, int]:
     """How often each adjoint occurs in ``e`` written out as a tree, counted up to 2 (enough
     to tell "once" from "more than once": ``δh + Wᵀ(δh ∘ …)`` uses ``δh`` twice)."""
+    return count_uses(e, memo, lambda n: {n.var.name: 1} if isinstance(n, Adjoint) else None)
+
+
+def count_uses(e: Expr, memo: dict[Expr, dict[str, int]],
+               leaf: Callable[[Expr], dict[str, int] | None]) -> dict[str, int]:
+    """How often each name occurs in ``e`` written out as a tree, counted up to 2, where
+    ``leaf(n)`` gives the names a leaf counts (``None``: ``n`` is no leaf); one walk of the
+    shared graph (``memo`` holds every node's counts)."""
     stack = [(e, False)]
     while stack:
         n, ready = stack.pop()
         if n in memo:
             continue
-        if isinstance(n, Adjoint):
-            memo[n] = {n.var.name: 1}
+        found = leaf(n)
+        if found is not None:
+            memo[n] = found
         elif ready:
             out: dict[str, int] = {}
             for c in n.children():

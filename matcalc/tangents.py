@@ -20,30 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import build as b
-from .adjoints import MAX_NESTING, MAX_REPEATED_SIZE, spread
+from .adjoints import MAX_NESTING, MAX_REPEATED_SIZE, count_uses, spread
 from .expr import Add, Apply, Call, Diff, EProd, Expr, Frob, MatPow, Mul, PowerSum, Transpose, Var
 from .kron import JacobianOf
 
 
 def _uses(e: Expr, candidates: set[str], memo: dict[Expr, dict[str, int]]) -> dict[str, int]:
     """How often each candidate's differential occurs in ``e`` written out as a tree (up to 2)."""
-    stack = [(e, False)]
-    while stack:
-        n, ready = stack.pop()
-        if n in memo:
-            continue
-        if isinstance(n, Diff):
-            memo[n] = {n.var.name: 1} if n.var.name in candidates else {}
-        elif ready:
-            out: dict[str, int] = {}
-            for c in n.children():
-                for name, k in memo[c].items():
-                    out[name] = min(2, out.get(name, 0) + k)
-            memo[n] = out
-        else:
-            stack.append((n, True))
-            stack.extend((c, False) for c in n.children() if c not in memo)
-    return memo[e]
+    return count_uses(e, memo, lambda n: (
+        ({n.var.name: 1} if n.var.name in candidates else {}) if isinstance(n, Diff) else None))
 
 
 def choose(raws: dict[str, Expr], roots: list[Expr]) -> set[str]:
