@@ -90,20 +90,7 @@ def _layers(rhs: Expr) -> dict[Expr, int]:
     """For each node of ``rhs``, the most layers nested in it (itself counted): calls of any
     kind, a call applied directly to calls counted with them (``logsumexp(W3*softmax(W2*
     softmax(W1*x)))`` has three, ``sum(sqrt(det(A)))`` one)."""
-    depth: dict[Expr, int] = {}
-    stack = [(rhs, False)]
-    while stack:
-        n, ready = stack.pop()
-        if n in depth:
-            continue
-        kids = () if isinstance(n, Var) else n.children()
-        if ready or not kids:
-            own = int(_is_call(n) and not _composed(n))
-            depth[n] = own + max((depth[c] for c in kids), default=0)
-        else:
-            stack.append((n, True))
-            stack.extend((c, False) for c in kids if c not in depth)
-    return depth
+    return _nesting(rhs, lambda n: _is_call(n) and not _composed(n))
 
 
 def _lifted(rhs: Expr) -> Callable[[Expr], bool] | None:
