@@ -12,7 +12,7 @@ and every result linear in the size of the model.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from . import build as b
 from .expr import Adjoint, Expr, Eye, Num, Ones, Var, Zero
@@ -69,15 +69,7 @@ def choose(raw: dict[Var, Expr], gradients: list[Expr], expand: bool = False) ->
     memo: dict[Expr, dict[str, int]] = {}
     uses = {v.name: _uses(g, memo) for v, g in raw.items()}
     refs = {name: frozenset(used) for name, used in uses.items()}
-    count: dict[str, int] = {}
-    users: dict[str, list[str]] = {}
-    for name, used in uses.items():
-        for u, k in used.items():
-            count[u] = count.get(u, 0) + k
-            users.setdefault(u, []).append(name)
-    for g in gradients:
-        for u, k in _uses(g, memo).items():
-            count[u] = count.get(u, 0) + k
+    count, users = tally(uses, (_uses(g, memo) for g in gradients))
     depth: dict[str, int] = {}
     nesting: dict[str, int] = {}
     size: dict[str, int] = {}
@@ -99,6 +91,22 @@ def choose(raw: dict[Var, Expr], gradients: list[Expr], expand: bool = False) ->
             size[name] = 1
     spread(named, users, refs, count)
     return named
+
+
+def tally(uses: dict[str, dict[str, int]], results: Iterable[dict[str, int]]
+          ) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """How often each name is used (``uses``: by each named value, in order; ``results``: by
+    what the result prints), and which named values use it."""
+    count: dict[str, int] = {}
+    users: dict[str, list[str]] = {}
+    for name, used in uses.items():
+        for u, k in used.items():
+            count[u] = count.get(u, 0) + k
+            users.setdefault(u, []).append(name)
+    for used in results:
+        for u, k in used.items():
+            count[u] = count.get(u, 0) + k
+    return count, users
 
 
 def spread(named: set[str], users: dict[str, list[str]], refs: dict, count: dict[str, int]) -> None:

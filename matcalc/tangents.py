@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import build as b
-from .adjoints import MAX_NESTING, MAX_REPEATED_SIZE, count_uses, spread
+from .adjoints import MAX_NESTING, MAX_REPEATED_SIZE, count_uses, spread, tally
 from .expr import Add, Apply, Call, Diff, EProd, Expr, Frob, MatPow, Mul, PowerSum, Transpose, Var
 from .kron import JacobianOf
 
@@ -37,15 +37,7 @@ def choose(raws: dict[str, Expr], roots: list[Expr]) -> set[str]:
     candidates = set(raws)
     memo: dict[Expr, dict[str, int]] = {}
     uses = {name: _uses(raw, candidates, memo) for name, raw in raws.items()}
-    count: dict[str, int] = {}
-    users: dict[str, list[str]] = {}
-    for name, used in uses.items():
-        for u, k in used.items():
-            count[u] = count.get(u, 0) + k
-            users.setdefault(u, []).append(name)
-    for root in roots:
-        for u, k in _uses(root, candidates, memo).items():
-            count[u] = count.get(u, 0) + k
+    count, users = tally(uses, (_uses(root, candidates, memo) for root in roots))
     nesting: dict[str, int] = {}
     size: dict[str, int] = {}
     named: set[str] = set()
