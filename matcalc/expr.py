@@ -50,9 +50,13 @@ class Expr:
         try:
             return self._hash
         except AttributeError:
-            h = hash((type(self).__name__, self.fields()))
+            h = hash((type(self).__name__, self._hashed_fields()))
             object.__setattr__(self, "_hash", h)
             return h
+
+    def _hashed_fields(self) -> tuple:
+        """:meth:`fields`, or values that hash as they do but faster."""
+        return self.fields()
 
     @property
     def key(self) -> str:
@@ -113,6 +117,12 @@ def _key_of(x: object) -> str:
     if isinstance(x, Symbolic):  # quoted text, as when sizes were strings: operand order stays
         return repr(str(x))
     return repr(x)
+
+
+def _hashed_number(value: Fraction) -> Fraction | int:
+    """``value``, or the ``int`` equal to it, whose hash is the same and not computed in
+    Python (a whole number's :class:`~fractions.Fraction` hashes by slow arithmetic)."""
+    return value.numerator if value.denominator == 1 else value
 
 
 def _node(cls):
@@ -182,6 +192,9 @@ class Num(Expr):
 
     def fields(self) -> tuple:
         return (self.value,)
+
+    def _hashed_fields(self) -> tuple:
+        return (_hashed_number(self.value),)
 
     def __repr__(self) -> str:
         return str(self.value)
@@ -259,6 +272,9 @@ class Mul(Expr):
 
     def fields(self) -> tuple:
         return (self.coef, self.scalars, self.chain)
+
+    def _hashed_fields(self) -> tuple:
+        return (_hashed_number(self.coef), self.scalars, self.chain)
 
     def children(self) -> tuple[Expr, ...]:
         return self.scalars + self.chain

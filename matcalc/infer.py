@@ -11,7 +11,8 @@ nested input cannot exhaust Python's recursion limit here.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from typing import NamedTuple
 
@@ -29,7 +30,7 @@ from .errors import (
     UnknownNameError,
 )
 from .expr import Expr, Num, Var
-from .model import Model
+from .model import Model, Places
 from .numbers import NumberRangeError, checked, power
 from .ops.registry import ALIASES, OPS, known_names, lookup
 from .syntax import (
@@ -199,10 +200,22 @@ class _Ref(dimensions.Unknown):
         self.var = var
 
 
+def _place(st: Statement) -> tuple[int, int, int]:
+    """``(line, column, end_column)`` of a definition's name (of a bare expression's start)."""
+    at = st.target.span if type(st) is Assign else st.span
+    end = at.end_column if at.end_line == at.line else at.column + 1
+    return (at.line, at.column, end)
+
+
 class _Declared(NamedTuple):  # (a named tuple: a model may declare many names)
     kind: Kind
     ty: Ty
-    line: int
+    node: Name  # the declared name as written
+
+    @property
+    def line(self) -> int:
+        """The line of the declaration (counted only for a message that names it)."""
+        return self.node.span.line
 
 
 # ---------------------------------------------------------------- the inference
@@ -219,6 +232,7 @@ class _Inference:
         self.one = self.dims.const(1)
         self.scalar: Ty = (self.one, self.one)
         self.declared: dict[str, _Declared] = {}
+        self.kind_types: dict[tuple, Ty] = {}
         self.elementwise: dict[str, _Declared] = {}
         self.formulas: dict = {}  # name -> matcalc.formulas.Formula
         self.undeclared: dict[str, Ty] = {}
@@ -230,8 +244,8 @@ class _Inference:
         #: pairs of types a sum has unified (a chain x + y + x + … unifies each pair once)
         self.added: set[tuple[Ty, Ty]] = set()
         #: per chain of infix operators walked by :meth:`infer`, its nodes from the top down
-        #: (:meth:`built` walks it again)
-        self.spines: dict[Node, list[Binary]] = {}
+        #: and their notes from the bottom up (:meth:`built` walks it again)
+        self.spines: dict[Node, tuple[list[Binary], list]] = {}
         self.deferred: list[tuple[int, str, Ty, int, Node]] = []
         self.inputs: dict[str, Var] = {}
         self.def_vars: dict[str, Var] = {}
@@ -251,31 +265,31 @@ class _Inference:
         values = [st for st in self.statements if isinstance(st, (Assign, ExprStatement))]
         self.check_placement(values)
 
-        for st in values:
-            self.current = st
-            ty = self.guarded(st, lambda st=st: self.infer(st.expr))
-            if isinstance(st, Assign):
-                self.defined[st.target.name] = ty
+        with self.guarded():
+            for st in values:
+                self.current = st
+                ty = self.infer(st.expr)
+                if type(st) is Assign:
+                    self.defined[st.target.name] = ty
         self.resolve_dims()
         self.make_vars()
 
         definitions: list[tuple[Var, Expr]] = []
-        places: list[tuple[int, int, int]] = []
-        for st in values:
-            at = st.target.span if isinstance(st, Assign) else st.span
-            end = at.end_column if at.end_line == at.line else at.column + 1
-            places.append((at.line, at.column, end))
-            rhs = self.guarded(st, lambda st=st: self.build(st.expr))
-            if isinstance(st, Assign):
+        with self.guarded():
+            for st in values:
+                self.current = st
+                rhs = self.build(st.expr)
+                if type(st) is not Assign:
+                    break
                 var = self.def_vars[st.target.name]
                 if rhs.shape[0] == rhs.shape[1] != 1 and b.is_symmetric(rhs):
                     # symmetric by construction (AᵀA, A + Aᵀ, inv(S), exp(S), …): its uses know it
                     var = Var(var.name, var.shape, "def", True)
                     self.def_vars[st.target.name] = var
-            else:
-                var = Var(self.output_name(), rhs.shape, role="def")
-            definitions.append((var, rhs))
-
+                definitions.append((var, rhs))
+        if type(st) is not Assign:
+            definitions.append((Var(self.output_name(), rhs.shape, role="def"), rhs))
+        places = Places(lambda: tuple(map(_place, values)))
         return Model(
             inputs=tuple(self.inputs.values()),
             definitions=tuple(definitions),
@@ -284,16 +298,18 @@ class _Inference:
             formulas=tuple(self.formulas.values()),
             dims=self.dims_in_order(),
             source=self.text,
-            places=tuple(places),
+            places=places,
             convention=self.convention,
         )
 
-    def guarded(self, st: Statement, work: Callable[[], object]):
-        """Run ``work``; a too-deep expression becomes a located error."""
+    @contextmanager
+    def guarded(self) -> Iterator[None]:
+        """A too-deep expression in the statement being read (:attr:`current`) becomes a
+        located error."""
         try:
-            return work()
+            yield
         except RecursionError:
-            raise self.error(MatcalcSyntaxError, "expression nested too deeply", st.span) from None
+            raise self.error(MatcalcSyntaxError, "expression nested too deeply", self.current.span) from None
 
     # ------------------------------------------------------------ errors
 
@@ -359,11 +375,19 @@ class _Inference:
                         " another name",
                         n,
                     )
-                self.elementwise[n.name] = _Declared(kind, self.scalar, n.span.line)
+                self.elementwise[n.name] = _Declared(kind, self.scalar, n)
             else:
-                self.declared[n.name] = _Declared(kind, self.kind_type(kind), n.span.line)
+                self.declared[n.name] = _Declared(kind, self.kind_type(kind), n)
 
     def kind_type(self, kind: Kind) -> Ty:
+        """The type of a declared kind; one object for every declaration of one kind."""
+        key = (kind.name, kind.dims)
+        ty = self.kind_types.get(key)
+        if ty is None:
+            ty = self.kind_types[key] = self.new_kind_type(kind)
+        return ty
+
+    def new_kind_type(self, kind: Kind) -> Ty:
         d = [self.size_var(x, user=True) for x in kind.dims]
         if kind.name == "scalar":
             return self.scalar
@@ -470,13 +494,17 @@ class _Inference:
             while type(node) is Binary and node[3] not in POWERS:  # op, left
                 spine.append(node)
                 node = node[4]
-            self.spines[root] = spine
             ty = self.infer(node, depth + 1)
             visit_binary, visit_name = self.visit_binary, self.visit_name
             undeclared, declared, info, dims = self.undeclared, self.declared, self.info, self.dims
             # the last step's operator, operand types, result and merges of dimensions: a
             # step of a chain like the one before (A*A*…) is given the same result at once
             last_op, last_lt, last_rt, last_info, last_merges = None, None, None, None, -1
+            # per step, from the bottom up: its note (a step like the one before shares its
+            # note, kept here and not in ``info``: a chain may have millions of steps)
+            notes: list = []
+            self.spines[root] = (spine, notes)
+            add_note = notes.append
             for node in reversed(spine):
                 right = node[5]
                 if type(right) is Name:
@@ -490,10 +518,11 @@ class _Inference:
                     rt = self.infer(right, depth + 1)
                 op = node[3]
                 if rt is last_rt and ty is last_lt and op == last_op and dims.merges == last_merges:
-                    info[node] = last_info
+                    add_note(last_info)
                     ty = last_info[0]
                     continue
                 lt, ty = ty, visit_binary(node, ty, rt)
+                add_note(info[node])
                 if op in CACHED:
                     last_op, last_lt, last_rt, last_info, last_merges = op, lt, rt, info[node], dims.merges
             return ty
@@ -897,14 +926,20 @@ class _Inference:
             if how == "def":
                 return self.def_vars[name]
         elif kind is Binary and root[3] not in POWERS:
-            spine = self.spines.pop(root)
+            spine, notes = self.spines.pop(root)
             node = spine[-1][4]  # the first operand (op, left)
             out = self.built(node, depth + 1)
             info, inputs, def_vars = self.info, self.inputs, self.def_vars
-            for node in reversed(spine):
+            for node, note in zip(reversed(spine), notes):
                 right = node[5]
+                how = note[1]
                 if type(right) is not Name:
-                    out = self.build_node(node, [out, self.built(right, depth + 1)])
+                    value = self.built(right, depth + 1)
+                    info[node] = note  # (build_node and add_terms read the note there)
+                    if how == "same":  # (a sum's terms are collected)
+                        out = self.add_terms(node, out, value)
+                    else:
+                        out = self.build_node(node, [out, value])
                     continue
                 right_info = info.get(right)
                 if right_info is None:  # an input that infer did not note
@@ -914,17 +949,26 @@ class _Inference:
                 elif right_info[1] == "def":
                     value = def_vars[right_info[2]]
                 else:
+                    info[node] = note
                     out = self.build_node(node, [out, self.built(right, depth + 1)])
                     continue
                 # a name joins a chain being collected as build_node would join it
-                how = info[node][1]
                 if type(out) is _Factors and how == "matmul" or (
                     type(out) is _Terms and how == "same" and node[3] == "+"
                 ):
                     out.append(value)
+                elif how == "matmul" and type(out) is not Num:  # a chain of products begins
+                    out = _Factors((self.settle(out, node), value))
                 else:
+                    info[node] = note
                     out = self.build_node(node, [out, value])
             return out
+        elif kind is Call:
+            _, how, fn = self.info[root]
+            if how == "apply":  # an entry-wise function of one argument
+                e = b.apply(fn, self.settle(self.built(root[5][0], depth + 1), root))
+                hash(e)
+                return e
         return self.build_node(root, [self.built(k, depth + 1) for k in syntax_children(root)])
 
     def build_node(self, node: Node, kids: list) -> Expr | _Terms:

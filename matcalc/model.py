@@ -3,9 +3,44 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .expr import Expr, Var
+
+
+class Places(Sequence):
+    """``(line, column, end_column)`` per definition, counted the first time one is asked
+    for (lines are counted from character offsets: a large model need not count them)."""
+
+    __slots__ = ("_make", "_places")
+
+    def __init__(self, make: Callable[[], tuple[tuple[int, int, int], ...]]) -> None:
+        self._make: Callable[[], tuple[tuple[int, int, int], ...]] | None = make
+        self._places: tuple[tuple[int, int, int], ...] = ()
+
+    def _all(self) -> tuple[tuple[int, int, int], ...]:
+        if self._make is not None:
+            self._places, self._make = self._make(), None
+        return self._places
+
+    def __getitem__(self, index):
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self) -> Iterator[tuple[int, int, int]]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == (tuple(other) if isinstance(other, Sequence) else other)
+
+    def __hash__(self) -> int:
+        return hash(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
 
 
 @dataclass(frozen=True)
@@ -29,7 +64,7 @@ class Model:
     elementwise: tuple[str, ...] = ()
     dims: tuple[str, ...] = ()
     source: str = ""
-    places: tuple[tuple[int, int, int], ...] = ()
+    places: Sequence[tuple[int, int, int]] = ()
     convention: str = "matcalc"
     formulas: tuple = ()  # the functions defined by formula (matcalc.formulas.Formula), in order
 

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import sys
 
+from .dims import symbol
 from .errors import MatcalcError
 from .lalr import FastParser, NotFast
 from .syntax import (
+    KINDS,
     Assign,
     Binary,
     Call,
+    Declaration,
+    Kind,
     Name,
     Neg,
     Node,
@@ -45,6 +49,8 @@ NEWLINE, SEMICOLON, END = map(_intern, ("_NL", "SEMICOLON", "$END"))
 _NAME_GOES_ON = frozenset((LPAR, TRANSPOSE, POWOP))
 #: … and more than a term of a sum on its own (also a product)
 _TERM_GOES_ON = _NAME_GOES_ON | {MULOP}
+#: The tokens that end a statement
+_STATEMENT_ENDS = frozenset((NEWLINE, SEMICOLON, END))
 #: The text of the operators of one spelling
 _OP_TEXT = {PLUS: "+", MINUS: "-"}
 
@@ -147,7 +153,12 @@ class PrecedenceReader:
 
         def product(first: Node | None) -> Node:
             nonlocal i
-            left = unary(first)
+            if first is None and kinds[i] is NAME and kinds[i + 1] not in _NAME_GOES_ON:
+                start, end = spans[i]  # a plain name
+                i += 1
+                left = Name((source, start, end, text[start:end]))
+            else:
+                left = unary(first)
             while kinds[i] is MULOP:
                 op_start, op_end = spans[i]
                 i += 1
@@ -162,7 +173,12 @@ class PrecedenceReader:
 
         def total(first: Node | None) -> Node:
             nonlocal i
-            left = product(first)
+            if first is None and kinds[i] is NAME and kinds[i + 1] not in _TERM_GOES_ON:
+                start, end = spans[i]  # a plain name
+                i += 1
+                left = Name((source, start, end, text[start:end]))
+            else:
+                left = product(first)
             kind = kinds[i]
             while kind is PLUS or kind is MINUS:
                 op_start = spans[i][0]
@@ -186,11 +202,52 @@ class PrecedenceReader:
                 left = fast_binary(left, tok, total(None), source)
             return left
 
+        def declaration() -> Declaration | None:
+            """``NAME: KIND`` whose sizes are names (``W: matrix(m, n)``, the commonest
+            declaration) read at once; ``None`` for any other (read as an expression, which
+            finds its mistakes). ``i`` at the name."""
+            nonlocal i
+            j = i + 2
+            if kinds[j] is not NAME:
+                return None
+            word_start, end = spans[j]
+            word = text[word_start:end]
+            want = KINDS.get(word)
+            if want is None:
+                return None
+            j += 1
+            sizes = []
+            if want:
+                if kinds[j] is not LPAR:
+                    return None
+                j += 1
+                while kinds[j] is NAME:
+                    start, stop = spans[j]
+                    sizes.append(symbol(text[start:stop]))
+                    j += 1
+                    if kinds[j] is not COMMA:
+                        break
+                    j += 1
+                if kinds[j] is not RPAR or len(sizes) != want:
+                    return None
+                end = spans[j][1]
+                j += 1
+            if kinds[j] not in _STATEMENT_ENDS:
+                return None
+            start, stop = spans[i][0], spans[i][1]
+            name = Name((source, start, stop, text[start:stop]))
+            i = j
+            return Declaration((name,), Kind(word, tuple(sizes), source, word_start, end), source, start, end)
+
         def statement() -> Statement:
             nonlocal i
             first = None
             if kinds[i] is NAME:
                 following = kinds[i + 1]
+                if following is COLON:
+                    read = declaration()
+                    if read is not None:
+                        return read
                 if following is EQUAL:  # NAME = expr
                     start, end = spans[i]
                     i += 2
