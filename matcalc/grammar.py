@@ -67,13 +67,20 @@ def parser() -> Lark:
 TOKEN_PAIRS = (("MULOP", "NAME"), ("PLUS", "NAME"), ("MINUS", "NAME"))
 
 
+#: Infix operators a part of a text's tokens may end before (after one of ``OPERAND_ENDS``):
+#: :meth:`matcalc.lalr.FastParser.tokens` reads a long expression a part at a time
+TOKEN_SPLITS = ("MULOP", "PLUS", "MINUS")
+OPERAND_ENDS = ("NAME", "NUMBER", "RPAR", "TRANSPOSE")
+
+
 @lru_cache(maxsize=1)
 def table_parser():
     """The fast reader over :func:`parser`'s table; lark's own parser reads texts with errors."""
     from .lalr import FastParser
     from .syntax import FAST_BUILDERS
 
-    return FastParser(parser(), FAST_BUILDERS, pairs=TOKEN_PAIRS)
+    return FastParser(parser(), FAST_BUILDERS, pairs=TOKEN_PAIRS, splits=TOKEN_SPLITS,
+                      operand_ends=OPERAND_ENDS)
 
 
 @lru_cache(maxsize=1)

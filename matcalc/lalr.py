@@ -34,6 +34,9 @@ from .syntax import Source, reading
 _END = sys.intern("$END")
 
 
+#: The last token of a part of a text's tokens (:meth:`FastParser.tokens` with a limit)
+MORE = sys.intern("(more)")
+
 #: The kind of a group that matches the second of two tokens read in one match
 PAIR = sys.intern("(pair)")
 
@@ -54,12 +57,17 @@ class FastParser:
     Python 3.11 and later, whose regular expressions have possessive repeats) skips
     ignored text in the match of the next token; then :meth:`tokens` also reads each of
     ``pairs`` (two terminals, one after the other, as an operator and a name) in one match.
+    ``splits`` and ``operand_ends`` say where :meth:`tokens` may end a part (see there).
     """
 
     def __init__(self, lark_parser: Lark, builders: Mapping[tuple[str, tuple[str, ...]], Callable],
                  drop_in_parens: str = "_NL", open_paren: str = "LPAR", close_paren: str = "RPAR",
-                 skip_ahead: bool | None = None, pairs: Sequence[tuple[str, str]] = ()) -> None:
+                 skip_ahead: bool | None = None, pairs: Sequence[tuple[str, str]] = (),
+                 splits: Sequence[str] = (), operand_ends: Sequence[str] = ()) -> None:
         self.lark = lark_parser
+        #: infix operators a part of the tokens may end before, after one of ``operand_ends``
+        self.splits = frozenset(map(sys.intern, splits))
+        self.operand_ends = frozenset(map(sys.intern, operand_ends))
         frontend = lark_parser.parser
         lexer = frontend.lexer
         root = getattr(lexer, "root_lexer", lexer)
@@ -166,20 +174,30 @@ class FastParser:
             with reading(text):
                 return self.lark.parse(text)
 
-    def tokens(self, text: str) -> tuple[list[str], list[tuple[int, int]]]:
-        """The kinds and offsets ``(start, end)`` of the tokens of ``text`` (new lines in
-        parentheses dropped), ending with ``$END``; :class:`NotFast` at a character no
-        terminal matches."""
+    def tokens(self, text: str, pos: int = 0, limit: int | None = None, depth: int = 0
+               ) -> tuple[list[str], list[tuple[int, int]]]:
+        """The kinds and offsets ``(start, end)`` of the tokens of ``text`` from ``pos`` on
+        (new lines in parentheses dropped), ending with ``$END``; :class:`NotFast` at a
+        character no terminal matches.
+
+        With a ``limit``, the tokens end instead with :data:`MORE` (in place of offsets:
+        where to go on, and the ``depth`` of parentheses there) after ``limit`` tokens, when
+        the text goes on, at the first new line outside parentheses or before the first of
+        ``splits`` (pairs read in one match whose first token is an infix operator) after an
+        operand: a large model is read a part at a time, and its tokens need not all be held
+        at once."""
         if not self.usable:
             raise NotFast("the grammar needs lark's general machinery")
         kinds, pairs = self.scan_kinds, self.pairs
         dropped, opening, closing = self.drop_in_parens, self.open_paren, self.close_paren
-        depth = 0
         out_kinds: list[str] = []
         out_spans: list[tuple[int, int]] = []
         add_kind, add_span = out_kinds.append, out_spans.append
         stray, plain = self.stray, self.plain
-        for m in self.scanner.finditer(text):
+        if limit is None:
+            limit = len(text) + 1  # (more than there are tokens)
+        splits, operand_ends = self.splits, self.operand_ends
+        for m in self.scanner.finditer(text, pos):
             group = m.lastindex
             kind = kinds[group or 0]
             if kind in plain:  # most tokens: nothing to note
@@ -188,6 +206,10 @@ class FastParser:
                 continue
             if kind is PAIR:  # two tokens
                 first, kind, second = pairs[group]
+                if len(out_kinds) >= limit and kind in splits and out_kinds[-1] in operand_ends:
+                    add_kind(MORE)
+                    add_span((m.start(), depth))
+                    return out_kinds, out_spans
                 add_kind(kind)
                 add_span(m.span(first))
                 add_kind(second)
@@ -202,8 +224,15 @@ class FastParser:
             elif kind is closing:
                 if depth:
                     depth -= 1
-            elif kind is dropped and depth:
-                continue
+            elif kind is dropped:
+                if depth:
+                    continue
+                if len(out_kinds) >= limit and m.end() < len(text):
+                    add_kind(kind)
+                    add_span(m.span(group))
+                    add_kind(MORE)
+                    add_span((m.end(), 0))
+                    return out_kinds, out_spans
             add_kind(kind)
             add_span(m.span(group))
         add_kind(_END)

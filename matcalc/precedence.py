@@ -17,7 +17,7 @@ import sys
 
 from .dims import symbol
 from .errors import MatcalcError
-from .lalr import FastParser, NotFast
+from .lalr import MORE, FastParser, NotFast
 from .syntax import (
     KINDS,
     Assign,
@@ -47,8 +47,11 @@ NEWLINE, SEMICOLON, END = map(_intern, ("_NL", "SEMICOLON", "$END"))
 #: After a name, the tokens that make it more than a factor of a product on its own
 #: (a call, a transpose, a power) …
 _NAME_GOES_ON = frozenset((LPAR, TRANSPOSE, POWOP))
-#: … and more than a term of a sum on its own (also a product)
-_TERM_GOES_ON = _NAME_GOES_ON | {MULOP}
+#: … and more than a term of a sum on its own (also a product; the end of a part of the
+#: tokens is before an infix operator, which may be a product's)
+_TERM_GOES_ON = _NAME_GOES_ON | {MULOP, MORE}
+#: How many tokens are read at a time (at least: up to the end of a statement)
+_PART = 20_000
 #: The tokens that end a statement
 _STATEMENT_ENDS = frozenset((NEWLINE, SEMICOLON, END))
 #: The text of the operators of one spelling
@@ -81,9 +84,17 @@ class PrecedenceReader:
     def climb(self, text: str) -> tuple[Statement, ...]:
         """The statements of ``text`` by precedence climbing; :class:`NotFast` (or the
         error of a builder) where this reader cannot go on."""
-        kinds, spans = self.table.tokens(text)
+        tokens = self.table.tokens
+        kinds, spans = tokens(text, 0, _PART)
         source = Source(text)
         i = 0
+
+        def more() -> None:
+            """The next part of the tokens; ``i`` at the :data:`MORE` that ends this one."""
+            nonlocal i, kinds, spans
+            pos, depth = spans[i]
+            kinds, spans = tokens(text, pos, _PART, depth)
+            i = 0
 
         def arguments() -> list[Node] | None:
             """``( [expr (, expr)*] )`` after a name; ``i`` at the ``(``."""
@@ -159,7 +170,13 @@ class PrecedenceReader:
                 left = Name((source, start, end, text[start:end]))
             else:
                 left = unary(first)
-            while kinds[i] is MULOP:
+            while True:
+                kind = kinds[i]
+                if kind is not MULOP:
+                    if kind is not MORE:
+                        break
+                    more()  # (a part of the tokens ends before an infix operator)
+                    continue
                 op_start, op_end = spans[i]
                 i += 1
                 if kinds[i] is NAME and kinds[i + 1] not in _NAME_GOES_ON:  # a plain name
@@ -280,6 +297,9 @@ class PrecedenceReader:
             kind = kinds[i]
             if kind is NEWLINE or kind is SEMICOLON:
                 i += 1
+                continue
+            if kind is MORE:  # the next statements' tokens
+                more()
                 continue
             if kind is END:
                 return tuple(statements)

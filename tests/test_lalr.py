@@ -234,3 +234,28 @@ def test_pairs_read_in_one_match_are_the_tokens_read_one_by_one():
                        for _ in range(rng.randint(1, 16))) for _ in range(3000)]
     for text in TRICKY + texts() + strings:
         assert tokens_of(table_parser(), text) == tokens_of(ONE_BY_ONE, text), text
+
+
+def test_a_text_read_a_few_tokens_at_a_time_reads_alike(monkeypatch):
+    """Read a part of its tokens at a time (parts ending at new lines outside parentheses),
+    a text gives the statements it gives read whole, or the reader gives up on both (a
+    mistake may be found at another place first: the table reader reads the text then)."""
+    from matcalc import precedence
+
+    rng = random.Random(5)
+    strings = ["".join(rng.choice(PIECES) for _ in range(rng.randint(1, 24))) for _ in range(1500)]
+    cases = texts() + TRICKY + [fuzz_input(i, seed=9) for i in range(300)] + strings
+
+    def read(text: str):  # the statements, or None where the reader gives up (for the table)
+        found = outcome(fast_parser().climb, text)
+        return found if found[0] == "ok" else None
+
+    whole = [read(text) for text in cases]
+    assert sum(found is not None for found in whole) > 400
+    for part in (1, 2, 7):
+        monkeypatch.setattr(precedence, "_PART", part)
+        for text, expected in zip(cases, whole):
+            assert read(text) == expected, (part, text)
+    monkeypatch.undo()
+    parts = fast_parser().table.tokens("x: vector(n)\nf = sum(\nx)\n\ny = f", 0, 1)
+    assert parts[0][-1] is precedence.MORE and parts[1][-1] == (13, 0)
