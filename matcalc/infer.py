@@ -927,19 +927,31 @@ class _Inference:
                 return self.def_vars[name]
         elif kind is Binary and root[3] not in POWERS:
             spine, notes = self.spines.pop(root)
+            info, inputs, def_vars, settle = self.info, self.inputs, self.def_vars, self.settle
             node = spine[-1][4]  # the first operand (op, left)
-            out = self.built(node, depth + 1)
-            info, inputs, def_vars = self.info, self.inputs, self.def_vars
+            first = info.get(node) if type(node) is Name else None
+            if first is not None and first[1] == "input":
+                out = inputs[first[2]]
+            elif first is not None and first[1] == "def":
+                out = def_vars[first[2]]
+            else:
+                out = self.built(node, depth + 1)
             for node, note in zip(reversed(spine), notes):
                 right = node[5]
                 how = note[1]
                 if type(right) is not Name:
                     value = self.built(right, depth + 1)
-                    info[node] = note  # (build_node and add_terms read the note there)
-                    if how == "same":  # (a sum's terms are collected)
-                        out = self.add_terms(node, out, value)
-                    else:
-                        out = self.build_node(node, [out, value])
+                    if how == "same":  # a term of a sum (collected, and added up once)
+                        value = settle(value, node)
+                        if node[3] != "+":
+                            value = b.neg(value)
+                        if type(out) is _Terms:
+                            out.append(value)
+                        else:
+                            out = _Terms((settle(out, node), value))
+                        continue
+                    info[node] = note  # (build_node reads the note there)
+                    out = self.build_node(node, [out, value])
                     continue
                 right_info = info.get(right)
                 if right_info is None:  # an input that infer did not note
@@ -958,7 +970,7 @@ class _Inference:
                 ):
                     out.append(value)
                 elif how == "matmul" and type(out) is not Num:  # a chain of products begins
-                    out = _Factors((self.settle(out, node), value))
+                    out = _Factors((settle(out, node), value))
                 else:
                     info[node] = note
                     out = self.build_node(node, [out, value])
