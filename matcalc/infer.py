@@ -494,7 +494,7 @@ class _Inference:
             while type(node) is Binary and node[3] not in POWERS:  # op, left
                 spine.append(node)
                 node = node[4]
-            ty = self.infer(node, depth + 1)
+            ty = self.visit_name(node) if type(node) is Name else self.infer(node, depth + 1)
             visit_binary, visit_name = self.visit_binary, self.visit_name
             undeclared, declared, info, dims = self.undeclared, self.declared, self.info, self.dims
             # the last step's operator, operand types, result and merges of dimensions: a
