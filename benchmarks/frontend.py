@@ -5,7 +5,8 @@
 For each kind of input (a sum of many terms, a deep residual network written out,
 one long product chain ``A*A*…*x``, long comments, blank lines) the script prints,
 per stage, the median wall time of ``--runs`` runs (and the CPU time of the
-process, steadier on a shared machine) as seconds per MB and MB/s:
+process, steadier on a shared machine, its least, and the page faults: new memory
+touched, whose cost in system time is part of the CPU time) as seconds per MB and MB/s:
 
 * ``lex``: the tokens alone (kinds and offsets, :meth:`matcalc.lalr.FastParser.tokens`);
 * ``read``: matcalc's reader (:mod:`matcalc.precedence`: precedence climbing over those
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -87,23 +89,27 @@ def plain_tree_parser() -> Lark:
                 maybe_placeholders=True)
 
 
-def timed(work: Callable[[], object], runs: int) -> tuple[float, float]:
-    """Median wall and CPU seconds of ``work()`` (garbage collection paused, as in parse)."""
-    walls, cpus = [], []
+def timed(work: Callable[[], object], runs: int) -> tuple[float, float, float, float]:
+    """Median wall and CPU seconds of ``work()`` (garbage collection paused, as in parse),
+    the least CPU seconds, and the median count of page faults (new memory touched: on this
+    virtual machine each costs microseconds of system time, counted in the CPU time)."""
+    walls, cpus, faults = [], [], []
     for _ in range(runs):
         was = gc.isenabled()
         gc.disable()
         try:
             with deep_recursion(20_000):
+                f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 w0, c0 = time.perf_counter(), time.process_time()
                 work()
                 walls.append(time.perf_counter() - w0)
                 cpus.append(time.process_time() - c0)
+                faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
         finally:
             if was:
                 gc.enable()
         gc.collect()
-    return statistics.median(walls), statistics.median(cpus)
+    return statistics.median(walls), statistics.median(cpus), min(cpus), statistics.median(faults)
 
 
 def main() -> None:
@@ -118,7 +124,8 @@ def main() -> None:
     lark_tree = plain_tree_parser()
     matcalc.parse("f = sum(x)")  # warm up: imports, tables
 
-    print(f"{'input':<12} {'stage':<15} {'s/MB':>7} {'MB/s':>7} {'cpu s/MB':>9} {'÷ read+type':>12}")
+    print(f"{'input':<12} {'stage':<15} {'s/MB':>7} {'MB/s':>7} {'cpu s/MB':>9} {'least':>7}"
+          f" {'faults/MB':>10} {'÷ read+type':>12}")
     for kind in opts.kinds.split(","):
         text = KINDS[kind](size)
         mb = len(text.encode("utf-8")) / MB
@@ -133,18 +140,18 @@ def main() -> None:
                        ("lark tree", lambda text=text: lark_tree.parse(text))]
         base = None
         for name, work in stages:
-            wall, cpu = timed(work, opts.runs)
+            wall, cpu, least, faults = timed(work, opts.runs)
             base = wall if name == "read+type" else base
             ratio = f"{wall / base:.2f}×" if base else ""
             print(f"{kind if name == 'lex' else '':<12} {name:<15} {wall / mb:7.3f} {mb / wall:7.2f}"
-                  f" {cpu / mb:9.3f} {ratio:>12}", flush=True)
+                  f" {cpu / mb:9.3f} {least / mb:7.3f} {faults / mb:10.0f} {ratio:>12}", flush=True)
 
     print("\nread+type of f = x'*A*…*A*x (linear: × ≈ 2 per doubling)")
     print(f"{'factors':>8} {'s':>8} {'×':>6} {'cpu s':>8}")
     previous = None
     for factors in (2000, 4000, 8000, 16000):
         text = chain_text(factors)
-        wall, cpu = timed(lambda text=text: matcalc.parse(text), max(opts.runs, 5))
+        wall, cpu, _, _ = timed(lambda text=text: matcalc.parse(text), max(opts.runs, 5))
         ratio = f"{wall / previous:.2f}" if previous else ""
         print(f"{factors:>8} {wall:8.4f} {ratio:>6} {cpu:8.4f}", flush=True)
         previous = wall
