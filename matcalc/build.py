@@ -183,7 +183,7 @@ def mul(*factors: Expr) -> Expr:
     if len(factors) == 2:  # the commonest product, W x, at once: two different variables
         a, c = factors
         if type(a) is Var and type(c) is Var and a.shape != SCALAR and c.shape != SCALAR and (
-            a.shape[1] == c.shape[0] and a != c
+            a.shape[1] == c.shape[0] and a.name != c.name  # (variables of one name are alike)
         ):
             return Mul(_UNIT, (), factors, (a.shape[0], c.shape[1]))
     coef = _UNIT

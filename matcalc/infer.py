@@ -978,9 +978,7 @@ class _Inference:
         elif kind is Call:
             _, how, fn = self.info[root]
             if how == "apply":  # an entry-wise function of one argument
-                e = b.apply(fn, self.settle(self.built(root[5][0], depth + 1), root))
-                hash(e)
-                return e
+                return b.apply(fn, self.settle(self.built(root[5][0], depth + 1), root))
         return self.build_node(root, [self.built(k, depth + 1) for k in syntax_children(root)])
 
     def build_node(self, node: Node, kids: list) -> Expr | _Terms:
@@ -1003,7 +1001,10 @@ class _Inference:
             where = node.op_span if isinstance(node, Binary) else node
             what = f"a constant in {self.src(node)}"
             raise self.error(NumberError, err.about(what), where) from None
-        hash(e)  # cache hashes bottom-up: no deep recursion when hashed later
+        # Hashes are cached bottom-up here, where nodes are made below SHALLOW levels of
+        # nesting (by postorder, and in chains of operators): hashing a deep tree later
+        # then recurses only through the few levels above a hashed node.
+        hash(e)
         return e
 
     def add_terms(self, node: Node, left: Expr | _Terms, right: Expr | _Terms) -> _Terms:
@@ -1031,13 +1032,11 @@ class _Inference:
                 raise self.error(ShapeError, f"{self.src(node)}: {err}", node) from None
             except NumberRangeError as err:
                 raise self.error(NumberError, err.about(f"a constant in {self.src(node)}"), node) from None
-            hash(product)
             return product
         try:
             total = b.add(*e)
         except ValueError as err:
             raise self.error(ShapeError, f"{self.src(node)}: {err}", node) from None
-        hash(total)
         return total
 
     def construct(self, node: Node, kids: list[Expr]) -> Expr:

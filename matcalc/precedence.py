@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from .dims import symbol
+from .dims import Dim, symbol
 from .errors import MatcalcError
 from .lalr import MORE, FastParser, NotFast
 from .syntax import (
@@ -88,6 +88,7 @@ class PrecedenceReader:
         kinds, spans = tokens(text, 0, _PART)
         source = Source(text)
         i = 0
+        symbols: dict[str, Dim] = {}  # the sizes declarations name, each made once
 
         def more() -> None:
             """The next part of the tokens; ``i`` at the :data:`MORE` that ends this one."""
@@ -240,7 +241,11 @@ class PrecedenceReader:
                 j += 1
                 while kinds[j] is NAME:
                     start, stop = spans[j]
-                    sizes.append(symbol(text[start:stop]))
+                    size_name = text[start:stop]
+                    size = symbols.get(size_name)
+                    if size is None:
+                        size = symbols[size_name] = symbol(size_name)
+                    sizes.append(size)
                     j += 1
                     if kinds[j] is not COMMA:
                         break
