@@ -2,7 +2,7 @@
 
     python benchmarks/codegen.py [--runs 20] [--rounds 3] [--threads 1,2]
         [--cases 'seed000 W;seed000 W,M,b,c;seed004 V'] [--methods matcalc,closed form,jax,torch]
-        [--glibc-heap] [--show-source] [--target numpy,torch,jax,array-api]
+        [--glibc-heap] [--show-source] [--target numpy,torch,jax,array-api [--pairs]]
 
 Cases: seed 000 (two-layer ReLU network, n = m = p = 2000) w.r.t. W and
 w.r.t. W, M, b, c; seed 004 (L = ||1ᵀ tanh(X V)||², X 4000×500, V 500×300)
@@ -49,7 +49,24 @@ gradients sit at that limit: in some processes they are mmapped, or the heap's t
 trimmed, on each call, so both are faulted in afresh (15.6k faults, +15 ms), in
 others not, whatever the method. That flipped the verdicts from process to process
 (the torch module 0.8× autograd in one run, 2.4× in the next; ``jax.jit`` 1.6× in
-another). ``--glibc-heap`` runs with glibc's defaults instead, to see those figures.
+another). ``MALLOC_ARENA_MAX=1`` as well: XLA runs a jitted function on a worker thread,
+glibc gives that thread an arena of its own, and such an arena's extra heaps are mmapped
+and unmapped as soon as they are empty, whatever the trim threshold says. A 32 MB result
+could get a heap of its own, faulted in afresh on every call (7.8k faults, +5–15 ms), in
+some processes and not in others: our JAX module 0.55× ``jax.jit`` on seed 000 w.r.t. W
+in one run (the peer's processes faulted), 1.3× w.r.t. W, M, b, c in the same run. With
+one arena the freed result is reused. ``--glibc-heap`` runs with glibc's defaults
+instead, to see those figures.
+
+The inputs. Every array starts on a 64-byte boundary, which lets ``jax.device_put`` on a
+CPU use it in place, and ``--pairs`` hands ours and the peer one set of JAX arrays: so
+every method reads the very memory that the forward reference and the other methods read
+(NumPy and ``torch.from_numpy`` always did). With a copy each, the module whose copies
+were made first took 1.75–2.13× the other's CPU time in ``--pairs`` on seed 000 w.r.t. W,
+whichever module it was (ours first: 1.93, 1.75, 2.13×; the peer first: 0.56, 0.52,
+0.53×), and one jitted ``W @ x`` took 1.64–1.86 ms on the first copies against
+1.37–1.44 ms on the second: the memory, not the code (the two XLA programs are the same
+fusions and dots).
 """
 
 from __future__ import annotations
@@ -76,13 +93,26 @@ CASES = {
 
 
 # ---------------------------------------------------------------- inputs
+def aligned(a):
+    """A copy of ``a`` whose data starts on a 64-byte boundary, so that ``jax.device_put``
+    on a CPU uses it in place instead of copying it: the JAX methods then read the very
+    memory that the NumPy forward reference and the other methods read."""
+    import numpy as np
+
+    raw = np.empty(a.nbytes + 64, dtype=np.uint8)
+    start = -raw.ctypes.data % 64
+    out = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
 def make_inputs(model: str, sizes: dict[str, int]):
     import numpy as np
 
     rng = np.random.default_rng(0)
     if model == "seed000":
         n, m, p = sizes["n"], sizes["m"], sizes["p"]
-        return {
+        inputs = {
             "x": rng.normal(size=n),
             "b": rng.normal(size=m),
             "W": rng.normal(size=(m, n)) / np.sqrt(n),
@@ -90,8 +120,10 @@ def make_inputs(model: str, sizes: dict[str, int]):
             "c": rng.normal(size=p),
             "y": rng.normal(size=p),
         }
-    t, n, m = sizes["t"], sizes["n"], sizes["m"]
-    return {"X": rng.normal(size=(t, n)) / np.sqrt(n), "V": rng.normal(size=(n, m))}
+    else:
+        t, n, m = sizes["t"], sizes["n"], sizes["m"]
+        inputs = {"X": rng.normal(size=(t, n)) / np.sqrt(n), "V": rng.normal(size=(n, m))}
+    return {k: aligned(v) for k, v in inputs.items()}
 
 
 # ---------------------------------------------------------------- NumPy by hand
@@ -137,6 +169,18 @@ def closed_form(model: str, wrt: list[str]):
 
 
 # ---------------------------------------------------------------- methods
+_DEVICE: dict[int, dict] = {}
+
+
+def jax_inputs(inputs: dict) -> dict:
+    """``inputs`` on JAX's device, one copy per ``inputs`` dict (shared by ours and the peer)."""
+    import jax
+
+    if id(inputs) not in _DEVICE:
+        _DEVICE[id(inputs)] = (inputs, {k: jax.device_put(v) for k, v in inputs.items()})
+    return _DEVICE[id(inputs)][1]
+
+
 def build(method: str, model: str, wrt: list[str], inputs: dict):
     """(callable taking no arguments and returning (value, grads…) as NumPy, names)."""
     import numpy as np
@@ -170,7 +214,7 @@ def build(method: str, model: str, wrt: list[str], inputs: dict):
             order = ["V", "X"]
         argnums = tuple(order.index(w) for w in wrt)
         vg = jax.jit(jax.value_and_grad(loss, argnums=argnums))
-        args = [jax.device_put(inputs[k]) for k in order]
+        args = [jax_inputs(inputs)[k] for k in order]
 
         def run():
             value, grads = vg(*args)
@@ -216,7 +260,7 @@ def build_target(target: str, model: str, wrt: list[str], inputs: dict):
 
         jax.config.update("jax_enable_x64", True)
         jitted = jax.jit(fn)
-        args = {k: jax.device_put(v) for k, v in inputs.items()}
+        args = jax_inputs(inputs)
 
         def run():
             out = jitted(**args)
@@ -326,17 +370,22 @@ def pair_worker(target: str, case: str, runs: int) -> dict:
         for fn in fns.values():
             fn()
     cpu: dict[str, list[float]] = {"ours": [], "peer": []}
+    faults = {"ours": 0, "peer": 0}
     for i in range(runs):  # ours first in even pairs, the peer first in odd ones
         for key in (("ours", "peer") if i % 2 == 0 else ("peer", "ours")):
+            before = minor_faults()
             samples(fns[key], 1, warmup=0, cpu=cpu[key])
-    return cpu
+            faults[key] += minor_faults() - before
+    return {**cpu, "faults": {k: v / runs for k, v in faults.items()}}
 
 
 def pairs(targets: list[str], cases: list[str], runs: int, keep_heap: bool) -> None:
     """Print, per case and target, the median over pairs of calls of CPU time ours / peer's."""
     print(f"\nours and the peer in ONE process per target (one thread, one core), {runs} pairs of "
           "calls\nalternating; ratio = median over pairs of (our CPU ms / the peer's CPU ms)")
-    print(f"{'case':<18}{'target':<12}{'peer':<14}{'ours ms':>9}{'peer ms':>9}{'ratio':>8}  target")
+    print("faults = minor page faults per call, ours / the peer's, in thousands")
+    print(f"{'case':<18}{'target':<12}{'peer':<14}{'ours ms':>9}{'peer ms':>9}{'faults':>12}{'ratio':>8}"
+          "  target")
     for case in cases:
         for x in targets:
             peer, goal = TARGET_PEERS[x]
@@ -351,8 +400,9 @@ def pairs(targets: list[str], cases: list[str], runs: int, keep_heap: bool) -> N
                 continue
             ratio = statistics.median(o / p for o, p in zip(r["ours"], r["peer"]))
             verdict = "" if goal is None else f"≤ {goal}x: {'met' if ratio <= goal else 'NOT met'}"
+            faults = f"{r['faults']['ours'] / 1e3:.1f}/{r['faults']['peer'] / 1e3:.1f}k"
             print(f"{case:<18}{x:<12}{peer:<14}{statistics.median(r['ours']):9.2f}"
-                  f"{statistics.median(r['peer']):9.2f}{ratio:7.2f}x  {verdict}")
+                  f"{statistics.median(r['peer']):9.2f}{faults:>12}{ratio:7.2f}x  {verdict}")
 
 
 def thread_env(threads: int, keep_heap: bool = True) -> dict[str, str]:
@@ -360,6 +410,7 @@ def thread_env(threads: int, keep_heap: bool = True) -> dict[str, str]:
     if keep_heap:
         env["MALLOC_MMAP_THRESHOLD_"] = str(2**31)
         env["MALLOC_TRIM_THRESHOLD_"] = str(2**33)
+        env["MALLOC_ARENA_MAX"] = "1"
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     if threads == 1:
