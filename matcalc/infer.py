@@ -522,9 +522,10 @@ class _Inference:
                     ty = last_info[0]
                     continue
                 lt, ty = ty, visit_binary(node, ty, rt)
-                add_note(info[node])
+                note = info.pop(node)  # (kept in the list only: pass 2 puts it back where needed)
+                add_note(note)
                 if op in CACHED:
-                    last_op, last_lt, last_rt, last_info, last_merges = op, lt, rt, info[node], dims.merges
+                    last_op, last_lt, last_rt, last_info, last_merges = op, lt, rt, note, dims.merges
             return ty
         if kind is Call:
             self.check_call(root)
