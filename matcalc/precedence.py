@@ -97,6 +97,16 @@ class PrecedenceReader:
             kinds, spans = tokens(text, pos, _PART, depth)
             i = 0
 
+        def plain_name(goes_on: frozenset[str]) -> Name | None:
+            """The name at ``i`` when the token after it is not one of ``goes_on`` (which
+            would make it more than a name: a call, a transpose, a power, a product)."""
+            nonlocal i
+            if kinds[i] is not NAME or kinds[i + 1] in goes_on:
+                return None
+            start, end = spans[i]
+            i += 1
+            return Name((source, start, end, text[start:end]))
+
         def arguments() -> list[Node] | None:
             """``( [expr (, expr)*] )`` after a name; ``i`` at the ``(``."""
             nonlocal i
@@ -165,12 +175,7 @@ class PrecedenceReader:
 
         def product(first: Node | None) -> Node:
             nonlocal i
-            if first is None and kinds[i] is NAME and kinds[i + 1] not in _NAME_GOES_ON:
-                start, end = spans[i]  # a plain name
-                i += 1
-                left = Name((source, start, end, text[start:end]))
-            else:
-                left = unary(first)
+            left = (first is None and plain_name(_NAME_GOES_ON)) or unary(first)
             while True:
                 kind = kinds[i]
                 if kind is not MULOP:
@@ -191,12 +196,7 @@ class PrecedenceReader:
 
         def total(first: Node | None) -> Node:
             nonlocal i
-            if first is None and kinds[i] is NAME and kinds[i + 1] not in _TERM_GOES_ON:
-                start, end = spans[i]  # a plain name
-                i += 1
-                left = Name((source, start, end, text[start:end]))
-            else:
-                left = product(first)
+            left = (first is None and plain_name(_TERM_GOES_ON)) or product(first)
             kind = kinds[i]
             while kind is PLUS or kind is MINUS:
                 op_start = spans[i][0]
