@@ -929,14 +929,7 @@ class _Inference:
         elif kind is Binary and root[3] not in POWERS:
             spine, notes = self.spines.pop(root)
             info, inputs, def_vars, settle = self.info, self.inputs, self.def_vars, self.settle
-            node = spine[-1][4]  # the first operand (op, left)
-            first = info.get(node) if type(node) is Name else None
-            if first is not None and first[1] == "input":
-                out = inputs[first[2]]
-            elif first is not None and first[1] == "def":
-                out = def_vars[first[2]]
-            else:
-                out = self.built(node, depth + 1)
+            out = self.built(spine[-1][4], depth + 1)  # the first operand (op, left)
             for node, note in zip(reversed(spine), notes):
                 right = node[5]
                 how = note[1]
