@@ -45,6 +45,7 @@ from .syntax import (
     Neg,
     Node,
     Number,
+    Source,
     Span,
     Statement,
     Transpose,
@@ -200,11 +201,16 @@ class _Ref(dimensions.Unknown):
         self.var = var
 
 
-def _place(st: Statement) -> tuple[int, int, int]:
-    """``(line, column, end_column)`` of a definition's name (of a bare expression's start)."""
-    at = st.target.span if type(st) is Assign else st.span
-    end = at.end_column if at.end_line == at.line else at.column + 1
-    return (at.line, at.column, end)
+def _places(source: Source, offsets: list[tuple[int, int]]) -> Places:
+    """Where each definition is written (``offsets``: of its name, or of a bare expression),
+    counted in lines and columns when first asked for; only the offsets are kept, not the
+    syntax tree."""
+
+    def place(start: int, end: int) -> tuple[int, int, int]:
+        at = source.span(start, end)
+        return (at.line, at.column, at.end_column if at.end_line == at.line else at.column + 1)
+
+    return Places(lambda: tuple(place(start, end) for start, end in offsets))
 
 
 class _Declared(NamedTuple):  # (a named tuple: a model may declare many names)
@@ -289,7 +295,9 @@ class _Inference:
                 definitions.append((var, rhs))
         if type(st) is not Assign:
             definitions.append((Var(self.output_name(), rhs.shape, role="def"), rhs))
-        places = Places(lambda: tuple(map(_place, values)))
+        places = _places(values[0].source, [
+            (st.target[1], st.target[2]) if type(st) is Assign else (st.start, st.end) for st in values
+        ])
         return Model(
             inputs=tuple(self.inputs.values()),
             definitions=tuple(definitions),

@@ -256,7 +256,7 @@ class PrecedenceReader:
                 j += 1
             if kinds[j] not in _STATEMENT_ENDS:
                 return None
-            start, stop = spans[i][0], spans[i][1]
+            start, stop = spans[i]
             name = Name((source, start, stop, text[start:stop]))
             i = j
             return Declaration((name,), Kind(word, tuple(sizes), source, word_start, end), source, start, end)
