@@ -309,11 +309,17 @@ def add(*terms: Expr) -> Expr:
     groups: dict[object, Fraction] = {}
     first: dict[object, Expr] = {}
     units: dict[object, int] = {}  # how many times a term came with coefficient 1
+    plain = _PLAIN_TERMS
     for t in flat:
         if shape is None:
             shape = t.shape
         elif t.shape != shape:
             raise ValueError(f"sum of {shape} and {t.shape}")
+        if type(t) in plain:  # its own like-key, with coefficient 1 (most terms)
+            if t not in first:
+                first[t] = t
+            units[t] = units.get(t, 0) + 1
+            continue
         if is_zero(t):
             continue
         c, rest = split_coef(t)

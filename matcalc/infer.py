@@ -252,6 +252,9 @@ class _Inference:
         #: per chain of infix operators walked by :meth:`infer`, its nodes from the top down
         #: and their notes from the bottom up (:meth:`built` walks it again)
         self.spines: dict[Node, tuple[list[Binary], list]] = {}
+        #: per step of such a chain met (operator and operand types): the merges of
+        #: dimensions after it and its note
+        self.steps: dict[tuple[str, Ty, Ty], tuple[int, tuple]] = {}
         self.deferred: list[tuple[int, str, Ty, int, Node]] = []
         self.inputs: dict[str, Var] = {}
         self.def_vars: dict[str, Var] = {}
@@ -505,9 +508,10 @@ class _Inference:
             ty = self.visit_name(node) if type(node) is Name else self.infer(node, depth + 1)
             visit_binary, visit_name = self.visit_binary, self.visit_name
             undeclared, declared, info, dims = self.undeclared, self.declared, self.info, self.dims
-            # the last step's operator, operand types, result and merges of dimensions: a
-            # step of a chain like the one before (A*A*…) is given the same result at once
-            last_op, last_lt, last_rt, last_info, last_merges = None, None, None, None, -1
+            # a step like one met before (same operator and operand types, no dimensions
+            # merged since: ``A*A*…``, ``x + y + x + y …``) is given the same result at once
+            steps = self.steps
+            last_op, last_lt, last_rt, last_note, last_merges = None, None, None, None, -1
             # per step, from the bottom up: its note (a step like the one before shares its
             # note, kept here and not in ``info``: a chain may have millions of steps)
             notes: list = []
@@ -526,14 +530,24 @@ class _Inference:
                     rt = self.infer(right, depth + 1)
                 op = node[3]
                 if rt is last_rt and ty is last_lt and op == last_op and dims.merges == last_merges:
-                    add_note(last_info)
-                    ty = last_info[0]
+                    add_note(last_note)  # (the step before, again: A*A*…, at once)
+                    ty = last_note[0]
                     continue
-                lt, ty = ty, visit_binary(node, ty, rt)
-                note = info.pop(node)  # (kept in the list only: pass 2 puts it back where needed)
+                key = (op, ty, rt)
+                seen = steps.get(key)
+                if seen is not None and seen[0] == dims.merges:
+                    note = seen[1]
+                else:
+                    visit_binary(node, ty, rt)
+                    note = info.pop(node)  # (kept in the list only: pass 2 puts it back where needed)
+                    if op not in CACHED:
+                        add_note(note)
+                        ty = note[0]
+                        continue
+                    steps[key] = (dims.merges, note)
                 add_note(note)
-                if op in CACHED:
-                    last_op, last_lt, last_rt, last_info, last_merges = op, lt, rt, note, dims.merges
+                last_op, last_lt, last_rt, last_note, last_merges = op, ty, rt, note, dims.merges
+                ty = note[0]
             return ty
         if kind is Call:
             self.check_call(root)
