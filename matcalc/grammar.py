@@ -72,6 +72,15 @@ TOKEN_PAIRS = (("MULOP", "NAME"), ("PLUS", "NAME"), ("MINUS", "NAME"))
 TOKEN_SPLITS = ("MULOP", "PLUS", "MINUS")
 OPERAND_ENDS = ("NAME", "NUMBER", "RPAR", "TRANSPOSE")
 
+#: Runs of infix operators of one level of precedence read in one match, each operator
+#: followed by a plain name (``A*B*C``, ``x + y - z``; a part of a long product or sum):
+#: the kind of token a run is given, its operators, its operand, and the tokens after a
+#: name that make it more than an operand there (a call, a transpose, a power, a product)
+TOKEN_RUNS = (
+    ("PRODUCT_RUN", ("MULOP",), "NAME", ("LPAR", "TRANSPOSE", "POWOP")),
+    ("SUM_RUN", ("PLUS", "MINUS"), "NAME", ("LPAR", "TRANSPOSE", "POWOP", "MULOP")),
+)
+
 
 @lru_cache(maxsize=1)
 def table_parser():
@@ -80,7 +89,7 @@ def table_parser():
     from .syntax import FAST_BUILDERS
 
     return FastParser(parser(), FAST_BUILDERS, pairs=TOKEN_PAIRS, splits=TOKEN_SPLITS,
-                      operand_ends=OPERAND_ENDS)
+                      operand_ends=OPERAND_ENDS, runs=TOKEN_RUNS)
 
 
 @lru_cache(maxsize=1)

@@ -40,6 +40,9 @@ MORE = sys.intern("(more)")
 #: The kind of a group that matches the second of two tokens read in one match
 PAIR = sys.intern("(pair)")
 
+#: The most operators a run read in one match holds
+RUN_LENGTH = 256
+
 
 class NotFast(Exception):
     """The fast reader cannot go on here (the text has an error, or the grammar needs
@@ -58,12 +61,19 @@ class FastParser:
     ignored text in the match of the next token; then :meth:`tokens` also reads each of
     ``pairs`` (two terminals, one after the other, as an operator and a name) in one match.
     ``splits`` and ``operand_ends`` say where :meth:`tokens` may end a part (see there).
+
+    Each of ``runs`` — a kind of token, infix operators of one level of precedence, an
+    operand terminal, and the terminals after an operand that would make it more than an
+    operand there — lets :meth:`tokens` read two or more of those operators after an
+    operand, each followed by a plain operand (``*B*C``, ``+ y - z``), as one token of
+    that kind, whose offsets are those of the run; :attr:`run_pieces` reads its parts.
     """
 
     def __init__(self, lark_parser: Lark, builders: Mapping[tuple[str, tuple[str, ...]], Callable],
                  drop_in_parens: str = "_NL", open_paren: str = "LPAR", close_paren: str = "RPAR",
                  skip_ahead: bool | None = None, pairs: Sequence[tuple[str, str]] = (),
-                 splits: Sequence[str] = (), operand_ends: Sequence[str] = ()) -> None:
+                 splits: Sequence[str] = (), operand_ends: Sequence[str] = (),
+                 runs: Sequence[tuple[str, Sequence[str], str, Sequence[str]]] = ()) -> None:
         self.lark = lark_parser
         #: infix operators a part of the tokens may end before, after one of ``operand_ends``
         self.splits = frozenset(map(sys.intern, splits))
@@ -86,16 +96,18 @@ class FastParser:
         if skip_ahead is None:
             skip_ahead = sys.version_info >= (3, 11)
         group, prefix = 1, ""
+        skipped: list[str] = []
         if skip_ahead:
             skipped = [t.pattern.to_regexp() for t in terminals if t.name in ignore]
             prefix = "(?:" + "|".join(skipped) + ")*+" if skipped else ""
             group += re.compile(prefix).groups
-        pieces, kinds = [], {}
+        pieces, kinds, starts = [], {}, []
         for t in terminals:
             if skip_ahead and t.name in ignore:
                 continue
             regexp = t.pattern.to_regexp()
             pieces.append(f"({regexp})")
+            starts.append((str(t.name), group))
             kinds[group] = str(t.name)
             group += 1 + re.compile(regexp).groups
         ending = r"|\Z" if skip_ahead else ""
@@ -117,17 +129,25 @@ class FastParser:
         pairs = [pair for pair in pairs if skip_ahead and not special & set(pair)]
         pair_pieces = [f"((?>{regexps[a]})){prefix}((?>{regexps[b]}))" for a, b in pairs]
         pair_groups = sum(re.compile(piece).groups for piece in pair_pieces)
-        self.scanner = re.compile(prefix + "(?:" + "".join(p + "|" for p in pair_pieces)
-                                  + "|".join(pieces) + ending + r"|([\s\S]))")
+        # The pairs go just before the first of their first terminals (a terminal before
+        # that one never matches where a pair does: lark's lexer would read it instead), so
+        # that the commonest tokens, names, are tried first.
+        firsts = {a for a, _ in pairs}
+        cut = next((k for k, (name, _) in enumerate(starts) if name in firsts), len(starts))
+        cut_group = starts[cut][1] if cut < len(starts) else self.master.groups + 1
+        self.scanner = re.compile(prefix + "(?:" + "".join(p + "|" for p in pieces[:cut] + pair_pieces)
+                                  + "|".join(pieces[cut:]) + ending + r"|([\s\S]))")
         self.stray = self.scanner.groups
         #: the terminal each group of ``scanner`` matches (``None``: ignored text, the end, a
         #: stray character; ``PAIR``: the second terminal of a pair)
         self.scan_kinds: list[str | None] = [None] * (self.scanner.groups + 1)
         for index in kinds:
-            self.scan_kinds[index + pair_groups] = self.kind_list[index]
+            self.scan_kinds[index + (pair_groups if index >= cut_group else 0)] = self.kind_list[index]
+        self._runs([run for run in runs if skip_ahead and prefix and (run[1][0], run[2]) in pairs],
+                   regexps, skipped)
+        group = cut_group
         #: per group of a pair's second terminal: the group of its first, and both terminals
         self.pairs: dict[int, tuple[int, str, str]] = {}
-        group = 1 + (re.compile(prefix).groups if prefix else 0)
         for (a, b), piece in zip(pairs, pair_pieces):
             second = group + 1 + re.compile(regexps[a]).groups + re.compile(prefix).groups
             self.scan_kinds[second] = PAIR
@@ -164,6 +184,63 @@ class FastParser:
         (end,) = parser.parse_table.end_states.values()
         self.start, self.end = start, end
 
+    def _runs(self, runs: Sequence[tuple[str, Sequence[str], str, Sequence[str]]],
+              regexps: Mapping[str, str], skipped: Sequence[str]) -> None:
+        """The regular expressions of ``runs`` (each tried where a pair of its first
+        operator and operand follows an operand)."""
+        #: per first terminal of a pair: the kind of run it may start, and its matcher
+        self.run_starts: dict[str, tuple[str, Callable]] = {}
+        #: per kind of run: the regular expression of one operator and operand of it, in
+        #: four groups (ignored text, the operator, ignored text, the operand)
+        self.run_pieces: dict[str, re.Pattern[str]] = {}
+        #: per kind of run: the terminal of each operator's text met so far
+        self.run_operators: dict[str, dict[str, str]] = {}
+        #: per kind of run: its operators' terminals and its operand's
+        self.run_terminals: dict[str, tuple[tuple[str, ...], str]] = {}
+        # Ignored text, or new lines (dropped in parentheses: an operand followed by a new
+        # line and a call's parenthesis is not taken for a plain one, also outside them).
+        skip = "(?:" + "|".join([*skipped, regexps[self.drop_in_parens]]) + ")*+"
+        between = "(?:" + "|".join(skipped) + ")*+"
+        for kind, operators, operand, after in runs:
+            kind = sys.intern(kind)
+            op = "(?>" + "|".join(regexps[t] for t in operators) + ")"
+            plain = f"(?>{regexps[operand]})(?!{skip}(?:" + "|".join(regexps[t] for t in after) + "))"
+            run = re.compile(f"(?:{between}{op}{between}{plain}){{2,{RUN_LENGTH}}}")
+            if run.groups:  # (a terminal with groups of its own: no runs)
+                continue
+            self.run_pieces[kind] = re.compile(f"({between})({op})({between})({plain})")
+            self.run_operators[kind] = {}
+            self.run_terminals[kind] = (tuple(map(sys.intern, operators)), sys.intern(operand))
+            for terminal in operators:
+                self.run_starts[sys.intern(terminal)] = (kind, run.match)
+        self.operand_ends |= set(self.run_pieces)  # (a run ends with an operand)
+
+    def run_terminal(self, kind: str, op: str) -> str:
+        """The terminal of the operator ``op`` in a run of ``kind``."""
+        known = self.run_operators[kind]
+        terminal = known.get(op)
+        if terminal is None:
+            regexps = {str(t.name): t.pattern.to_regexp() for t in self.lark.terminals}
+            operators = self.run_terminals[kind][0]
+            terminal = known[op] = next(t for t in operators if re.fullmatch(regexps[t], op))
+        return terminal
+
+    def run_tokens(self, text: str, kind: str, start: int, end: int
+                   ) -> tuple[list[str], list[tuple[int, int]]]:
+        """The tokens of the run of ``kind`` at ``text[start:end]``, one by one."""
+        kinds: list[str] = []
+        spans: list[tuple[int, int]] = []
+        operand = self.run_terminals[kind][1]
+        pos = start
+        for skipped, op, blank, name in self.run_pieces[kind].findall(text, start, end):
+            op_start = pos + len(skipped)
+            op_end = op_start + len(op)
+            name_start = op_end + len(blank)
+            pos = name_start + len(name)
+            kinds += (self.run_terminal(kind, op), operand)
+            spans += ((op_start, op_end), (name_start, pos))
+        return kinds, spans
+
     # ------------------------------------------------------------ parsing
 
     def parse(self, text: str):
@@ -196,45 +273,57 @@ class FastParser:
         stray, plain = self.stray, self.plain
         if limit is None:
             limit = len(text) + 1  # (more than there are tokens)
-        splits, operand_ends = self.splits, self.operand_ends
-        for m in self.scanner.finditer(text, pos):
-            group = m.lastindex
-            kind = kinds[group or 0]
-            if kind in plain:  # most tokens: nothing to note
-                add_kind(kind)
-                add_span(m.span(group))
-                continue
-            if kind is PAIR:  # two tokens
-                first, kind, second = pairs[group]
-                if len(out_kinds) >= limit and kind in splits and out_kinds[-1] in operand_ends:
-                    add_kind(MORE)
-                    add_span((m.start(), depth))
-                    return out_kinds, out_spans
-                add_kind(kind)
-                add_span(m.span(first))
-                add_kind(second)
-                add_span(m.span(group))
-                continue
-            if kind is None:  # the end, ignored text, or a character no terminal matches
-                if group == stray:
-                    raise NotFast("unexpected character")
-                continue
-            if kind is opening:
-                depth += 1
-            elif kind is closing:
-                if depth:
-                    depth -= 1
-            elif kind is dropped:
-                if depth:
+        splits, operand_ends, run_starts = self.splits, self.operand_ends, self.run_starts
+        scan = self.scanner.finditer
+        while True:  # (from the start, and again after each run)
+            for m in scan(text, pos):
+                group = m.lastindex
+                kind = kinds[group or 0]
+                if kind is PAIR:  # two tokens (the commonest match in a long expression)
+                    first, kind, second = pairs[group]
+                    if out_kinds and out_kinds[-1] in operand_ends:  # an infix operator
+                        if len(out_kinds) >= limit and kind in splits:
+                            add_kind(MORE)
+                            add_span((m.start(), depth))
+                            return out_kinds, out_spans
+                        starts = run_starts.get(kind)
+                        run = starts and starts[1](text, m.start(first))
+                        if run:  # more operators and operands like these: one token
+                            add_kind(starts[0])
+                            add_span(run.span())
+                            pos = run.end()
+                            break
+                    add_kind(kind)
+                    add_span(m.span(first))
+                    add_kind(second)
+                    add_span(m.span(group))
                     continue
-                if len(out_kinds) >= limit and m.end() < len(text):
+                if kind in plain:  # most other tokens: nothing to note
                     add_kind(kind)
                     add_span(m.span(group))
-                    add_kind(MORE)
-                    add_span((m.end(), 0))
-                    return out_kinds, out_spans
-            add_kind(kind)
-            add_span(m.span(group))
+                    continue
+                if kind is None:  # the end, ignored text, or a character no terminal matches
+                    if group == stray:
+                        raise NotFast("unexpected character")
+                    continue
+                if kind is opening:
+                    depth += 1
+                elif kind is closing:
+                    if depth:
+                        depth -= 1
+                elif kind is dropped:
+                    if depth:
+                        continue
+                    if len(out_kinds) >= limit and m.end() < len(text):
+                        add_kind(kind)
+                        add_span(m.span(group))
+                        add_kind(MORE)
+                        add_span((m.end(), 0))
+                        return out_kinds, out_spans
+                add_kind(kind)
+                add_span(m.span(group))
+            else:
+                break
         add_kind(_END)
         add_span((len(text), len(text)))
         return out_kinds, out_spans

@@ -44,12 +44,14 @@ PLUS, MINUS, MULOP, POWOP, COLON, TRANSPOSE = map(
     _intern, ("PLUS", "MINUS", "MULOP", "POWOP", "COLON", "TRANSPOSE")
 )
 NEWLINE, SEMICOLON, END = map(_intern, ("_NL", "SEMICOLON", "$END"))
+#: Runs of operators and plain names read as one token (``grammar.TOKEN_RUNS``)
+PRODUCT_RUN, SUM_RUN = map(_intern, ("PRODUCT_RUN", "SUM_RUN"))
 #: After a name, the tokens that make it more than a factor of a product on its own
 #: (a call, a transpose, a power) …
 _NAME_GOES_ON = frozenset((LPAR, TRANSPOSE, POWOP))
 #: … and more than a term of a sum on its own (also a product; the end of a part of the
 #: tokens is before an infix operator, which may be a product's)
-_TERM_GOES_ON = _NAME_GOES_ON | {MULOP, MORE}
+_TERM_GOES_ON = _NAME_GOES_ON | {MULOP, PRODUCT_RUN, MORE}
 #: How many tokens are read at a time (at least: up to the end of a statement)
 _PART = 20_000
 #: The tokens that end a statement
@@ -96,6 +98,26 @@ class PrecedenceReader:
             pos, depth = spans[i]
             kinds, spans = tokens(text, pos, _PART, depth)
             i = 0
+
+        pieces = self.table.run_pieces
+
+        def run(left: Node) -> Node:
+            """``left`` and the run of operators and plain names at ``i`` after it, as
+            the nodes of a chain of infix operators."""
+            nonlocal i
+            pos, end = spans[i]
+            piece = pieces[kinds[i]]
+            i += 1
+            for skipped, op, blank, name in piece.findall(text, pos, end):
+                if skipped:  # (most operators follow their operand at once: no new offset)
+                    pos += len(skipped)
+                op_start = pos
+                start = pos + len(op)
+                if blank:
+                    start += len(blank)
+                pos = start + len(name)
+                left = Binary((source, left[1], pos, op, left, Name((source, start, pos, name)), op_start))
+            return left
 
         def plain_name(goes_on: frozenset[str]) -> Name | None:
             """The name at ``i`` when the token after it is not one of ``goes_on`` (which
@@ -179,6 +201,9 @@ class PrecedenceReader:
             while True:
                 kind = kinds[i]
                 if kind is not MULOP:
+                    if kind is PRODUCT_RUN:
+                        left = run(left)
+                        continue
                     if kind is not MORE:
                         break
                     more()  # (a part of the tokens ends before an infix operator)
@@ -197,8 +222,16 @@ class PrecedenceReader:
         def total(first: Node | None) -> Node:
             nonlocal i
             left = (first is None and plain_name(_TERM_GOES_ON)) or product(first)
-            kind = kinds[i]
-            while kind is PLUS or kind is MINUS:
+            while True:
+                kind = kinds[i]
+                if kind is not PLUS and kind is not MINUS:
+                    if kind is SUM_RUN:
+                        left = run(left)
+                        continue
+                    if kind is not MORE:
+                        break
+                    more()  # (a part of the tokens ends before an infix operator)
+                    continue
                 op_start = spans[i][0]
                 i += 1
                 if kinds[i] is NAME and kinds[i + 1] not in _TERM_GOES_ON:  # a plain name
@@ -208,7 +241,6 @@ class PrecedenceReader:
                 else:
                     right = product(None)
                 left = Binary((source, left[1], right[2], _OP_TEXT[kind], left, right, op_start))
-                kind = kinds[i]
             return left
 
         def expr(first: Node | None) -> Node:

@@ -20,7 +20,7 @@ import pytest
 from matcalc.architectures import ARCHITECTURES
 from matcalc.errors import MatcalcError
 from matcalc.grammar import fast_parser, lark_parse, parser, table_parser
-from matcalc.lalr import FastParser, NotFast
+from matcalc.lalr import MORE, FastParser, NotFast
 from matcalc.selftest import fuzz_input, generate
 from matcalc.syntax import FAST_BUILDERS, Node, Source, Span
 
@@ -218,22 +218,107 @@ def test_spans_made_from_offsets_are_lark_s():
 ONE_BY_ONE = FastParser(parser(), FAST_BUILDERS)
 
 
-def tokens_of(reader: FastParser, text: str):
-    try:
-        return reader.tokens(text)
-    except NotFast:
-        return "not fast"
+def tokens_of(reader: FastParser, text: str, limit: int | None = None):
+    """The tokens of ``text``, each run of operators and names written out token by token
+    (and the number of runs), read whole or ``limit`` tokens at a time."""
+    kinds, spans, runs, pos, depth = [], [], 0, 0, 0
+    while True:
+        try:
+            part_kinds, part_spans = reader.tokens(text, pos, limit, depth)
+        except NotFast:
+            return "not fast"
+        for kind, span in zip(part_kinds, part_spans):
+            if kind in reader.run_pieces:
+                more_kinds, more_spans = reader.run_tokens(text, kind, *span)
+                kinds += more_kinds
+                spans += more_spans
+                runs += 1
+            elif kind is not MORE:
+                kinds.append(kind)
+                spans.append(span)
+        if part_kinds[-1] is not MORE:
+            return kinds, spans, runs
+        pos, depth = part_spans[-1]
+
+
+#: Pieces of texts with long runs of operators and names: runs of products and sums,
+#: and what ends them (a call, a transpose, a power, a product after a term, a new line
+#: in and out of parentheses, a comment, a continuation, a sign)
+RUN_PIECES = ["*A", "* B ", "./x", "+y", " - z", "+ w", "-x", "*x", "∘A", "@A", "(", ")",
+              "f(x)", "'", "ᵀ", ".T", "^2", ".^2", "*(x)", "\n", " #c\n", "\\\n", "=", "-", "2",
+              "\n*", "\n(", "\n'", ";", ",", ":"]
+
+
+def run_texts(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["x = a" + "".join(rng.choice(RUN_PIECES[:10] * 4 + RUN_PIECES)
+                              for _ in range(rng.randint(1, 40))) for _ in range(count)]
+
+
+def run_expression(rng: random.Random, depth: int = 0) -> str:
+    """A valid expression with runs of products and sums, written in varied ways (blanks,
+    comments, continuations, new lines in parentheses), and what ends a run."""
+    blanks = ["", "", " ", "  ", " \\\n "] + ([" #c\n", "\n"] if depth else [])
+    parts = []
+    for _ in range(rng.randint(1, 10)):
+        roll = rng.random()
+        if roll < 0.75 or depth > 1:
+            operand = rng.choice(["a", "B", "x", "w", "y1", "λ"])
+        elif roll < 0.85:
+            operand = "(" + run_expression(rng, depth + 1) + ")"
+        elif roll < 0.92:
+            operand = "sum(" + run_expression(rng, depth + 1) + ")"
+        else:
+            operand = "-" + rng.choice(["a", "x"])
+        operand += rng.choice(["", "", "", "", "", "", "'", "ᵀ", ".T", "^2", ".^2"])
+        op = rng.choice(["*", "*", "*", "+", "-", "+", "./", "∘", "@", ".*"])
+        parts.append(operand if not parts else rng.choice(blanks) + op + rng.choice(blanks) + operand)
+    return "".join(parts)
+
+
+def valid_run_texts(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["; ".join(f"y{k} = {run_expression(rng)}" for k in range(rng.randint(1, 3)))
+            for _ in range(count)]
 
 
 def test_pairs_read_in_one_match_are_the_tokens_read_one_by_one():
-    """An operator and the name after it are read in one match (``TOKEN_PAIRS``): the
-    same tokens, at the same places, as when read one by one."""
+    """An operator and the name after it are read in one match (``TOKEN_PAIRS``), and a
+    run of them (``TOKEN_RUNS``) as one token: written out, the same tokens, at the same
+    places, as when read one by one, whole or a few tokens at a time."""
     assert table_parser().pairs
     rng = random.Random(3)
     strings = ["".join(rng.choice(PIECES + ["+x", "- y", "*\\\n z", "./ w", "-#c\nx"])
                        for _ in range(rng.randint(1, 16))) for _ in range(3000)]
-    for text in TRICKY + texts() + strings:
-        assert tokens_of(table_parser(), text) == tokens_of(ONE_BY_ONE, text), text
+    runs = 0
+    for text in TRICKY + texts() + strings + run_texts(3000, 4) + valid_run_texts(1000, 4):
+        one_by_one = tokens_of(ONE_BY_ONE, text)
+        assert one_by_one == "not fast" or one_by_one[2] == 0
+        for limit in (None, 1, 3):
+            found = tokens_of(table_parser(), text, limit)
+            assert found == one_by_one or found[:2] == one_by_one[:2], (text, limit)
+            runs += found != "not fast" and found[2]
+    assert runs > 3000  # (the texts have many runs)
+
+
+def test_runs_of_operators_read_alike():
+    """Texts with many runs of operators and plain names (read as one token each) read
+    as lark reads them, whole and a few tokens at a time."""
+    from matcalc import precedence
+
+    cases = valid_run_texts(1000, 6) + run_texts(1000, 6)
+    for text in cases:
+        check(text)
+    climbed = [fast_parser().climb(text) for text in cases[:1000]]  # (valid: no error)
+    for part in (2, 5):
+        precedence._PART, saved = part, precedence._PART
+        try:
+            for text, whole in zip(cases, climbed):
+                assert dump(fast_parser().climb(text)) == dump(whole), (part, text)
+            for text in cases[1000:1300]:
+                check_climbing(text)
+        finally:
+            precedence._PART = saved
 
 
 def test_a_text_read_a_few_tokens_at_a_time_reads_alike(monkeypatch):
