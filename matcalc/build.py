@@ -559,7 +559,9 @@ def frob(a: Expr, b: Expr) -> Expr:
 
 def apply(fn: str, arg: Expr, order: int = 0) -> Expr:
     """An entry-wise function applied to ``arg``."""
-    return Apply(fn, arg, order)
+    e = Apply(fn, arg, order)
+    object.__setattr__(e, "_shape", arg.shape)  # (known now: not worked out on first use)
+    return e
 
 
 def call(fn: str, *args: Expr, shape: Shape | None = None) -> Expr:

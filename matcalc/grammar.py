@@ -82,6 +82,25 @@ TOKEN_RUNS = (
 )
 
 
+def _declarations() -> tuple:
+    """The commonest declarations, ``W: matrix(m, n)``, ``x: vector(n)``, ``a: scalar`` (one
+    name, sizes that are names), as forms of statements read in one match."""
+    from .syntax import KINDS
+
+    forms = []
+    for count in sorted(set(KINDS.values()), reverse=True):
+        words = "|".join(sorted(word for word, n in KINDS.items() if n == count))
+        sizes = ("LPAR", *[t for k in range(count) for t in (("COMMA",) if k else ()) + ("NAME",)], "RPAR")
+        forms.append((f"DECLARATION{count}", ("NAME", "COLON", ("NAME", words), *(sizes if count else ())),
+                      ("_NL", "SEMICOLON")))
+    return tuple(forms)
+
+
+#: Statements read in one match where a statement begins: the kind of token, the terminals
+#: (a kind's word matching only the words of its number of sizes), what may follow
+TOKEN_STATEMENTS = _declarations()
+
+
 @lru_cache(maxsize=1)
 def table_parser():
     """The fast reader over :func:`parser`'s table; lark's own parser reads texts with errors."""
@@ -89,7 +108,7 @@ def table_parser():
     from .syntax import FAST_BUILDERS
 
     return FastParser(parser(), FAST_BUILDERS, pairs=TOKEN_PAIRS, splits=TOKEN_SPLITS,
-                      operand_ends=OPERAND_ENDS, runs=TOKEN_RUNS)
+                      operand_ends=OPERAND_ENDS, runs=TOKEN_RUNS, statements=TOKEN_STATEMENTS)
 
 
 @lru_cache(maxsize=1)

@@ -262,16 +262,20 @@ class _Inference:
     # ------------------------------------------------------------ driver
 
     def run(self) -> Model:
+        of_kind: dict[type, list[Statement]] = {
+            Declaration: [], FunctionDef: [], Assign: [], ExprStatement: []
+        }
+        values: list[Statement] = []
         for st in self.statements:
-            if isinstance(st, Declaration):
-                self.declare(st)
-        for st in self.statements:
-            if isinstance(st, FunctionDef):
-                self.define_function(st)
-        for st in self.statements:
-            if isinstance(st, Assign):
-                self.register_definition(st)
-        values = [st for st in self.statements if isinstance(st, (Assign, ExprStatement))]
+            of_kind[type(st)].append(st)
+            if type(st) is Assign or type(st) is ExprStatement:
+                values.append(st)
+        for st in of_kind[Declaration]:
+            self.declare(st)
+        for st in of_kind[FunctionDef]:
+            self.define_function(st)
+        for st in of_kind[Assign]:
+            self.register_definition(st)
         self.check_placement(values)
 
         with self.guarded():
@@ -919,13 +923,21 @@ class _Inference:
     # ------------------------------------------------------------ pass 2: IR
 
     def make_vars(self) -> None:
+        shapes: dict[Ty, tuple[Size, Size]] = {}  # (many names share one type)
+
+        def shape(ty: Ty) -> tuple[Size, Size]:
+            known = shapes.get(ty)
+            if known is None:
+                known = shapes[ty] = self.shape(ty)
+            return known
+
         for name, d in self.declared.items():
             symmetric = d.kind.name == "symmetric"
-            self.inputs[name] = Var(name, self.shape(d.ty), "input", symmetric)
+            self.inputs[name] = Var(name, shape(d.ty), "input", symmetric)
         for name, ty in self.undeclared.items():
-            self.inputs[name] = Var(name, self.shape(ty), "input")
+            self.inputs[name] = Var(name, shape(ty), "input")
         for name, ty in self.defined.items():
-            self.def_vars[name] = Var(name, self.shape(ty), "def")
+            self.def_vars[name] = Var(name, shape(ty), "def")
 
     def output_name(self) -> str:
         taken = set(self.inputs) | set(self.def_vars) | set(self.elementwise)

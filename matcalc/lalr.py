@@ -67,13 +67,23 @@ class FastParser:
     operand there — lets :meth:`tokens` read two or more of those operators after an
     operand, each followed by a plain operand (``*B*C``, ``+ y - z``), as one token of
     that kind, whose offsets are those of the run; :attr:`run_pieces` reads its parts.
+
+    Each of ``statements`` — a kind of token, its terminals in order (a terminal given as
+    ``(terminal, words)`` matches only the words of the regular expression ``words``), and
+    the terminals that may follow it — lets :meth:`tokens` read a whole statement of that
+    form where a statement begins (at the start of a text or after a new line outside
+    parentheses) as one token of that kind, whose offsets are those of the statement (with
+    the ignored text before it); ``statement_start(text, start)`` matches it again, with
+    the groups :attr:`statement_groups` gives, one per terminal.
     """
 
     def __init__(self, lark_parser: Lark, builders: Mapping[tuple[str, tuple[str, ...]], Callable],
                  drop_in_parens: str = "_NL", open_paren: str = "LPAR", close_paren: str = "RPAR",
                  skip_ahead: bool | None = None, pairs: Sequence[tuple[str, str]] = (),
                  splits: Sequence[str] = (), operand_ends: Sequence[str] = (),
-                 runs: Sequence[tuple[str, Sequence[str], str, Sequence[str]]] = ()) -> None:
+                 runs: Sequence[tuple[str, Sequence[str], str, Sequence[str]]] = (),
+                 statements: Sequence[tuple[str, Sequence[str | tuple[str, str]], Sequence[str]]] = (),
+                 ) -> None:
         self.lark = lark_parser
         #: infix operators a part of the tokens may end before, after one of ``operand_ends``
         self.splits = frozenset(map(sys.intern, splits))
@@ -145,6 +155,7 @@ class FastParser:
             self.scan_kinds[index + (pair_groups if index >= cut_group else 0)] = self.kind_list[index]
         self._runs([run for run in runs if skip_ahead and prefix and (run[1][0], run[2]) in pairs],
                    regexps, skipped)
+        self._statements(statements if skip_ahead and prefix else (), regexps, prefix)
         group = cut_group
         #: per group of a pair's second terminal: the group of its first, and both terminals
         self.pairs: dict[int, tuple[int, str, str]] = {}
@@ -215,6 +226,43 @@ class FastParser:
                 self.run_starts[sys.intern(terminal)] = (kind, run.match)
         self.operand_ends |= set(self.run_pieces)  # (a run ends with an operand)
 
+    def _statements(self, forms: Sequence[tuple[str, Sequence[str | tuple[str, str]], Sequence[str]]],
+                    regexps: Mapping[str, str], prefix: str) -> None:
+        """The one regular expression of ``forms``, tried where a statement begins."""
+        #: per kind of statement token: the group of each of its terminals in its match
+        self.statement_groups: dict[str, tuple[int, ...]] = {}
+        #: per kind of statement token: its terminals
+        self.statement_terminals: dict[str, tuple[str, ...]] = {}
+        #: per last group of a form: its kind of token
+        self.statement_kinds: dict[int, str] = {}
+        self.statement_start: Callable | None = None
+        alternatives, group = [], 1
+        for kind, terminals, ends in forms:
+            kind = sys.intern(kind)
+            pieces, groups, names = [], [], []
+            for terminal in terminals:
+                name, words = (terminal, None) if isinstance(terminal, str) else terminal
+                word = f"(?:{words})(?!\\w)" if words else f"(?>{regexps[name]})"
+                pieces.append(f"({word})")
+                groups.append(group)
+                names.append(sys.intern(name))
+                group += 1
+            follow = "|".join([*(regexps[t] for t in ends), r"\Z"])
+            alternatives.append(prefix.join(pieces) + f"(?={prefix}(?:{follow}))")
+            self.statement_groups[kind] = tuple(groups)
+            self.statement_terminals[kind] = tuple(names)
+            self.statement_kinds[groups[-1]] = kind
+        if alternatives:
+            statement = re.compile(prefix + "(?:" + "|".join(alternatives) + ")")
+            if statement.groups == group - 1:  # (no terminal with groups of its own)
+                self.statement_start = statement.match
+
+    def statement_tokens(self, text: str, kind: str, start: int, end: int
+                         ) -> tuple[list[str], list[tuple[int, int]]]:
+        """The tokens of the statement of ``kind`` at ``text[start:end]``, one by one."""
+        match = self.statement_start(text, start)
+        return list(self.statement_terminals[kind]), [match.span(g) for g in self.statement_groups[kind]]
+
     def run_terminal(self, kind: str, op: str) -> str:
         """The terminal of the operator ``op`` in a run of ``kind``."""
         known = self.run_operators[kind]
@@ -275,7 +323,14 @@ class FastParser:
             limit = len(text) + 1  # (more than there are tokens)
         splits, operand_ends, run_starts = self.splits, self.operand_ends, self.run_starts
         scan = self.scanner.finditer
-        while True:  # (from the start, and again after each run)
+        statement_start, statement_kinds = self.statement_start, self.statement_kinds
+        if statement_start and not depth and (not pos or text[pos - 1] == "\n"):
+            statement = statement_start(text, pos)  # (a statement begins here)
+            if statement:
+                add_kind(statement_kinds[statement.lastindex])
+                add_span(statement.span())  # (its match is made again where it is read)
+                pos = statement.end()
+        while True:  # (from the start, and again after each run or statement read whole)
             for m in scan(text, pos):
                 group = m.lastindex
                 kind = kinds[group or 0]
@@ -314,12 +369,19 @@ class FastParser:
                 elif kind is dropped:
                     if depth:
                         continue
-                    if len(out_kinds) >= limit and m.end() < len(text):
-                        add_kind(kind)
-                        add_span(m.span(group))
+                    add_kind(kind)
+                    add_span(m.span(group))
+                    if len(out_kinds) > limit and m.end() < len(text):
                         add_kind(MORE)
                         add_span((m.end(), 0))
                         return out_kinds, out_spans
+                    statement = statement_start and statement_start(text, m.end())
+                    if statement:  # a statement of a form read whole
+                        add_kind(statement_kinds[statement.lastindex])
+                        add_span(statement.span())
+                        pos = statement.end()
+                        break
+                    continue
                 add_kind(kind)
                 add_span(m.span(group))
             else:

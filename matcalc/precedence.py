@@ -100,6 +100,8 @@ class PrecedenceReader:
             i = 0
 
         pieces = self.table.run_pieces
+        read_whole = self.table.statement_groups  # (the forms of declarations: grammar.py)
+        match_statement = self.table.statement_start
 
         def run(left: Node) -> Node:
             """``left`` and the run of operators and plain names at ``i`` after it, as
@@ -252,6 +254,22 @@ class PrecedenceReader:
                 left = fast_binary(left, tok, total(None), source)
             return left
 
+        def declared(name: tuple[int, int], word: tuple[int, int], sizes: list[tuple[int, int]],
+                     end: int) -> Declaration:
+            """``NAME: KIND`` from the offsets of its name, kind's word and sizes (names)."""
+            dims = []
+            for start, stop in sizes:
+                size_name = text[start:stop]
+                size = symbols.get(size_name)
+                if size is None:
+                    size = symbols[size_name] = symbol(size_name)
+                dims.append(size)
+            start, stop = name
+            word_start, word_end = word
+            return Declaration((Name((source, start, stop, text[start:stop])),),
+                               Kind(text[word_start:word_end], tuple(dims), source, word_start, end),
+                               source, start, end)
+
         def declaration() -> Declaration | None:
             """``NAME: KIND`` whose sizes are names (``W: matrix(m, n)``, the commonest
             declaration) read at once; ``None`` for any other (read as an expression, which
@@ -260,11 +278,11 @@ class PrecedenceReader:
             j = i + 2
             if kinds[j] is not NAME:
                 return None
-            word_start, end = spans[j]
-            word = text[word_start:end]
-            want = KINDS.get(word)
+            word = spans[j]
+            want = KINDS.get(text[word[0]:word[1]])
             if want is None:
                 return None
+            end = word[1]
             j += 1
             sizes = []
             if want:
@@ -272,12 +290,7 @@ class PrecedenceReader:
                     return None
                 j += 1
                 while kinds[j] is NAME:
-                    start, stop = spans[j]
-                    size_name = text[start:stop]
-                    size = symbols.get(size_name)
-                    if size is None:
-                        size = symbols[size_name] = symbol(size_name)
-                    sizes.append(size)
+                    sizes.append(spans[j])
                     j += 1
                     if kinds[j] is not COMMA:
                         break
@@ -288,13 +301,19 @@ class PrecedenceReader:
                 j += 1
             if kinds[j] not in _STATEMENT_ENDS:
                 return None
-            start, stop = spans[i]
-            name = Name((source, start, stop, text[start:stop]))
+            name = spans[i]
             i = j
-            return Declaration((name,), Kind(word, tuple(sizes), source, word_start, end), source, start, end)
+            return declared(name, word, sizes, end)
 
         def statement() -> Statement:
             nonlocal i
+            groups = read_whole.get(kinds[i])
+            if groups is not None:  # a declaration read in one match (its groups: name,
+                # colon, word, then "(", sizes and commas between them, and ")")
+                match = match_statement(text, spans[i][0])
+                i += 1
+                return declared(match.span(groups[0]), match.span(groups[2]),
+                                [match.span(g) for g in groups[4::2]], match.end(groups[-1]))
             first = None
             if kinds[i] is NAME:
                 following = kinds[i + 1]

@@ -219,8 +219,9 @@ ONE_BY_ONE = FastParser(parser(), FAST_BUILDERS)
 
 
 def tokens_of(reader: FastParser, text: str, limit: int | None = None):
-    """The tokens of ``text``, each run of operators and names written out token by token
-    (and the number of runs), read whole or ``limit`` tokens at a time."""
+    """The tokens of ``text``, each run of operators and names and each statement read in
+    one match written out token by token (and the number of those), read whole or
+    ``limit`` tokens at a time."""
     kinds, spans, runs, pos, depth = [], [], 0, 0, 0
     while True:
         try:
@@ -228,8 +229,9 @@ def tokens_of(reader: FastParser, text: str, limit: int | None = None):
         except NotFast:
             return "not fast"
         for kind, span in zip(part_kinds, part_spans):
-            if kind in reader.run_pieces:
-                more_kinds, more_spans = reader.run_tokens(text, kind, *span)
+            if kind in reader.run_pieces or kind in reader.statement_groups:
+                more_kinds, more_spans = (reader.run_tokens(text, kind, *span) if kind in reader.run_pieces
+                                          else reader.statement_tokens(text, kind, *span))
                 kinds += more_kinds
                 spans += more_spans
                 runs += 1
@@ -282,6 +284,27 @@ def valid_run_texts(count: int, seed: int) -> list[str]:
             for _ in range(count)]
 
 
+#: Pieces of declarations, right and near misses (read in one match: ``TOKEN_STATEMENTS``)
+DECLARATION_PIECES = ["W", " W1", "x, y", "λ", ":", " : ", "matrix", "vector", "symmetric", "scalar",
+                      "elementwise", "matrixx", "scalarᵀ", "(", "( ", "m", " n", ",", ", ", ")", " #c",
+                      " \\\n", "'", "+ 1", "2"]
+
+
+def declaration_texts(count: int, seed: int) -> list[str]:
+    """Texts of declarations: mostly right, some near misses, between other statements."""
+    rng = random.Random(seed)
+    right = ["W: matrix(m, n)", "x: vector(n)", "S: symmetric(n)", "a: scalar", "g: elementwise",
+             " W2 : matrix( m ,n ) #c", "b:vector(m)", "y = W*x", "f = sum(x)"]
+    texts = []
+    for _ in range(count):
+        lines = [rng.choice(right) if rng.random() < 0.7 else
+                 "".join(rng.choice(DECLARATION_PIECES) for _ in range(rng.randint(1, 9)))
+                 for _ in range(rng.randint(1, 6))]
+        texts.append("".join(line + rng.choice(["\n", "\n", ";", "; ", "\r\n", "\n\n"]) for line in lines)
+                     + "f = x")
+    return texts
+
+
 def test_pairs_read_in_one_match_are_the_tokens_read_one_by_one():
     """An operator and the name after it are read in one match (``TOKEN_PAIRS``), and a
     run of them (``TOKEN_RUNS``) as one token: written out, the same tokens, at the same
@@ -291,22 +314,23 @@ def test_pairs_read_in_one_match_are_the_tokens_read_one_by_one():
     strings = ["".join(rng.choice(PIECES + ["+x", "- y", "*\\\n z", "./ w", "-#c\nx"])
                        for _ in range(rng.randint(1, 16))) for _ in range(3000)]
     runs = 0
-    for text in TRICKY + texts() + strings + run_texts(3000, 4) + valid_run_texts(1000, 4):
+    cases = strings + run_texts(3000, 4) + valid_run_texts(1000, 4) + declaration_texts(2000, 4)
+    for text in TRICKY + texts() + cases:
         one_by_one = tokens_of(ONE_BY_ONE, text)
         assert one_by_one == "not fast" or one_by_one[2] == 0
         for limit in (None, 1, 3):
             found = tokens_of(table_parser(), text, limit)
             assert found == one_by_one or found[:2] == one_by_one[:2], (text, limit)
             runs += found != "not fast" and found[2]
-    assert runs > 3000  # (the texts have many runs)
+    assert runs > 5000  # (the texts have many runs and declarations)
 
 
-def test_runs_of_operators_read_alike():
-    """Texts with many runs of operators and plain names (read as one token each) read
-    as lark reads them, whole and a few tokens at a time."""
+def test_runs_of_operators_and_declarations_read_alike():
+    """Texts with many runs of operators and plain names, and many declarations (read as
+    one token each), read as lark reads them, whole and a few tokens at a time."""
     from matcalc import precedence
 
-    cases = valid_run_texts(1000, 6) + run_texts(1000, 6)
+    cases = valid_run_texts(1000, 6) + run_texts(1000, 6) + declaration_texts(1000, 6)
     for text in cases:
         check(text)
     climbed = [fast_parser().climb(text) for text in cases[:1000]]  # (valid: no error)
@@ -315,7 +339,7 @@ def test_runs_of_operators_read_alike():
         try:
             for text, whole in zip(cases, climbed):
                 assert dump(fast_parser().climb(text)) == dump(whole), (part, text)
-            for text in cases[1000:1300]:
+            for text in cases[1000:1300] + cases[2000:2500]:
                 check_climbing(text)
         finally:
             precedence._PART = saved
