@@ -8,7 +8,8 @@ per stage, the median wall time of ``--runs`` runs (and the CPU time of the
 process, steadier on a shared machine, its least, and the page faults: new memory
 touched, whose cost in system time is part of the CPU time) as seconds per MB and MB/s:
 
-* ``lex``: the tokens alone (kinds and offsets, :meth:`matcalc.lalr.FastParser.tokens`);
+* ``lex``: the tokens alone (kinds and offsets, :meth:`matcalc.lalr.FastParser.tokens`; a
+  run of operators and plain names, and a plain declaration, are one token each);
 * ``read``: matcalc's reader (:mod:`matcalc.precedence`: precedence climbing over those
   tokens, building the syntax nodes; lark's table reads what it gives up on);
 * ``read+type``: ``matcalc.parse`` — reading, shapes and the typed model;
