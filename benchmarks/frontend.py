@@ -3,7 +3,8 @@
     python benchmarks/frontend.py [--mb 1.0] [--runs 3] [--kinds sum,residual,...]
 
 For each kind of input (a sum of many terms, a deep residual network written out,
-one long product chain ``A*A*…*x``, long comments, blank lines) the script prints,
+one long product chain ``A*A*…*x``, many short definitions, a sum of calls ``tanh(x)``,
+a chain of transposes ``A'*A'*…``, long comments, blank lines) the script prints,
 per stage, the median wall time of ``--runs`` runs (and the CPU time of the
 process, steadier on a shared machine, its least, and the page faults: new memory
 touched, whose cost in system time is part of the CPU time) as seconds per MB and MB/s:
@@ -66,6 +67,28 @@ def chain_text(factors: int) -> str:
     return "f = x'*" + "*".join(["A"] * factors) + "*x\n"
 
 
+def assignments_text(size: int) -> str:
+    """Many short definitions ``h1 = x + y``, ``h2 = x + h1``, … (about ``size`` characters)."""
+    lines, total, i = ["x, y: vector(n)\n", "h0 = x + y\n"], 0, 0
+    while total < size - 40:
+        i += 1
+        line = f"h{i} = x + h{i - 1}\n"
+        lines.append(line)
+        total += len(line)
+    lines.append(f"f = sum(h{i})\n")
+    return "".join(lines)
+
+
+def calls_text(size: int) -> str:
+    """``f = sum(tanh(x) + tanh(x) + …)``: a sum of ``size / 10`` calls."""
+    return "f = sum(" + " + ".join(["tanh(x)"] * max(1, (size - 10) // 10)) + ")\n"
+
+
+def transposed_chain_text(factors: int) -> str:
+    """``f = x'*A'*A'*…*A'*x`` with ``factors`` factors ``A'``."""
+    return "f = x'*" + "*".join(["A'"] * factors) + "*x\n"
+
+
 def comments_text(size: int) -> str:
     line = "# " + "a long comment about the model " * 3 + "\n"
     return line * max(1, size // len(line)) + "x: vector(n)\nf = sum(x)\n"
@@ -79,6 +102,9 @@ KINDS: dict[str, Callable[[int], str]] = {
     "sum": sum_text,
     "residual": residual_text,
     "chain": lambda size: chain_text(size // 2),
+    "assignments": assignments_text,
+    "calls": calls_text,
+    "transposed chain": lambda size: transposed_chain_text(size // 3),
     "comments": comments_text,
     "blank lines": blank_text,
 }

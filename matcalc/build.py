@@ -297,7 +297,9 @@ def add(*terms: Expr) -> Expr:
     """The sum of terms of one shape; like terms (equal up to a number) merge."""
     if len(terms) == 2:  # the commonest sum, a + b, at once
         a, c = terms
-        if type(a) in _PLAIN_TERMS and type(c) in _PLAIN_TERMS and a.shape == c.shape and a != c:
+        if type(a) in _PLAIN_TERMS and type(c) in _PLAIN_TERMS and a.shape == c.shape and (
+            a.name != c.name if type(a) is Var and type(c) is Var else a != c  # (names: no hashing)
+        ):
             return Add(terms, a.shape)
     flat: list[Expr] = []
     for t in terms:

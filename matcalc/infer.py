@@ -255,6 +255,12 @@ class _Inference:
         #: per step of such a chain met (operator and operand types): the merges of
         #: dimensions after it and its note
         self.steps: dict[tuple[str, Ty, Ty], tuple[int, tuple]] = {}
+        #: per name called as an entry-wise function of one argument: the function
+        self.applied: dict[str, str] = {}
+        #: per type: its transpose's
+        self.flipped: dict[Ty, Ty] = {}
+        #: per kind of node and value of a name: the node made of that name (:meth:`of_name`)
+        self.of_names: dict[tuple[str, int], tuple[Expr, Expr]] = {}
         self.deferred: list[tuple[int, str, Ty, int, Node]] = []
         self.inputs: dict[str, Var] = {}
         self.def_vars: dict[str, Var] = {}
@@ -553,10 +559,28 @@ class _Inference:
                 last_op, last_lt, last_rt, last_note, last_merges = op, ty, rt, note, dims.merges
                 ty = note[0]
             return ty
+        if kind is Transpose and type(root[3]) is Name:  # Aᵀ: one type per type transposed
+            ty = self.visit_name(root[3])
+            flipped = self.flipped.get(ty)
+            if flipped is None:
+                flipped = self.flipped[ty] = (ty[1], ty[0])
+            self.info[root] = (flipped, "transpose", None)
+            return flipped
         if kind is Call:
+            args = root[5]
+            fn = self.applied.get(root[3]) if len(args) == 1 else None
+            if fn is not None:  # an entry-wise function met before, of one argument again
+                ty = self.infer(args[0], depth + 1)
+                self.info[root] = (ty, "apply", fn)
+                return ty
             self.check_call(root)
-            args = () if root.name in SPECIAL_NAMES else root.args
-            return self.visit_call(root, [self.infer(k, depth + 1) for k in args])
+            if root.name in SPECIAL_NAMES:
+                args = ()
+            ty = self.visit_call(root, [self.infer(k, depth + 1) for k in args])
+            _, how, fn = self.info[root]
+            if how == "apply":
+                self.applied[root[3]] = fn
+            return ty
         return self.visit(root, [self.infer(k, depth + 1) for k in syntax_children(root)])
 
     def note(self, node: Node, ty: Ty, how: str, extra: object = None) -> Ty:
@@ -978,6 +1002,11 @@ class _Inference:
                         else:
                             out = _Terms((settle(out, node), value))
                         continue
+                    if how == "matmul" and type(value) is not Num and type(out) is not Num:
+                        if type(out) is not _Factors:  # (as build_node joins a product)
+                            out = _Factors((settle(out, node),))
+                        out.append(settle(value, node))
+                        continue
                     info[node] = note  # (build_node reads the note there)
                     out = self.build_node(node, [out, value])
                     continue
@@ -1006,8 +1035,22 @@ class _Inference:
         elif kind is Call:
             _, how, fn = self.info[root]
             if how == "apply":  # an entry-wise function of one argument
-                return b.apply(fn, self.settle(self.built(root[5][0], depth + 1), root))
+                arg = root[5][0]
+                if type(arg) is Name:  # of a name: one node for every f(x) written
+                    return self.of_name(fn, arg, lambda x: b.apply(fn, x))
+                return b.apply(fn, self.settle(self.built(arg, depth + 1), root))
+        elif kind is Transpose and type(root[3]) is Name:  # one node for every Aᵀ written
+            return self.of_name("ᵀ", root[3], lambda x: self.build_node(root, [x]))
         return self.build_node(root, [self.built(k, depth + 1) for k in syntax_children(root)])
+
+    def of_name(self, what: str, name: Name, make: Callable[[Expr], Expr]) -> Expr:
+        """``make(x)`` for the value ``x`` of ``name``, made once per value (``what`` says
+        what is made of it)."""
+        x = self.built(name)
+        known = self.of_names.get((what, id(x)))
+        if known is None or known[0] is not x:  # (the value kept: its id is not reused)
+            known = self.of_names[what, id(x)] = (x, make(x))
+        return known[1]
 
     def build_node(self, node: Node, kids: list) -> Expr | _Terms:
         try:

@@ -43,6 +43,9 @@ PAIR = sys.intern("(pair)")
 #: The most operators a run read in one match holds
 RUN_LENGTH = 256
 
+#: How far into a line :meth:`FastParser.tokens` looks for a statement form's mark
+_MARKED = 80
+
 
 class NotFast(Exception):
     """The fast reader cannot go on here (the text has an error, or the grammar needs
@@ -222,8 +225,9 @@ class FastParser:
             self.run_pieces[kind] = re.compile(f"({between})({op})({between})({plain})")
             self.run_operators[kind] = {}
             self.run_terminals[kind] = (tuple(map(sys.intern, operators)), sys.intern(operand))
+            start = (kind, run.match)
             for terminal in operators:
-                self.run_starts[sys.intern(terminal)] = (kind, run.match)
+                self.run_starts[sys.intern(terminal)] = start
         self.operand_ends |= set(self.run_pieces)  # (a run ends with an operand)
 
     def _statements(self, forms: Sequence[tuple[str, Sequence[str | tuple[str, str]], Sequence[str]]],
@@ -236,6 +240,15 @@ class FastParser:
         #: per last group of a form: its kind of token
         self.statement_kinds: dict[int, str] = {}
         self.statement_start: Callable | None = None
+        #: the text every form has as its second token (a declaration's ``:``), if one: a
+        #: line without it near its start is not tried
+        self.statement_mark: str | None = None
+        patterns = {str(t.name): t.pattern for t in self.lark.terminals}
+        seconds = {terminals[1] for _, terminals, _ in forms if len(terminals) > 1}
+        if len(seconds) == 1 and all(len(terminals) > 1 for _, terminals, _ in forms):
+            (second,) = seconds
+            if isinstance(second, str) and patterns[second].type == "str":
+                self.statement_mark = patterns[second].value
         alternatives, group = [], 1
         for kind, terminals, ends in forms:
             kind = sys.intern(kind)
@@ -324,6 +337,7 @@ class FastParser:
         splits, operand_ends, run_starts = self.splits, self.operand_ends, self.run_starts
         scan = self.scanner.finditer
         statement_start, statement_kinds = self.statement_start, self.statement_kinds
+        mark = self.statement_mark
         if statement_start and not depth and (not pos or text[pos - 1] == "\n"):
             statement = statement_start(text, pos)  # (a statement begins here)
             if statement:
@@ -336,13 +350,15 @@ class FastParser:
                 kind = kinds[group or 0]
                 if kind is PAIR:  # two tokens (the commonest match in a long expression)
                     first, kind, second = pairs[group]
-                    if out_kinds and out_kinds[-1] in operand_ends:  # an infix operator
-                        if len(out_kinds) >= limit and kind in splits:
-                            add_kind(MORE)
-                            add_span((m.start(), depth))
-                            return out_kinds, out_spans
+                    if len(out_kinds) >= limit and kind in splits and out_kinds[-1] in operand_ends:
+                        add_kind(MORE)
+                        add_span((m.start(), depth))
+                        return out_kinds, out_spans
+                    if out_kinds and out_kinds[-1] is second and len(out_kinds) > 1:
+                        # after a pair like this one (``*B`` in ``A*B*C*D``): a run?
                         starts = run_starts.get(kind)
-                        run = starts and starts[1](text, m.start(first))
+                        run = (starts and run_starts.get(out_kinds[-2]) is starts
+                               and starts[1](text, m.start(first)))
                         if run:  # more operators and operands like these: one token
                             add_kind(starts[0])
                             add_span(run.span())
@@ -375,7 +391,9 @@ class FastParser:
                         add_kind(MORE)
                         add_span((m.end(), 0))
                         return out_kinds, out_spans
-                    statement = statement_start and statement_start(text, m.end())
+                    end = m.end()
+                    marked = mark is None or text.find(mark, end, end + _MARKED) >= 0
+                    statement = statement_start and marked and statement_start(text, end)
                     if statement:  # a statement of a form read whole
                         add_kind(statement_kinds[statement.lastindex])
                         add_span(statement.span())

@@ -216,6 +216,11 @@ class PrecedenceReader:
                     start, end = spans[i]
                     i += 1
                     right = Name((source, start, end, text[start:end]))
+                elif kinds[i] is NAME and kinds[i + 1] is TRANSPOSE and kinds[i + 2] not in _NAME_GOES_ON:
+                    start, end = spans[i]  # a name transposed once, Aᵀ
+                    name = Name((source, start, end, text[start:end]))
+                    right = Transpose((source, start, spans[i + 1][1], name))
+                    i += 2
                 else:
                     right = unary(None)
                 left = Binary((source, left[1], right[2], text[op_start:op_end], left, right, op_start))
