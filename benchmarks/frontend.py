@@ -151,7 +151,7 @@ def main() -> None:
     lark_tree = plain_tree_parser()
     matcalc.parse("f = sum(x)")  # warm up: imports, tables
 
-    print(f"{'input':<12} {'stage':<15} {'s/MB':>7} {'MB/s':>7} {'cpu s/MB':>9} {'least':>7}"
+    print(f"{'input':<16} {'stage':<15} {'s/MB':>7} {'MB/s':>7} {'cpu s/MB':>9} {'least':>7}"
           f" {'faults/MB':>10} {'÷ read+type':>12}")
     for kind in opts.kinds.split(","):
         text = KINDS[kind](size)
@@ -170,7 +170,7 @@ def main() -> None:
             wall, cpu, least, faults = timed(work, opts.runs)
             base = wall if name == "read+type" else base
             ratio = f"{wall / base:.2f}×" if base else ""
-            print(f"{kind if name == 'lex' else '':<12} {name:<15} {wall / mb:7.3f} {mb / wall:7.2f}"
+            print(f"{kind if name == 'lex' else '':<16} {name:<15} {wall / mb:7.3f} {mb / wall:7.2f}"
                   f" {cpu / mb:9.3f} {least / mb:7.3f} {faults / mb:10.0f} {ratio:>12}", flush=True)
 
     print("\nread+type of f = x'*A*…*A*x (linear: × ≈ 2 per doubling)")
