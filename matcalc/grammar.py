@@ -74,11 +74,12 @@ OPERAND_ENDS = ("NAME", "NUMBER", "RPAR", "TRANSPOSE")
 
 #: Runs of infix operators of one level of precedence read in one match, each operator
 #: followed by a plain name (``A*B*C``, ``x + y - z``; a part of a long product or sum):
-#: the kind of token a run is given, its operators, its operand, and the tokens after a
-#: name that make it more than an operand there (a call, a transpose, a power, a product)
+#: the kind of token a run is given, its operators, its operand, the tokens after a name
+#: that make it more than an operand there (a call, a transpose, a power, a product), and
+#: the postfix operator a name may have once in a run (``A*Bᵀ*Cᵀ``)
 TOKEN_RUNS = (
-    ("PRODUCT_RUN", ("MULOP",), "NAME", ("LPAR", "TRANSPOSE", "POWOP")),
-    ("SUM_RUN", ("PLUS", "MINUS"), "NAME", ("LPAR", "TRANSPOSE", "POWOP", "MULOP")),
+    ("PRODUCT_RUN", ("MULOP",), "NAME", ("LPAR", "TRANSPOSE", "POWOP"), "TRANSPOSE"),
+    ("SUM_RUN", ("PLUS", "MINUS"), "NAME", ("LPAR", "TRANSPOSE", "POWOP", "MULOP"), "TRANSPOSE"),
 )
 
 

@@ -66,10 +66,11 @@ class FastParser:
     ``splits`` and ``operand_ends`` say where :meth:`tokens` may end a part (see there).
 
     Each of ``runs`` — a kind of token, infix operators of one level of precedence, an
-    operand terminal, and the terminals after an operand that would make it more than an
-    operand there — lets :meth:`tokens` read two or more of those operators after an
-    operand, each followed by a plain operand (``*B*C``, ``+ y - z``), as one token of
-    that kind, whose offsets are those of the run; :attr:`run_pieces` reads its parts.
+    operand terminal, the terminals after an operand that would make it more than an
+    operand there, and a postfix operator an operand may have once (or ``None``) — lets
+    :meth:`tokens` read two or more of those operators after an operand, each followed by
+    a plain operand (``*B*C``, ``+ y - z``, ``*Bᵀ*Cᵀ``), as one token of that kind, whose
+    offsets are those of the run; :attr:`run_pieces` reads its parts.
 
     Each of ``statements`` — a kind of token, its terminals in order (a terminal given as
     ``(terminal, words)`` matches only the words of the regular expression ``words``), and
@@ -84,7 +85,7 @@ class FastParser:
                  drop_in_parens: str = "_NL", open_paren: str = "LPAR", close_paren: str = "RPAR",
                  skip_ahead: bool | None = None, pairs: Sequence[tuple[str, str]] = (),
                  splits: Sequence[str] = (), operand_ends: Sequence[str] = (),
-                 runs: Sequence[tuple[str, Sequence[str], str, Sequence[str]]] = (),
+                 runs: Sequence[tuple[str, Sequence[str], str, Sequence[str], str | None]] = (),
                  statements: Sequence[tuple[str, Sequence[str | tuple[str, str]], Sequence[str]]] = (),
                  ) -> None:
         self.lark = lark_parser
@@ -198,33 +199,40 @@ class FastParser:
         (end,) = parser.parse_table.end_states.values()
         self.start, self.end = start, end
 
-    def _runs(self, runs: Sequence[tuple[str, Sequence[str], str, Sequence[str]]],
+    def _runs(self, runs: Sequence[tuple[str, Sequence[str], str, Sequence[str], str | None]],
               regexps: Mapping[str, str], skipped: Sequence[str]) -> None:
         """The regular expressions of ``runs`` (each tried where a pair of its first
         operator and operand follows an operand)."""
         #: per first terminal of a pair: the kind of run it may start, and its matcher
         self.run_starts: dict[str, tuple[str, Callable]] = {}
         #: per kind of run: the regular expression of one operator and operand of it, in
-        #: four groups (ignored text, the operator, ignored text, the operand)
+        #: six groups (ignored text, the operator, ignored text, the operand, ignored text
+        #: and the postfix operator after it, or empty)
         self.run_pieces: dict[str, re.Pattern[str]] = {}
         #: per kind of run: the terminal of each operator's text met so far
         self.run_operators: dict[str, dict[str, str]] = {}
-        #: per kind of run: its operators' terminals and its operand's
-        self.run_terminals: dict[str, tuple[tuple[str, ...], str]] = {}
+        #: per kind of run: its operators' terminals, its operand's and its postfix's
+        self.run_terminals: dict[str, tuple[tuple[str, ...], str, str | None]] = {}
+        #: the postfix operators an operand of a run may have
+        self.run_postfixes: frozenset[str] = frozenset(sys.intern(run[4]) for run in runs if run[4])
         # Ignored text, or new lines (dropped in parentheses: an operand followed by a new
         # line and a call's parenthesis is not taken for a plain one, also outside them).
         skip = "(?:" + "|".join([*skipped, regexps[self.drop_in_parens]]) + ")*+"
         between = "(?:" + "|".join(skipped) + ")*+"
-        for kind, operators, operand, after in runs:
+        for kind, operators, operand, after, postfix in runs:
             kind = sys.intern(kind)
             op = "(?>" + "|".join(regexps[t] for t in operators) + ")"
-            plain = f"(?>{regexps[operand]})(?!{skip}(?:" + "|".join(regexps[t] for t in after) + "))"
-            run = re.compile(f"(?:{between}{op}{between}{plain}){{2,{RUN_LENGTH}}}")
+            name = f"(?>{regexps[operand]})"
+            post = f"(?:{between}(?>{regexps[postfix]}))?" if postfix else ""
+            plain = f"(?!{skip}(?:" + "|".join(regexps[t] for t in after) + "))"
+            run = re.compile(f"(?:{between}{op}{between}{name}{post}{plain}){{2,{RUN_LENGTH}}}")
             if run.groups:  # (a terminal with groups of its own: no runs)
                 continue
-            self.run_pieces[kind] = re.compile(f"({between})({op})({between})({plain})")
+            post = f"(?:({between})((?>{regexps[postfix]})))?" if postfix else "()()"
+            self.run_pieces[kind] = re.compile(f"({between})({op})({between})({name}){post}{plain}")
             self.run_operators[kind] = {}
-            self.run_terminals[kind] = (tuple(map(sys.intern, operators)), sys.intern(operand))
+            self.run_terminals[kind] = (tuple(map(sys.intern, operators)), sys.intern(operand),
+                                        sys.intern(postfix) if postfix else None)
             start = (kind, run.match)
             for terminal in operators:
                 self.run_starts[sys.intern(terminal)] = start
@@ -291,15 +299,20 @@ class FastParser:
         """The tokens of the run of ``kind`` at ``text[start:end]``, one by one."""
         kinds: list[str] = []
         spans: list[tuple[int, int]] = []
-        operand = self.run_terminals[kind][1]
+        _, operand, postfix = self.run_terminals[kind]
         pos = start
-        for skipped, op, blank, name in self.run_pieces[kind].findall(text, start, end):
+        for skipped, op, blank, name, before, post in self.run_pieces[kind].findall(text, start, end):
             op_start = pos + len(skipped)
             op_end = op_start + len(op)
             name_start = op_end + len(blank)
             pos = name_start + len(name)
             kinds += (self.run_terminal(kind, op), operand)
             spans += ((op_start, op_end), (name_start, pos))
+            if post:
+                post_start = pos + len(before)
+                pos = post_start + len(post)
+                kinds.append(postfix)
+                spans.append((post_start, pos))
         return kinds, spans
 
     # ------------------------------------------------------------ parsing
@@ -335,6 +348,7 @@ class FastParser:
         if limit is None:
             limit = len(text) + 1  # (more than there are tokens)
         splits, operand_ends, run_starts = self.splits, self.operand_ends, self.run_starts
+        postfixes = self.run_postfixes
         scan = self.scanner.finditer
         statement_start, statement_kinds = self.statement_start, self.statement_kinds
         mark = self.statement_mark
@@ -354,10 +368,16 @@ class FastParser:
                         add_kind(MORE)
                         add_span((m.start(), depth))
                         return out_kinds, out_spans
-                    if out_kinds and out_kinds[-1] is second and len(out_kinds) > 1:
-                        # after a pair like this one (``*B`` in ``A*B*C*D``): a run?
+                    last = out_kinds[-1] if out_kinds else None
+                    if last is second:  # after a pair like this one (``*B`` in ``A*B*C``)
+                        before = -2
+                    elif last in postfixes and len(out_kinds) > 2 and out_kinds[-2] is second:
+                        before = -3  # (after ``*Bᵀ`` in ``A*Bᵀ*Cᵀ``)
+                    else:
+                        before = 0
+                    if before and len(out_kinds) >= -before:  # a run?
                         starts = run_starts.get(kind)
-                        run = (starts and run_starts.get(out_kinds[-2]) is starts
+                        run = (starts and run_starts.get(out_kinds[before]) is starts
                                and starts[1](text, m.start(first)))
                         if run:  # more operators and operands like these: one token
                             add_kind(starts[0])

@@ -104,13 +104,13 @@ class PrecedenceReader:
         match_statement = self.table.statement_start
 
         def run(left: Node) -> Node:
-            """``left`` and the run of operators and plain names at ``i`` after it, as
-            the nodes of a chain of infix operators."""
+            """``left`` and the run of operators and plain (or once transposed) names at
+            ``i`` after it, as the nodes of a chain of infix operators."""
             nonlocal i
             pos, end = spans[i]
             piece = pieces[kinds[i]]
             i += 1
-            for skipped, op, blank, name in piece.findall(text, pos, end):
+            for skipped, op, blank, name, before, post in piece.findall(text, pos, end):
                 if skipped:  # (most operators follow their operand at once: no new offset)
                     pos += len(skipped)
                 op_start = pos
@@ -118,7 +118,11 @@ class PrecedenceReader:
                 if blank:
                     start += len(blank)
                 pos = start + len(name)
-                left = Binary((source, left[1], pos, op, left, Name((source, start, pos, name)), op_start))
+                right = Name((source, start, pos, name))
+                if post:  # a name transposed, Bᵀ
+                    pos += len(before) + len(post)
+                    right = Transpose((source, start, pos, right))
+                left = Binary((source, left[1], pos, op, left, right, op_start))
             return left
 
         def plain_name(goes_on: frozenset[str]) -> Name | None:

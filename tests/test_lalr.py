@@ -272,7 +272,7 @@ def run_expression(rng: random.Random, depth: int = 0) -> str:
             operand = "sum(" + run_expression(rng, depth + 1) + ")"
         else:
             operand = "-" + rng.choice(["a", "x"])
-        operand += rng.choice(["", "", "", "", "", "", "'", "ᵀ", ".T", "^2", ".^2"])
+        operand += rng.choice(["", "", "", "", "", "", "'", "ᵀ", ".T", " '", " \\\n ᵀ", "''", "^2", ".^2"])
         op = rng.choice(["*", "*", "*", "+", "-", "+", "./", "∘", "@", ".*"])
         parts.append(operand if not parts else rng.choice(blanks) + op + rng.choice(blanks) + operand)
     return "".join(parts)
