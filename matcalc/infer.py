@@ -183,6 +183,10 @@ SUMS = ("same", "broadcast_left", "broadcast_right")
 PRODUCTS = ("matmul",)  # a scaling settles its operands: a 1×1 product scales as a whole
 
 
+#: What :meth:`_Inference.of_name` makes of a name transposed
+_TRANSPOSED = "ᵀ"
+
+
 class _Terms(list):
     """The terms of a chain of ``+`` and ``-``, not yet added up."""
 
@@ -536,6 +540,8 @@ class _Inference:
                     if rt is None:
                         known = declared.get(right[3])
                         rt = visit_name(right) if known is None else known.ty
+                elif type(right) is Transpose and type(right[3]) is Name:  # Aᵀ, at once
+                    rt = self.transposed_name(right)
                 else:
                     rt = self.infer(right, depth + 1)
                 op = node[3]
@@ -559,13 +565,8 @@ class _Inference:
                 last_op, last_lt, last_rt, last_note, last_merges = op, ty, rt, note, dims.merges
                 ty = note[0]
             return ty
-        if kind is Transpose and type(root[3]) is Name:  # Aᵀ: one type per type transposed
-            ty = self.visit_name(root[3])
-            flipped = self.flipped.get(ty)
-            if flipped is None:
-                flipped = self.flipped[ty] = (ty[1], ty[0])
-            self.info[root] = (flipped, "transpose", None)
-            return flipped
+        if kind is Transpose and type(root[3]) is Name:
+            return self.transposed_name(root)
         if kind is Call:
             args = root[5]
             fn = self.applied.get(root[3]) if len(args) == 1 else None
@@ -582,6 +583,15 @@ class _Inference:
                 self.applied[root[3]] = fn
             return ty
         return self.visit(root, [self.infer(k, depth + 1) for k in syntax_children(root)])
+
+    def transposed_name(self, node: Transpose) -> Ty:
+        """The type of ``Aᵀ`` (one type for every type transposed)."""
+        ty = self.visit_name(node[3])
+        flipped = self.flipped.get(ty)
+        if flipped is None:
+            flipped = self.flipped[ty] = (ty[1], ty[0])
+        self.info[node] = (flipped, "transpose", None)
+        return flipped
 
     def note(self, node: Node, ty: Ty, how: str, extra: object = None) -> Ty:
         self.info[node] = (ty, how, extra)
@@ -992,7 +1002,10 @@ class _Inference:
                 right = node[5]
                 how = note[1]
                 if type(right) is not Name:
-                    value = self.built(right, depth + 1)
+                    if type(right) is Transpose and type(right[3]) is Name:  # Aᵀ, at once
+                        value = self.of_name(_TRANSPOSED, right[3], right)
+                    else:
+                        value = self.built(right, depth + 1)
                     if how == "same":  # a term of a sum (collected, and added up once)
                         value = settle(value, node)
                         if node[3] != "+":
@@ -1037,19 +1050,20 @@ class _Inference:
             if how == "apply":  # an entry-wise function of one argument
                 arg = root[5][0]
                 if type(arg) is Name:  # of a name: one node for every f(x) written
-                    return self.of_name(fn, arg, lambda x: b.apply(fn, x))
+                    return self.of_name(fn, arg, root)
                 return b.apply(fn, self.settle(self.built(arg, depth + 1), root))
         elif kind is Transpose and type(root[3]) is Name:  # one node for every Aᵀ written
-            return self.of_name("ᵀ", root[3], lambda x: self.build_node(root, [x]))
+            return self.of_name(_TRANSPOSED, root[3], root)
         return self.build_node(root, [self.built(k, depth + 1) for k in syntax_children(root)])
 
-    def of_name(self, what: str, name: Name, make: Callable[[Expr], Expr]) -> Expr:
-        """``make(x)`` for the value ``x`` of ``name``, made once per value (``what`` says
-        what is made of it)."""
+    def of_name(self, fn: str, name: Name, node: Node) -> Expr:
+        """``fn(x)`` (``xᵀ`` for :data:`_TRANSPOSED`) for the value ``x`` of ``name``, as
+        ``node`` makes it, made once per value."""
         x = self.built(name)
-        known = self.of_names.get((what, id(x)))
+        known = self.of_names.get((fn, id(x)))
         if known is None or known[0] is not x:  # (the value kept: its id is not reused)
-            known = self.of_names[what, id(x)] = (x, make(x))
+            made = self.build_node(node, [x]) if fn is _TRANSPOSED else b.apply(fn, x)
+            known = self.of_names[fn, id(x)] = (x, made)
         return known[1]
 
     def build_node(self, node: Node, kids: list) -> Expr | _Terms:
