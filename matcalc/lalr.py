@@ -201,8 +201,8 @@ class FastParser:
 
     def _runs(self, runs: Sequence[tuple[str, Sequence[str], str, Sequence[str], str | None]],
               regexps: Mapping[str, str], skipped: Sequence[str]) -> None:
-        """The regular expressions of ``runs`` (each tried where a pair of its first
-        operator and operand follows an operand)."""
+        """The regular expressions of ``runs`` (one tried at a pair of an operator and an
+        operand of a run that follows another such pair: ``*C`` in ``A*B*C*D``)."""
         #: per first terminal of a pair: the kind of run it may start, and its matcher
         self.run_starts: dict[str, tuple[str, Callable]] = {}
         #: per kind of run: the regular expression of one operator and operand of it, in
@@ -240,7 +240,8 @@ class FastParser:
 
     def _statements(self, forms: Sequence[tuple[str, Sequence[str | tuple[str, str]], Sequence[str]]],
                     regexps: Mapping[str, str], prefix: str) -> None:
-        """The one regular expression of ``forms``, tried where a statement begins."""
+        """The one regular expression of ``forms``, tried where a statement begins (at the
+        start of a text or part, after a new line outside parentheses)."""
         #: per kind of statement token: the group of each of its terminals in its match
         self.statement_groups: dict[str, tuple[int, ...]] = {}
         #: per kind of statement token: its terminals
