@@ -91,9 +91,9 @@ def _declarations() -> tuple:
     forms = []
     for count in sorted(set(KINDS.values()), reverse=True):
         words = "|".join(sorted(word for word, n in KINDS.items() if n == count))
-        sizes = ("LPAR", *[t for k in range(count) for t in (("COMMA",) if k else ()) + ("NAME",)], "RPAR")
-        forms.append((f"DECLARATION{count}", ("NAME", "COLON", ("NAME", words), *(sizes if count else ())),
-                      ("_NL", "SEMICOLON")))
+        sizes = ("LPAR", "NAME", *["COMMA", "NAME"] * (count - 1), "RPAR") if count else ()
+        terminals = ("NAME", "COLON", ("NAME", words), *sizes)
+        forms.append((f"DECLARATION{count}", terminals, ("_NL", "SEMICOLON")))
     return tuple(forms)
 
 

@@ -1062,7 +1062,7 @@ class _Inference:
         x = self.built(name)
         known = self.of_names.get((fn, id(x)))
         if known is None or known[0] is not x:  # (the value kept: its id is not reused)
-            made = self.build_node(node, [x]) if fn is _TRANSPOSED else b.apply(fn, x)
+            made = self.build_node(node, [x]) if fn == _TRANSPOSED else b.apply(fn, x)
             known = self.of_names[fn, id(x)] = (x, made)
         return known[1]
 
